@@ -1,0 +1,50 @@
+"""Write the Rust integration-test fixtures: held-out line crops + labels + greedy ONNX output.
+
+  python fixtures.py --model ../codes.onnx --out ../../tests/fixtures/codes
+"""
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen  # noqa: E402
+from eval import recognise, samples, session  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=os.path.join(HERE, "..", "codes.onnx"))
+    ap.add_argument("--out", default=os.path.join(HERE, "..", "..", "tests", "fixtures", "codes"))
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    sess = session(a.model)
+    labels, expected = [], []
+    plan = [("eval_printed", "printed", 14), ("eval_sticker", "sticker", 13), ("eval_hand", "hand", 13)]
+    for split, variant, n in plan:
+        # seed offset 5000: disjoint from the eval.py sample stream
+        for i, (v, text, grey) in enumerate(samples(split, n, seed_offset=5000)):
+            fn = "%s_%02d.png" % (variant, i)
+            Image.fromarray(grey, mode="L").save(os.path.join(a.out, fn))
+            pred, wp = recognise(sess, grey)
+            w = gen.resize_bilinear_h32(grey).shape[1]
+            labels.append({"file": fn, "text": text, "variant": variant})
+            expected.append({"file": fn, "greedy": pred, "crop_w": int(grey.shape[1]), "crop_h": int(grey.shape[0]),
+                             "resized_w": int(w), "padded_w": int(wp), "seq_len": int(wp // gen.DOWNSAMPLE),
+                             "correct": pred == text})
+    with open(os.path.join(a.out, "labels.jsonl"), "w") as f:
+        for r in labels:
+            f.write(json.dumps(r) + "\n")
+    with open(os.path.join(a.out, "expected_greedy.jsonl"), "w") as f:
+        for r in expected:
+            f.write(json.dumps(r) + "\n")
+    print("fixtures:", len(labels), "correct:", sum(r["correct"] for r in expected))
+
+
+if __name__ == "__main__":
+    main()

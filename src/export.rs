@@ -1,0 +1,253 @@
+//! Output contract (`phieu-result/1`): one [`PageRecord`] per page in `results.jsonl`, a flat CSV for
+//! spreadsheets, and atomic file writes (temp file + rename) so a crash never leaves a half-written output.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// Schema tag written in every record.
+pub const SCHEMA: &str = "phieu-result/1";
+
+/// Page outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageStatus {
+    /// Every value read automatically.
+    Accepted,
+    /// At least one value needs a person.
+    NeedsReview,
+    /// Not one of our forms, or unreadable.
+    Rejected,
+    /// A blank page (duplex back).
+    Blank,
+}
+
+/// Where a page came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceRef {
+    /// Input file path as given.
+    pub path: String,
+    /// Page number from 1.
+    pub page: u32,
+}
+
+/// One field's result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FieldOut {
+    /// Value (for review: the proposal).
+    pub value: Option<String>,
+    /// Model's unconstrained reading.
+    #[serde(default)]
+    pub raw: Option<String>,
+    /// Confidence in [0,1].
+    pub confidence: f64,
+    /// `accepted`, `needs_review` or `missing`.
+    pub status: String,
+    /// Review reasons.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Crop of the field for the operator, relative to the output folder.
+    #[serde(default)]
+    pub crop: Option<String>,
+}
+
+/// One rating row's result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AnswerOut {
+    /// `a`, `b`, `c` or null (skipped, or undecided under review).
+    pub choice: Option<String>,
+    /// Confidence in [0,1].
+    pub confidence: f64,
+    /// `accepted` or `needs_review`.
+    pub status: String,
+    /// Review reason.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Options whose box was filled to cancel it.
+    #[serde(default)]
+    pub cancelled: Vec<String>,
+    /// Row crop for the operator, relative to the output folder.
+    #[serde(default)]
+    pub crop: Option<String>,
+    /// Per-box ink coverage a, b, c (for audits and calibration).
+    #[serde(default)]
+    pub coverage: Vec<f64>,
+}
+
+/// Registration summary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RegistrationOut {
+    /// 0, 90, 180 or 270.
+    pub rotation: u32,
+    /// Skew, degrees.
+    pub skew_deg: f64,
+    /// Scale, px per mm.
+    pub px_per_mm: f64,
+    /// `homography4` or `affine3`.
+    pub fit: String,
+    /// Markers used.
+    pub markers: Vec<String>,
+    /// Largest residual against the printed rules, mm.
+    pub residual_max_mm: f64,
+    /// RMS residual, mm.
+    pub residual_rms_mm: f64,
+    /// Whether verification passed.
+    pub verified: bool,
+    /// Template mm → image px, row-major.
+    pub homography: [[f64; 3]; 3],
+}
+
+/// One page's record: the import contract.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PageRecord {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// Where the page came from.
+    pub source: SourceRef,
+    /// SHA-256 of the decoded page pixels (duplicate detection).
+    #[serde(default)]
+    pub page_hash: Option<String>,
+    /// Outcome.
+    pub status: PageStatus,
+    /// Page-level reasons (not_a_form, template_conflict, registration_unverified, ...).
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Template id.
+    pub template: Option<String>,
+    /// QR content when read.
+    #[serde(default)]
+    pub qr: Option<String>,
+    /// Code fields.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldOut>,
+    /// Rating rows by id.
+    #[serde(default)]
+    pub answers: BTreeMap<String, AnswerOut>,
+    /// Sum of the criteria points (c1–c9) when every criterion row is accepted.
+    #[serde(default)]
+    pub score: Option<i32>,
+    /// Registration details.
+    #[serde(default)]
+    pub registration: Option<RegistrationOut>,
+    /// Error text for unreadable pages.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl PageRecord {
+    /// A record with no reading (blank, rejected or error).
+    pub fn bare(source: SourceRef, status: PageStatus, reasons: Vec<String>) -> PageRecord {
+        PageRecord {
+            schema: SCHEMA.to_string(),
+            source,
+            page_hash: None,
+            status,
+            reasons,
+            template: None,
+            qr: None,
+            fields: BTreeMap::new(),
+            answers: BTreeMap::new(),
+            score: None,
+            registration: None,
+            error: None,
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Serializes records as JSON lines.
+pub fn to_jsonl(records: &[PageRecord]) -> String {
+    let mut s = String::new();
+    for r in records {
+        s.push_str(&serde_json::to_string(r).expect("records serialize"));
+        s.push('\n');
+    }
+    s
+}
+
+fn csv_escape(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// One CSV row per page, answers flattened; UTF-8 with BOM so spreadsheet programs show Vietnamese.
+pub fn to_csv(records: &[PageRecord], row_ids: &[String]) -> String {
+    let mut s = String::from("\u{feff}");
+    let mut head = vec!["path", "page", "status", "template", "dossier_code", "dossier_status", "enterprise_code", "enterprise_status"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    for r in row_ids {
+        head.push(r.clone());
+        head.push(format!("{r}_status"));
+    }
+    head.push("score".into());
+    head.push("reasons".into());
+    s.push_str(&head.join(","));
+    s.push_str("\r\n");
+    for rec in records {
+        let f = |id: &str| rec.fields.get(id);
+        let mut cols = vec![
+            csv_escape(&rec.source.path),
+            rec.source.page.to_string(),
+            serde_json::to_value(rec.status).unwrap().as_str().unwrap().to_string(),
+            rec.template.clone().unwrap_or_default(),
+            csv_escape(&f("dossier_code").and_then(|x| x.value.clone()).unwrap_or_default()),
+            f("dossier_code").map(|x| x.status.clone()).unwrap_or_default(),
+            csv_escape(&f("enterprise_code").and_then(|x| x.value.clone()).unwrap_or_default()),
+            f("enterprise_code").map(|x| x.status.clone()).unwrap_or_default(),
+        ];
+        for r in row_ids {
+            let a = rec.answers.get(r);
+            cols.push(a.and_then(|a| a.choice.clone()).unwrap_or_default());
+            cols.push(a.map(|a| a.status.clone()).unwrap_or_default());
+        }
+        cols.push(rec.score.map(|x| x.to_string()).unwrap_or_default());
+        cols.push(csv_escape(&rec.reasons.join(";")));
+        s.push_str(&cols.join(","));
+        s.push_str("\r\n");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = std::env::temp_dir().join(format!("phieu-export-{}", std::process::id()));
+        let p = dir.join("r.jsonl");
+        write_atomic(&p, b"one\n").unwrap();
+        write_atomic(&p, b"two\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two\n");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temp files left");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn csv_has_bom_and_escapes_commas() {
+        let mut r = PageRecord::bare(SourceRef { path: "a,b.png".into(), page: 1 }, PageStatus::Blank, vec![]);
+        r.template = Some("gtvt".into());
+        let s = to_csv(&[r], &["c1".to_string()]);
+        assert!(s.starts_with('\u{feff}'));
+        assert!(s.contains("\"a,b.png\""));
+    }
+}

@@ -1,0 +1,233 @@
+//! The `phieu` command: parses flags and wires the library's stages.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use phieu::export::{to_csv, to_jsonl, write_atomic, PageStatus};
+use phieu::pipeline::{plan, run, Reader, ScanOptions, StageTimes};
+use phieu::render::{render_form, Canvas, Fonts, Prefill};
+use phieu::template::Template;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+const DEFAULT_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/codes.onnx");
+
+fn long_version() -> &'static str {
+    Box::leak(
+        format!(
+            "{}\ntemplates: gtvt v{}, khdt v{} (phieu-form/1)\nmodel: {}\nresults schema: {}",
+            phieu::VERSION,
+            Template::builtin("gtvt").map(|t| t.version).unwrap_or(0),
+            Template::builtin("khdt").map(|t| t.version).unwrap_or(0),
+            model_version(),
+            phieu::export::SCHEMA
+        )
+        .into_boxed_str(),
+    )
+}
+
+fn model_version() -> String {
+    let meta = Path::new(DEFAULT_MODEL).with_extension("json");
+    std::fs::read_to_string(meta)
+        .ok()
+        .and_then(|s| serde_json::from_str::<phieu::ocr::ModelMeta>(&s).ok())
+        .map(|m| format!("{} {}", m.name, m.version))
+        .unwrap_or_else(|| "none found".into())
+}
+
+/// Reads scanned satisfaction-rating forms into reviewed, importable ratings.
+#[derive(Parser)]
+#[command(name = "phieu", version, long_version = long_version(), about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Read scanned pages (files or folders) into OUT/results.jsonl, results.csv and review crops.
+    Scan(ScanArgs),
+    /// Draw a form as the center prints it (PNG).
+    Render(RenderArgs),
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    /// Scanned files or folders (PNG, JPEG, TIFF, PDF); folders are searched recursively.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Extra template files (phieu-form/1 JSON), in addition to the built-in gtvt and khdt.
+    #[arg(long = "template")]
+    templates: Vec<PathBuf>,
+    /// Recognition model for the code fields (ONNX; its .json beside it).
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// Do not write review crops.
+    #[arg(long)]
+    no_crops: bool,
+    /// Hide the progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// Template id (gtvt, khdt) or a template file.
+    #[arg(long, default_value = "gtvt")]
+    template: String,
+    /// Dossier code to print (and put in the QR).
+    #[arg(long)]
+    dossier: Option<String>,
+    /// Enterprise code to print (KHĐT form).
+    #[arg(long)]
+    enterprise: Option<String>,
+    /// Resolution for PNG output.
+    #[arg(long, default_value_t = 300)]
+    dpi: u32,
+    /// Output file (.png).
+    #[arg(short, long)]
+    out: PathBuf,
+}
+
+fn load_template(s: &str) -> Result<Template> {
+    if Path::new(s).exists() {
+        Ok(Template::load(Path::new(s))?)
+    } else {
+        Ok(Template::builtin(s)?)
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.cmd {
+        Cmd::Scan(a) => scan(a),
+        Cmd::Render(a) => render(a).map(|_| 0),
+    };
+    match code {
+        Ok(c) => std::process::exit(c),
+        Err(e) => {
+            eprintln!("phieu: error: {e:#}");
+            std::process::exit(2)
+        }
+    }
+}
+
+fn render(a: RenderArgs) -> Result<()> {
+    let t = load_template(&a.template)?;
+    let prefill = Prefill {
+        dossier: a.dossier,
+        enterprise: a.enterprise,
+    };
+    let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => {
+            let mut c = Canvas::new(t.page_mm[0], t.page_mm[1], a.dpi as f64);
+            render_form(&mut c, &t, &prefill, &Fonts::new())?;
+            let g = image::DynamicImage::ImageRgb8(c.img).to_luma8();
+            let mut buf = std::io::Cursor::new(Vec::new());
+            g.write_to(&mut buf, image::ImageFormat::Png)?;
+            write_atomic(&a.out, buf.get_ref()).with_context(|| format!("writing {}", a.out.display()))?;
+        }
+        _ => bail!("{}: output must end in .png", a.out.display()),
+    }
+    eprintln!("wrote {}", a.out.display());
+    Ok(())
+}
+
+fn scan(a: ScanArgs) -> Result<i32> {
+    if let Some(j) = a.jobs {
+        rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().ok();
+    }
+    let mut templates = Template::builtins();
+    for p in &a.templates {
+        templates.push(Template::load(p)?);
+    }
+    let recognizer: Option<Box<dyn phieu::ocr::LineRecognizer>> = match phieu::ocr::OcrsRecognizer::load(&a.model) {
+        Ok(r) => Some(Box::new(r)),
+        Err(e) => {
+            eprintln!("phieu: warning: {e}; code fields will go to review");
+            None
+        }
+    };
+    let reader = Reader {
+        opts: ScanOptions {
+            review_crops: !a.no_crops,
+            ..Default::default()
+        },
+        templates,
+        recognizer,
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let start = std::time::Instant::now();
+    let (units, bad) = plan(&a.inputs);
+    for b in &bad {
+        eprintln!("phieu: {}", b.error.as_deref().unwrap_or("unreadable input"));
+    }
+    let pb = ProgressBar::new(units.len() as u64);
+    if a.quiet || !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    } else {
+        pb.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} pages  {per_sec}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    }
+    let times = StageTimes::default();
+    let quiet = a.quiet;
+    let plain = !std::io::stderr().is_terminal();
+    let on_done = |r: &phieu::export::PageRecord| {
+        pb.inc(1);
+        if let Some(e) = &r.error {
+            if r.reasons.iter().any(|x| x == "unreadable") {
+                eprintln!("phieu: {e}");
+            }
+        }
+        if plain && !quiet && pb.position() % 50 == 0 {
+            eprintln!("phieu: {}/{} pages", pb.position(), pb.length().unwrap_or(0));
+        }
+    };
+    let mut records = run(&reader, &units, Some(&a.out), &times, &on_done);
+    pb.finish_and_clear();
+    records.extend(bad);
+    records.sort_by(|x, y| (&x.source.path, x.source.page).cmp(&(&y.source.path, y.source.page)));
+    write_atomic(&a.out.join("results.jsonl"), to_jsonl(&records).as_bytes())?;
+    let row_ids: Vec<String> = reader.templates[0].rows.iter().map(|r| r.id.clone()).collect();
+    write_atomic(&a.out.join("results.csv"), to_csv(&records, &row_ids).as_bytes())?;
+    let count = |s: PageStatus| records.iter().filter(|r| r.status == s).count();
+    let secs = start.elapsed().as_secs_f64();
+    let n = units.len();
+    if !a.quiet {
+        let ms = |v: &std::sync::atomic::AtomicUsize| v.load(Ordering::Relaxed) as f64 / 1000.0 / n.max(1) as f64;
+        eprintln!(
+            "phieu: {n} pages in {secs:.1}s ({:.1} pages/s): {} accepted, {} needs review, {} rejected, {} blank\n\
+             phieu: per page (CPU ms): load {:.1}, register {:.1}, identify+verify {:.1}, marks {:.1}, codes {:.1}\n\
+             phieu: wrote {}",
+            n as f64 / secs.max(1e-9),
+            count(PageStatus::Accepted),
+            count(PageStatus::NeedsReview),
+            count(PageStatus::Rejected),
+            count(PageStatus::Blank),
+            ms(&times.load),
+            ms(&times.register),
+            ms(&times.identify),
+            ms(&times.marks),
+            ms(&times.ocr),
+            a.out.join("results.jsonl").display()
+        );
+    }
+    let unreadable = records.iter().any(|r| r.reasons.iter().any(|x| x == "unreadable"));
+    Ok(if unreadable {
+        3
+    } else if count(PageStatus::NeedsReview) > 0 {
+        1
+    } else {
+        0
+    })
+}

@@ -1,0 +1,569 @@
+//! Code fields: finds the text line inside a field, runs our recognition model through `ocrs`, and decodes
+//! under the field's grammar (each position allows only its class of characters) with per-character
+//! probabilities, so the result carries a confidence and is sent to review when the model and grammar disagree.
+
+use crate::geom::Homography;
+use crate::register::{warp_region, Levels};
+use crate::validate::{CodePattern, CharClass};
+use image::GrayImage;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Errors from the recognizer.
+#[derive(Debug, thiserror::Error)]
+pub enum OcrError {
+    /// The model file could not be loaded.
+    #[error("{path}: cannot load recognition model: {reason}")]
+    Load {
+        /// Model file.
+        path: PathBuf,
+        /// Cause.
+        reason: String,
+    },
+    /// Running the model failed.
+    #[error("recognition failed: {0}")]
+    Run(String),
+}
+
+/// A text-line recognizer: per-frame log-probabilities over `[blank] + alphabet`.
+pub trait LineRecognizer: Send + Sync {
+    /// Log-probabilities `[frames][classes]` for a grey line image (dark text on light).
+    fn log_probs(&self, line: &GrayImage) -> Result<Vec<Vec<f32>>, OcrError>;
+    /// The characters of classes 1.. (class 0 is the CTC blank).
+    fn alphabet(&self) -> &[char];
+}
+
+/// Model metadata stored beside the ONNX file (`codes.json`).
+#[derive(Debug, Clone, serde::Deserialize, Serialize)]
+pub struct ModelMeta {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// Alphabet (class i+1 = alphabet\[i\]).
+    pub alphabet: String,
+    /// Fixed input height.
+    pub input_height: u32,
+    /// Padding multiple of the input width.
+    #[serde(default = "default_pad")]
+    pub pad_multiple: u32,
+}
+
+fn default_pad() -> u32 {
+    50
+}
+
+/// Our shipped model, run through `ocrs` for line preprocessing and `rten` for inference.
+pub struct OcrsRecognizer {
+    engine: ocrs::OcrEngine,
+    model: rten::Model,
+    alphabet: Vec<char>,
+    meta: ModelMeta,
+}
+
+impl OcrsRecognizer {
+    /// Loads `codes.onnx` and its `codes.json` from a path to the ONNX file.
+    pub fn load(onnx: &Path) -> Result<OcrsRecognizer, OcrError> {
+        let err = |reason: String| OcrError::Load {
+            path: onnx.to_path_buf(),
+            reason,
+        };
+        let meta_path = onnx.with_extension("json");
+        let meta: ModelMeta = serde_json::from_str(
+            &std::fs::read_to_string(&meta_path).map_err(|e| err(format!("{}: {e}", meta_path.display())))?,
+        )
+        .map_err(|e| err(e.to_string()))?;
+        let load = || rten::Model::load_file(onnx).map_err(|e| err(e.to_string()));
+        let engine = ocrs::OcrEngine::new(ocrs::OcrEngineParams {
+            recognition_model: Some(load()?),
+            alphabet: Some(meta.alphabet.clone()),
+            ..Default::default()
+        })
+        .map_err(|e| err(e.to_string()))?;
+        Ok(OcrsRecognizer {
+            engine,
+            model: load()?,
+            alphabet: meta.alphabet.chars().collect(),
+            meta,
+        })
+    }
+
+    /// Model metadata.
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+}
+
+impl LineRecognizer for OcrsRecognizer {
+    fn log_probs(&self, line: &GrayImage) -> Result<Vec<Vec<f32>>, OcrError> {
+        use rten_tensor::prelude::*;
+        use rten_tensor::NdTensor;
+        let (w, h) = line.dimensions();
+        let src = ocrs::ImageSource::from_bytes(line.as_raw(), (w, h)).map_err(|e| OcrError::Run(e.to_string()))?;
+        let input = self.engine.prepare_input(src).map_err(|e| OcrError::Run(e.to_string()))?;
+        let rect = rten_imageproc::RotatedRect::new(
+            rten_imageproc::PointF::from_yx(h as f32 / 2.0, w as f32 / 2.0),
+            rten_imageproc::Vec2::from_yx(-1.0, 0.0),
+            w as f32,
+            h as f32,
+        );
+        let prepared = self
+            .engine
+            .prepare_recognition_input(&input, &[rect])
+            .map_err(|e| OcrError::Run(e.to_string()))?;
+        let [ph, pw] = prepared.shape();
+        let m = self.meta.pad_multiple.max(1) as usize;
+        let padded_w = pw.div_ceil(m) * m;
+        // Pad exactly as ocrs does (and as the model was trained): black (-0.5) on the right.
+        let mut t = NdTensor::full([1, 1, ph, padded_w], -0.5f32);
+        t.slice_mut((0, 0, .., ..pw)).copy_from(&prepared);
+        let out = self
+            .model
+            .run_one(t.view().into(), None)
+            .map_err(|e| OcrError::Run(e.to_string()))?;
+        let out: NdTensor<f32, 3> = out.try_into().map_err(|_| OcrError::Run("unexpected output".into()))?;
+        let [seq, _, classes] = out.shape();
+        Ok((0..seq).map(|s| (0..classes).map(|c| out[[s, 0, c]]).collect()).collect())
+    }
+
+    fn alphabet(&self) -> &[char] {
+        &self.alphabet
+    }
+}
+
+/// A grammar-constrained decoding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decoded {
+    /// The text.
+    pub text: String,
+    /// Per-character peak probability.
+    pub char_probs: Vec<f32>,
+    /// Path log-probability.
+    pub score: f32,
+}
+
+/// Greedy (best-path) CTC decoding with its path log-probability.
+pub fn greedy(lp: &[Vec<f32>], alphabet: &[char]) -> (String, f32) {
+    let mut out = String::new();
+    let mut prev = 0usize;
+    let mut score = 0.0;
+    for f in lp {
+        let (k, &v) = f.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap_or((0, &0.0));
+        score += v;
+        if k != 0 && k != prev {
+            if let Some(&c) = alphabet.get(k - 1) {
+                out.push(c);
+            }
+        }
+        prev = k;
+    }
+    (out, score)
+}
+
+/// Best CTC path whose label is one fixed-length sequence of character classes (Viterbi over
+/// (position, character) states).
+pub fn decode_constrained(lp: &[Vec<f32>], alphabet: &[char], classes: &[CharClass]) -> Option<Decoded> {
+    let t_len = lp.len();
+    let l = classes.len();
+    if t_len < l || l == 0 {
+        return None;
+    }
+    let idx: Vec<Vec<usize>> = classes
+        .iter()
+        .map(|c| c.0.iter().filter_map(|ch| alphabet.iter().position(|a| a == ch).map(|i| i + 1)).collect())
+        .collect();
+    if idx.iter().any(|v| v.is_empty()) {
+        return None;
+    }
+    const NEG: f32 = f32::NEG_INFINITY;
+    // blank[i]: having emitted i labels, currently on a blank. ch[i][k]: on label i using candidate k.
+    let mut blank = vec![NEG; l + 1];
+    let mut ch: Vec<Vec<f32>> = idx.iter().map(|v| vec![NEG; v.len()]).collect();
+    // Back-pointers: for each t, each state, the previous state encoded.
+    #[derive(Clone, Copy)]
+    enum Bp {
+        Start,
+        Blank(usize),
+        Ch(usize, usize),
+    }
+    let mut bp_blank = vec![vec![Bp::Start; l + 1]; t_len];
+    let mut bp_ch: Vec<Vec<Vec<Bp>>> = (0..t_len).map(|_| idx.iter().map(|v| vec![Bp::Start; v.len()]).collect()).collect();
+    blank[0] = lp[0][0];
+    for (k, &c) in idx[0].iter().enumerate() {
+        ch[0][k] = lp[0][c];
+    }
+    for t in 1..t_len {
+        let f = &lp[t];
+        let mut nb = vec![NEG; l + 1];
+        let mut nc: Vec<Vec<f32>> = idx.iter().map(|v| vec![NEG; v.len()]).collect();
+        for i in 0..=l {
+            // Stay on blank i, or come from label i-1.
+            let mut best = (blank[i], Bp::Blank(i));
+            if i > 0 {
+                for (k, &v) in ch[i - 1].iter().enumerate() {
+                    if v > best.0 {
+                        best = (v, Bp::Ch(i - 1, k));
+                    }
+                }
+            }
+            nb[i] = best.0 + f[0];
+            bp_blank[t][i] = best.1;
+        }
+        for i in 0..l {
+            for (k, &c) in idx[i].iter().enumerate() {
+                let mut best = (ch[i][k], Bp::Ch(i, k));
+                if blank[i] > best.0 {
+                    best = (blank[i], Bp::Blank(i));
+                }
+                if i > 0 {
+                    for (k2, &v) in ch[i - 1].iter().enumerate() {
+                        if idx[i - 1][k2] != c && v > best.0 {
+                            best = (v, Bp::Ch(i - 1, k2));
+                        }
+                    }
+                }
+                nc[i][k] = best.0 + f[c];
+                bp_ch[t][i][k] = best.1;
+            }
+        }
+        blank = nb;
+        ch = nc;
+    }
+    let mut end = (blank[l], Bp::Blank(l));
+    for (k, &v) in ch[l - 1].iter().enumerate() {
+        if v > end.0 {
+            end = (v, Bp::Ch(l - 1, k));
+        }
+    }
+    if !end.0.is_finite() {
+        return None;
+    }
+    let mut labels = vec![(0usize, 0.0f32); l];
+    let mut state = end.1;
+    for t in (0..t_len).rev() {
+        let prev = match state {
+            Bp::Blank(i) => bp_blank[t][i],
+            Bp::Ch(i, k) => {
+                let c = idx[i][k];
+                let p = lp[t][c].exp();
+                if p > labels[i].1 || labels[i].0 != c {
+                    labels[i] = (c, labels[i].1.max(p));
+                }
+                bp_ch[t][i][k]
+            }
+            Bp::Start => break,
+        };
+        state = prev;
+    }
+    Some(Decoded {
+        text: labels.iter().map(|(c, _)| alphabet[c - 1]).collect(),
+        char_probs: labels.iter().map(|(_, p)| *p).collect(),
+        score: end.0,
+    })
+}
+
+/// Field outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldStatus {
+    /// Read automatically.
+    Accepted,
+    /// A person must confirm.
+    NeedsReview,
+    /// The field is empty.
+    Missing,
+}
+
+/// The reading of one code field.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldReading {
+    /// The value (grammar-valid proposal), if any.
+    pub value: Option<String>,
+    /// The model's unconstrained reading.
+    pub raw: Option<String>,
+    /// Confidence in [0,1].
+    pub confidence: f64,
+    /// Outcome.
+    pub status: FieldStatus,
+    /// Why review is needed.
+    pub reasons: Vec<String>,
+}
+
+/// Tunables for field reading.
+#[derive(Debug, Clone)]
+pub struct FieldOptions {
+    /// Inset from the field outline, mm.
+    pub inset_mm: f64,
+    /// Fraction of ink pixels below which the field is empty.
+    pub empty_ink: f64,
+    /// Minimum per-character probability for automatic acceptance.
+    pub min_char_prob: f32,
+    /// Largest log-probability gap between the free and the grammar-constrained path.
+    pub max_gap: f32,
+    /// Resampling resolution, px/mm.
+    pub px_per_mm: f64,
+}
+
+impl Default for FieldOptions {
+    fn default() -> Self {
+        FieldOptions {
+            inset_mm: 0.8,
+            empty_ink: 0.004,
+            min_char_prob: 0.9,
+            max_gap: 1.0,
+            px_per_mm: 10.0,
+        }
+    }
+}
+
+/// Cuts the text line out of an upright field image: the rows and columns that hold ink, with a margin.
+/// Returns `None` when the field holds (almost) no ink.
+pub fn find_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Option<GrayImage> {
+    let (w, h) = field.dimensions();
+    let range = (levels.paper - levels.ink).max(40.0);
+    let mut paper_vals: Vec<u8> = field.as_raw().clone();
+    paper_vals.sort_unstable();
+    let paper = paper_vals[paper_vals.len() * 9 / 10] as f32;
+    let thr = paper - 0.4 * range;
+    let ink = |x: u32, y: u32| (field.get_pixel(x, y).0[0] as f32) < thr;
+    let mut rows = vec![0u32; h as usize];
+    let mut total = 0u32;
+    for y in 0..h {
+        for x in 0..w {
+            if ink(x, y) {
+                rows[y as usize] += 1;
+                total += 1;
+            }
+        }
+    }
+    if (total as f64) < empty_ink * (w * h) as f64 {
+        return None;
+    }
+    // The densest band of rows is the text line.
+    let min_row = (w as f64 * 0.004).max(2.0) as u32;
+    let mut best = (0usize, 0usize, 0u32);
+    let mut y = 0;
+    while y < h as usize {
+        if rows[y] >= min_row {
+            let start = y;
+            let mut mass = 0;
+            while y < h as usize && rows[y] >= min_row {
+                mass += rows[y];
+                y += 1;
+            }
+            if mass > best.2 {
+                best = (start, y, mass);
+            }
+        } else {
+            y += 1;
+        }
+    }
+    let (y0, y1, _) = best;
+    if y1 <= y0 + 2 {
+        return None;
+    }
+    let mut x0 = w;
+    let mut x1 = 0;
+    for yy in y0..y1 {
+        for x in 0..w {
+            if ink(x, yy as u32) {
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+            }
+        }
+    }
+    if x1 <= x0 {
+        return None;
+    }
+    let lh = (y1 - y0) as u32;
+    let my = (lh as f64 * 0.25).round() as u32;
+    let mx = (lh as f64 * 0.3).round() as u32;
+    let cx0 = x0.saturating_sub(mx);
+    let cy0 = (y0 as u32).saturating_sub(my);
+    let cx1 = (x1 + 1 + mx).min(w);
+    let cy1 = (y1 as u32 + my).min(h);
+    Some(image::imageops::crop_imm(field, cx0, cy0, cx1 - cx0, cy1 - cy0).to_image())
+}
+
+/// Reads one field: crop, recognize, decode under `pattern`, decide.
+pub fn read_field(
+    img: &GrayImage,
+    h: &Homography,
+    bbox: [f64; 4],
+    levels: &Levels,
+    pattern: &CodePattern,
+    rec: Option<&dyn LineRecognizer>,
+    opts: &FieldOptions,
+) -> (FieldReading, Option<GrayImage>) {
+    let inner = [bbox[0] + opts.inset_mm, bbox[1] + opts.inset_mm, bbox[2] - opts.inset_mm, bbox[3] - opts.inset_mm];
+    let field = warp_region(img, h, inner, opts.px_per_mm);
+    let Some(line) = find_line(&field, levels, opts.empty_ink) else {
+        return (
+            FieldReading {
+                value: None,
+                raw: None,
+                confidence: 0.95,
+                status: FieldStatus::Missing,
+                reasons: vec![],
+            },
+            None,
+        );
+    };
+    let review = |reason: &str, value: Option<String>, raw: Option<String>, conf: f64| FieldReading {
+        value,
+        raw,
+        confidence: conf,
+        status: FieldStatus::NeedsReview,
+        reasons: vec![reason.to_string()],
+    };
+    let Some(rec) = rec else {
+        return (review("no_recognition_model", None, None, 0.0), Some(field));
+    };
+    let lp = match rec.log_probs(&line) {
+        Ok(lp) => lp,
+        Err(e) => return (review(&format!("recognition_failed: {e}"), None, None, 0.0), Some(field)),
+    };
+    (decide_field(&lp, rec.alphabet(), pattern, opts), Some(field))
+}
+
+/// Decides a field from model output: best grammar alternative, its agreement with the free reading, and the
+/// weakest character.
+pub fn decide_field(lp: &[Vec<f32>], alphabet: &[char], pattern: &CodePattern, opts: &FieldOptions) -> FieldReading {
+    let (raw, free_score) = greedy(lp, alphabet);
+    let mut alts: Vec<Decoded> = pattern
+        .alternatives
+        .iter()
+        .filter_map(|a| decode_constrained(lp, alphabet, a))
+        .collect();
+    alts.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let Some(best) = alts.first().cloned() else {
+        return FieldReading {
+            value: None,
+            raw: Some(raw),
+            confidence: 0.0,
+            status: FieldStatus::NeedsReview,
+            reasons: vec!["unreadable".into()],
+        };
+    };
+    let min_p = best.char_probs.iter().cloned().fold(1.0f32, f32::min);
+    let gap = free_score - best.score;
+    let mut reasons = vec![];
+    if raw != best.text {
+        reasons.push("grammar_disagreement".to_string());
+    }
+    if gap > opts.max_gap {
+        reasons.push("off_grammar".to_string());
+    }
+    if min_p < opts.min_char_prob {
+        reasons.push("low_char_confidence".to_string());
+    }
+    if let Some(second) = alts.get(1) {
+        if best.score - second.score < 2.0 {
+            reasons.push("ambiguous_length".to_string());
+        }
+    }
+    let confidence = (min_p as f64) * (-(gap.max(0.0) as f64)).exp();
+    reasons.dedup();
+    FieldReading {
+        value: Some(best.text),
+        raw: Some(raw),
+        confidence,
+        status: if reasons.is_empty() {
+            FieldStatus::Accepted
+        } else {
+            FieldStatus::NeedsReview
+        },
+        reasons,
+    }
+}
+
+/// A fake recognizer for tests: emits a fixed text as a confident CTC path.
+pub struct FakeRecognizer {
+    /// Text to emit.
+    pub text: String,
+    /// Alphabet.
+    pub alphabet: Vec<char>,
+    /// Probability given to each emitted character.
+    pub p: f32,
+}
+
+impl LineRecognizer for FakeRecognizer {
+    fn log_probs(&self, _line: &GrayImage) -> Result<Vec<Vec<f32>>, OcrError> {
+        let c = self.alphabet.len() + 1;
+        let mut out = vec![];
+        let rest = ((1.0 - self.p) / (c - 1) as f32).ln();
+        for ch in self.text.chars() {
+            let k = self.alphabet.iter().position(|&a| a == ch).map(|i| i + 1).unwrap_or(0);
+            let mut f = vec![rest; c];
+            f[k] = self.p.ln();
+            out.push(f.clone());
+            let mut b = vec![rest; c];
+            b[0] = self.p.ln();
+            out.push(b);
+        }
+        Ok(out)
+    }
+    fn alphabet(&self) -> &[char] {
+        &self.alphabet
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alpha() -> Vec<char> {
+        "0123456789.-ABCDEFGHIJKLMNOPQRSTUVWXYZ".chars().collect()
+    }
+
+    fn dossier() -> CodePattern {
+        CodePattern::from_regex(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$").unwrap()
+    }
+
+    #[test]
+    fn confident_valid_reading_is_accepted() {
+        let f = FakeRecognizer {
+            text: "000.00.17.H48-210426-0001".into(),
+            alphabet: alpha(),
+            p: 0.99,
+        };
+        let lp = f.log_probs(&GrayImage::new(1, 1)).unwrap();
+        let r = decide_field(&lp, &alpha(), &dossier(), &FieldOptions::default());
+        assert_eq!(r.value.as_deref(), Some("000.00.17.H48-210426-0001"));
+        assert_eq!(r.status, FieldStatus::Accepted, "{r:?}");
+    }
+
+    #[test]
+    fn letter_o_in_a_digit_position_is_corrected_but_reviewed() {
+        let f = FakeRecognizer {
+            text: "000.00.17.H48-210426-O001".into(),
+            alphabet: alpha(),
+            p: 0.99,
+        };
+        let lp = f.log_probs(&GrayImage::new(1, 1)).unwrap();
+        let r = decide_field(&lp, &alpha(), &dossier(), &FieldOptions::default());
+        assert_eq!(r.status, FieldStatus::NeedsReview);
+        assert!(r.value.unwrap().ends_with("-0001") || r.reasons.contains(&"off_grammar".to_string()));
+    }
+
+    #[test]
+    fn doubled_characters_need_a_blank_between() {
+        let f = FakeRecognizer {
+            text: "4300861234".into(),
+            alphabet: alpha(),
+            p: 0.98,
+        };
+        let lp = f.log_probs(&GrayImage::new(1, 1)).unwrap();
+        let p = CodePattern::from_regex(r"^\d{10}(-\d{3})?$").unwrap();
+        let r = decide_field(&lp, &alpha(), &p, &FieldOptions::default());
+        assert_eq!(r.value.as_deref(), Some("4300861234"));
+        assert_eq!(r.status, FieldStatus::Accepted, "{r:?}");
+    }
+
+    #[test]
+    fn empty_field_is_missing() {
+        let img = GrayImage::from_pixel(300, 60, image::Luma([245]));
+        let levels = Levels { paper: 245.0, ink: 10.0 };
+        assert!(find_line(&img, &levels, 0.004).is_none());
+    }
+}

@@ -1,0 +1,374 @@
+//! The orchestrator: expands inputs into pages, reads each page through the stages (register → identify →
+//! verify → marks → codes → validate) in parallel with rayon, and returns records in input order.
+
+use crate::export::{AnswerOut, FieldOut, PageRecord, PageStatus, RegistrationOut, SourceRef, SCHEMA};
+use crate::identify::{identify, IdentifyOptions};
+use crate::load::{expand_inputs, load_page, page_count, Page, PageRef};
+use crate::marks::{read_row, MarkOptions, RowStatus};
+use crate::ocr::{read_field, FieldOptions, FieldStatus, LineRecognizer};
+use crate::register::{register, verify, warp_region, RegisterOptions, RegisterOutcome};
+use crate::template::Template;
+use crate::validate::{dossier_problems, CodePattern, ValidateOptions};
+use rayon::prelude::*;
+use sha2::Digest;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Everything that tunes a scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Registration.
+    pub register: RegisterOptions,
+    /// Identification.
+    pub identify: IdentifyOptions,
+    /// Checkbox reading.
+    pub marks: MarkOptions,
+    /// Code fields.
+    pub fields: FieldOptions,
+    /// Dossier checks.
+    pub validate: ValidateOptions,
+    /// Write review crops under `out/review/`.
+    pub review_crops: bool,
+}
+
+/// Shared read-only state for a batch.
+pub struct Reader {
+    /// Options.
+    pub opts: ScanOptions,
+    /// Known templates.
+    pub templates: Vec<Template>,
+    /// The code recognizer, if a model is loaded.
+    pub recognizer: Option<Box<dyn LineRecognizer>>,
+}
+
+/// Per-stage wall time totals, microseconds.
+#[derive(Debug, Default)]
+pub struct StageTimes {
+    /// Decoding.
+    pub load: AtomicUsize,
+    /// Marker finding and fit.
+    pub register: AtomicUsize,
+    /// QR + layout + verification.
+    pub identify: AtomicUsize,
+    /// Boxes.
+    pub marks: AtomicUsize,
+    /// Code fields.
+    pub ocr: AtomicUsize,
+}
+
+fn us(t: std::time::Instant) -> usize {
+    t.elapsed().as_micros() as usize
+}
+
+fn crop_name(src: &PageRef, what: &str) -> String {
+    let stem = src
+        .path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("page")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect::<String>();
+    let mut h = sha2::Sha256::new();
+    h.update(src.path.to_string_lossy().as_bytes());
+    let tag = hex(&h.finalize()[..3]);
+    format!("review/{stem}-{tag}-p{}-{what}.png", src.page)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// SHA-256 of a page's pixels and size.
+pub fn page_hash(img: &image::GrayImage) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(img.width().to_le_bytes());
+    h.update(img.height().to_le_bytes());
+    h.update(img.as_raw());
+    hex(&h.finalize())
+}
+
+impl Reader {
+    /// Reads one decoded page. `out` is where review crops go (none when `None`).
+    pub fn read_page(&self, page: &Page, out: Option<&Path>, times: &StageTimes) -> PageRecord {
+        let src = SourceRef {
+            path: page.source.path.to_string_lossy().into_owned(),
+            page: page.source.page,
+        };
+        let img = &page.image;
+        let t0 = std::time::Instant::now();
+        let outcome = register(img, &self.opts.register);
+        times.register.fetch_add(us(t0), Ordering::Relaxed);
+        let mut reg = match outcome {
+            RegisterOutcome::Blank { .. } => return PageRecord::bare(src, PageStatus::Blank, vec![]),
+            RegisterOutcome::NotAForm { reason } => {
+                let mut r = PageRecord::bare(src, PageStatus::Rejected, vec!["not_a_form".into()]);
+                r.error = Some(reason);
+                return r;
+            }
+            RegisterOutcome::Registered(r) => r,
+        };
+        let t1 = std::time::Instant::now();
+        let id = identify(img, &reg, &self.templates, &self.opts.identify);
+        let mut reasons: Vec<String> = vec![];
+        let qr_content = id.qr.as_ref().map(|q| q.content.clone());
+        let template = match (&id.template, id.conflict) {
+            (_, true) => {
+                reasons.push("template_conflict".into());
+                // Read with the layout's template so the operator sees values, but nothing is accepted.
+                id.layout.clone()
+            }
+            (Some(t), false) => {
+                if id.layout.is_none() {
+                    reasons.push("layout_unverified".into());
+                }
+                Some(t.clone())
+            }
+            (None, false) => None,
+        };
+        let Some(tid) = template else {
+            times.identify.fetch_add(us(t1), Ordering::Relaxed);
+            let mut r = PageRecord::bare(src, PageStatus::Rejected, vec!["not_a_form".into()]);
+            r.error = Some(format!("markers found but no known table layout (scores {:?})", id.layout_scores));
+            r.qr = qr_content;
+            return r;
+        };
+        let t = self.templates.iter().find(|t| t.template_id == tid).expect("identified template exists");
+        verify(img, &mut reg, t, &self.opts.register);
+        times.identify.fetch_add(us(t1), Ordering::Relaxed);
+        if !reg.check.ok {
+            reasons.push("registration_unverified".into());
+        }
+        let trusted = reg.check.ok;
+
+        let t2 = std::time::Instant::now();
+        let mut answers = BTreeMap::new();
+        for row in &t.rows {
+            let boxes: Vec<_> = row.options.iter().map(|o| (o.id.clone(), o.bbox, reg.h)).collect();
+            let rr = read_row(img, &boxes, row, &reg.levels, &self.opts.marks);
+            let mut status = rr.status;
+            let mut reason = rr.reason.map(|r| serde_json::to_value(r).unwrap().as_str().unwrap().to_string());
+            let mut choice = rr.choice.clone();
+            if !trusted {
+                // Never read boxes through a registration that failed: values are only proposals.
+                status = RowStatus::NeedsReview;
+                reason = Some("registration_unverified".into());
+                choice = None;
+            }
+            let crop = if status == RowStatus::NeedsReview && self.opts.review_crops {
+                out.and_then(|o| {
+                    let name = crop_name(&page.source, &row.id);
+                    let c = warp_region(img, &reg.h, [row.band[0] - 1.0, row.band[1] - 1.0, row.band[2] + 1.0, row.band[3] + 1.0], 6.0);
+                    save_png(&o.join(&name), &c).then_some(name)
+                })
+            } else {
+                None
+            };
+            answers.insert(
+                row.id.clone(),
+                AnswerOut {
+                    choice,
+                    confidence: (rr.confidence * 1e4).round() / 1e4,
+                    status: if status == RowStatus::Accepted { "accepted" } else { "needs_review" }.into(),
+                    reason,
+                    cancelled: rr.cancelled.clone(),
+                    crop,
+                    coverage: rr.boxes.iter().map(|b| (b.coverage * 1e4).round() / 1e4).collect(),
+                },
+            );
+        }
+        times.marks.fetch_add(us(t2), Ordering::Relaxed);
+
+        let t3 = std::time::Instant::now();
+        let mut fields = BTreeMap::new();
+        for f in &t.fields {
+            let pattern = CodePattern::from_regex(&f.pattern).expect("validated template");
+            let (mut fr, field_img) =
+                read_field(img, &reg.h, f.bbox, &reg.levels, &pattern, self.recognizer.as_deref(), &self.opts.fields);
+            if f.id == "dossier_code" {
+                if let Some(v) = fr.value.clone() {
+                    for p in dossier_problems(&v, &self.opts.validate) {
+                        fr.reasons.push(serde_json::to_value(p).unwrap().as_str().unwrap().to_string());
+                    }
+                }
+                if let Some(hs) = id.qr.as_ref().and_then(|q| q.dossier.clone()) {
+                    match &fr.value {
+                        Some(v) if *v == hs => fr.confidence = fr.confidence.max(0.999),
+                        Some(_) => fr.reasons.push("qr_mismatch".into()),
+                        None => fr.reasons.push("qr_has_code_field_empty".into()),
+                    }
+                }
+            }
+            if !trusted && fr.status != FieldStatus::Missing {
+                fr.reasons.push("registration_unverified".into());
+            }
+            if !fr.reasons.is_empty() && fr.status != FieldStatus::Missing {
+                fr.status = FieldStatus::NeedsReview;
+            }
+            if fr.status == FieldStatus::Missing && !fr.reasons.is_empty() {
+                fr.status = FieldStatus::NeedsReview;
+            }
+            let crop = if fr.status == FieldStatus::NeedsReview && self.opts.review_crops {
+                out.zip(field_img.as_ref()).and_then(|(o, fi)| {
+                    let name = crop_name(&page.source, &f.id);
+                    save_png(&o.join(&name), fi).then_some(name)
+                })
+            } else {
+                None
+            };
+            fields.insert(
+                f.id.clone(),
+                FieldOut {
+                    value: fr.value,
+                    raw: fr.raw,
+                    confidence: (fr.confidence * 1e4).round() / 1e4,
+                    status: serde_json::to_value(fr.status).unwrap().as_str().unwrap().to_string(),
+                    reasons: fr.reasons,
+                    crop,
+                },
+            );
+        }
+        times.ocr.fetch_add(us(t3), Ordering::Relaxed);
+
+        let all_ok = reasons.is_empty()
+            && answers.values().all(|a| a.status == "accepted")
+            && fields.values().all(|f| f.status != "needs_review");
+        let score = if answers.iter().filter(|(k, _)| k.starts_with('c')).all(|(_, a)| a.status == "accepted") {
+            Some(
+                t.rows
+                    .iter()
+                    .filter(|r| r.number.is_some())
+                    .filter_map(|r| {
+                        let c = answers.get(&r.id)?.choice.as_ref()?;
+                        r.options.iter().find(|o| &o.id == c).map(|o| o.score)
+                    })
+                    .sum(),
+            )
+        } else {
+            None
+        };
+        PageRecord {
+            schema: SCHEMA.into(),
+            source: src,
+            page_hash: None,
+            status: if all_ok { PageStatus::Accepted } else { PageStatus::NeedsReview },
+            reasons,
+            template: Some(tid),
+            qr: qr_content,
+            fields,
+            answers,
+            score,
+            registration: Some(RegistrationOut {
+                rotation: reg.rotation,
+                skew_deg: (reg.skew_deg * 1000.0).round() / 1000.0,
+                px_per_mm: (reg.px_per_mm * 1000.0).round() / 1000.0,
+                fit: serde_json::to_value(reg.fit).unwrap().as_str().unwrap().to_string(),
+                markers: reg.markers_found.clone(),
+                residual_max_mm: (reg.check.max_mm * 1000.0).round() / 1000.0,
+                residual_rms_mm: (reg.check.rms_mm * 1000.0).round() / 1000.0,
+                verified: reg.check.ok,
+                homography: reg.h.0,
+            }),
+            error: None,
+        }
+    }
+}
+
+fn save_png(path: &Path, img: &image::GrayImage) -> bool {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    if img.write_to(&mut buf, image::ImageFormat::Png).is_err() {
+        return false;
+    }
+    crate::export::write_atomic(path, buf.get_ref()).is_ok()
+}
+
+/// A unit of work: one page of one file.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// Which page.
+    pub source: PageRef,
+}
+
+/// Expands inputs into page units (sorted by path, page) plus records for files that cannot be opened.
+pub fn plan(inputs: &[PathBuf]) -> (Vec<Unit>, Vec<PageRecord>) {
+    let (files, errors) = expand_inputs(inputs);
+    let mut bad: Vec<PageRecord> = errors
+        .into_iter()
+        .map(|e| {
+            let path = match &e {
+                crate::load::LoadError::Io { path, .. }
+                | crate::load::LoadError::Unsupported { path }
+                | crate::load::LoadError::Decode { path, .. } => path.clone(),
+            };
+            let mut r = PageRecord::bare(
+                SourceRef {
+                    path: path.to_string_lossy().into_owned(),
+                    page: 1,
+                },
+                PageStatus::Rejected,
+                vec!["unreadable".into()],
+            );
+            r.error = Some(e.to_string());
+            r
+        })
+        .collect();
+    let counts: Vec<(PathBuf, Result<u32, crate::load::LoadError>)> =
+        files.par_iter().map(|f| (f.clone(), page_count(f))).collect();
+    let mut units = vec![];
+    for (f, c) in counts {
+        match c {
+            Ok(n) => units.extend((1..=n).map(|page| Unit {
+                source: PageRef { path: f.clone(), page },
+            })),
+            Err(e) => {
+                let mut r = PageRecord::bare(
+                    SourceRef {
+                        path: f.to_string_lossy().into_owned(),
+                        page: 1,
+                    },
+                    PageStatus::Rejected,
+                    vec!["unreadable".into()],
+                );
+                r.error = Some(e.to_string());
+                bad.push(r);
+            }
+        }
+    }
+    (units, bad)
+}
+
+/// Reads every unit in parallel; `on_done` is called after each page (for progress). Output is sorted by
+/// (path, page) whatever the completion order.
+pub fn run(reader: &Reader, units: &[Unit], out: Option<&Path>, times: &StageTimes, on_done: &(dyn Fn(&PageRecord) + Sync)) -> Vec<PageRecord> {
+    let mut recs: Vec<PageRecord> = units
+        .par_iter()
+        .map(|u| {
+            let t = std::time::Instant::now();
+            let rec = match load_page(&u.source.path, u.source.page) {
+                Ok(page) => {
+                    times.load.fetch_add(us(t), Ordering::Relaxed);
+                    let mut r = reader.read_page(&page, out, times);
+                    r.page_hash = Some(page_hash(&page.image));
+                    r
+                }
+                Err(e) => {
+                    let mut r = PageRecord::bare(
+                        SourceRef {
+                            path: u.source.path.to_string_lossy().into_owned(),
+                            page: u.source.page,
+                        },
+                        PageStatus::Rejected,
+                        vec!["unreadable".into()],
+                    );
+                    r.error = Some(e.to_string());
+                    r
+                }
+            };
+            on_done(&rec);
+            rec
+        })
+        .collect();
+    recs.sort_by(|a, b| (&a.source.path, a.source.page).cmp(&(&b.source.path, b.source.page)));
+    recs
+}

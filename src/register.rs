@@ -1,0 +1,851 @@
+//! Registration: finds the corner markers on a page, fits the template-mm → image-px transform (homography from
+//! four markers, affine from three), undoes rotation, skew and scale, then checks and refines the fit against
+//! the page itself (the printed table rules) before anything is read.
+//!
+//! Outcome is a value: a verified [`Registration`], a blank page, or not one of our forms.
+
+use crate::geom::{dist, Homography, Pt};
+use crate::template::Template;
+use image::GrayImage;
+use serde::Serialize;
+
+/// Tunables for registration.
+#[derive(Debug, Clone)]
+pub struct RegisterOptions {
+    /// Resolution of the working image used to find markers, px/mm.
+    pub work_px_per_mm: f64,
+    /// A pixel is ink when darker than this fraction of its local paper level.
+    pub dark_ratio: f64,
+    /// Pages with less ink than this fraction of their area are blank.
+    pub blank_ink_fraction: f64,
+    /// Largest acceptable residual after refinement, mm.
+    pub max_residual_mm: f64,
+    /// Smallest and largest plausible scan scale, px/mm.
+    pub scale_range: (f64, f64),
+}
+
+impl Default for RegisterOptions {
+    fn default() -> Self {
+        RegisterOptions {
+            work_px_per_mm: 2.0,
+            dark_ratio: 0.6,
+            blank_ink_fraction: 0.002,
+            max_residual_mm: 0.5,
+            scale_range: (2.5, 30.0),
+        }
+    }
+}
+
+/// How the transform was fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FitKind {
+    /// Homography from four markers.
+    Homography4,
+    /// Affine from three markers (one corner folded, stapled or cut off).
+    Affine3,
+}
+
+/// Paper and ink grey levels of a page.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Levels {
+    /// Typical paper grey.
+    pub paper: f32,
+    /// Grey of solid print (the markers).
+    pub ink: f32,
+}
+
+/// A fitted, verified mapping from template mm to image px.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registration {
+    /// Template mm → image px (after refinement).
+    pub h: Homography,
+    /// The marker-only fit before refinement.
+    pub h_markers: Homography,
+    /// Page rotation in the image, one of 0, 90, 180, 270 (clockwise).
+    pub rotation: u32,
+    /// Residual skew after removing `rotation`, degrees.
+    pub skew_deg: f64,
+    /// Scale, px per template mm (≈ dpi/25.4 × printer scale).
+    pub px_per_mm: f64,
+    /// Markers used.
+    pub markers_found: Vec<String>,
+    /// Fit kind.
+    pub fit: FitKind,
+    /// Paper and ink levels.
+    pub levels: Levels,
+    /// Probe residuals after refinement.
+    pub check: FitCheck,
+}
+
+/// The verification of a fit against the printed table rules.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FitCheck {
+    /// Probes that found a rule.
+    pub probes_found: usize,
+    /// Probes attempted.
+    pub probes_total: usize,
+    /// Inliers used for the refinement.
+    pub inliers: usize,
+    /// Root mean square residual of inliers, mm.
+    pub rms_mm: f64,
+    /// Largest inlier residual, mm.
+    pub max_mm: f64,
+    /// Largest correction the refinement applied at a checkbox corner, mm.
+    pub correction_mm: f64,
+    /// Whether the fit passed.
+    pub ok: bool,
+}
+
+/// What registration made of a page.
+#[derive(Debug, Clone)]
+pub enum RegisterOutcome {
+    /// Markers found and the fit computed (verification is a separate step: [`verify`]).
+    Registered(Registration),
+    /// No ink to speak of.
+    Blank {
+        /// Fraction of ink pixels.
+        ink_fraction: f64,
+    },
+    /// Ink but no marker configuration.
+    NotAForm {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Bilinear sample of a grey image at a px position; outside the image reads as paper (255).
+#[inline]
+pub fn sample(img: &GrayImage, p: Pt) -> f32 {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let x = p[0] - 0.5;
+    let y = p[1] - 0.5;
+    let x0 = x.floor() as i64;
+    let y0 = y.floor() as i64;
+    let fx = (x - x0 as f64) as f32;
+    let fy = (y - y0 as f64) as f32;
+    let raw = img.as_raw();
+    let at = |xx: i64, yy: i64| -> f32 {
+        if xx < 0 || yy < 0 || xx >= w || yy >= h {
+            255.0
+        } else {
+            raw[(yy * w + xx) as usize] as f32
+        }
+    };
+    let a = at(x0, y0);
+    let b = at(x0 + 1, y0);
+    let c = at(x0, y0 + 1);
+    let d = at(x0 + 1, y0 + 1);
+    (a * (1.0 - fx) + b * fx) * (1.0 - fy) + (c * (1.0 - fx) + d * fx) * fy
+}
+
+#[derive(Debug, Clone)]
+struct Blob {
+    /// Full-resolution centre, px.
+    c: Pt,
+    /// Full-resolution area, px².
+    area: f64,
+    /// area / (π r_max²): 1 for a disc, 0.64 for a square.
+    roundness: f64,
+}
+
+struct Work {
+    img: GrayImage,
+    factor: u32,
+    bg_block: u32,
+    bg: Vec<f32>,
+    bw: u32,
+}
+
+fn downsample(img: &GrayImage, f: u32) -> GrayImage {
+    if f == 1 {
+        return img.clone();
+    }
+    let (w, h) = (img.width() / f, img.height() / f);
+    let raw = img.as_raw();
+    let iw = img.width() as usize;
+    let mut out = vec![0u8; (w * h) as usize];
+    let mut acc = vec![0u32; w as usize];
+    for y in 0..h as usize {
+        acc.iter_mut().for_each(|a| *a = 0);
+        for dy in 0..f as usize {
+            let row = &raw[(y * f as usize + dy) * iw..][..iw];
+            for (x, a) in acc.iter_mut().enumerate() {
+                let s = &row[x * f as usize..x * f as usize + f as usize];
+                *a += s.iter().map(|&v| v as u32).sum::<u32>();
+            }
+        }
+        let n = f * f;
+        for x in 0..w as usize {
+            out[y * w as usize + x] = (acc[x] / n) as u8;
+        }
+    }
+    GrayImage::from_raw(w, h, out).expect("size")
+}
+
+fn work_image(img: &GrayImage, opts: &RegisterOptions) -> Work {
+    // Assume the short side is roughly an A4 width to pick the working scale; markers are found at any scale.
+    let short = img.width().min(img.height()) as f64;
+    let f = ((short / 210.0) / opts.work_px_per_mm).floor().max(1.0) as u32;
+    let small = downsample(img, f);
+    let block = 24u32;
+    let (w, h) = small.dimensions();
+    let bw = w.div_ceil(block);
+    let bh = h.div_ceil(block);
+    let mut bg = vec![255f32; (bw * bh) as usize];
+    let raw = small.as_raw();
+    for by in 0..bh {
+        for bx in 0..bw {
+            let mut hist = [0u32; 256];
+            let mut n = 0;
+            for y in by * block..((by + 1) * block).min(h) {
+                for x in bx * block..((bx + 1) * block).min(w) {
+                    hist[raw[(y * w + x) as usize] as usize] += 1;
+                    n += 1;
+                }
+            }
+            let target = (n as f64 * 0.85) as u32;
+            let mut c = 0;
+            let mut v = 255;
+            for (i, &k) in hist.iter().enumerate() {
+                c += k;
+                if c > target {
+                    v = i;
+                    break;
+                }
+            }
+            bg[(by * bw + bx) as usize] = v as f32;
+        }
+    }
+    // Ink-heavy blocks under-estimate paper; take the brightest neighbour.
+    let mut bg2 = bg.clone();
+    for by in 0..bh as i64 {
+        for bx in 0..bw as i64 {
+            let mut m = 0f32;
+            for dy in -1..=1 {
+                for dx in -1..=1 {
+                    let (x, y) = (bx + dx, by + dy);
+                    if x >= 0 && y >= 0 && x < bw as i64 && y < bh as i64 {
+                        m = m.max(bg[(y * bw as i64 + x) as usize]);
+                    }
+                }
+            }
+            bg2[(by * bw as i64 + bx) as usize] = m;
+        }
+    }
+    Work {
+        img: small,
+        factor: f,
+        bg_block: block,
+        bg: bg2,
+        bw,
+    }
+}
+
+impl Work {
+    fn paper_at(&self, x: u32, y: u32) -> f32 {
+        self.bg[((y / self.bg_block) * self.bw + x / self.bg_block) as usize]
+    }
+}
+
+/// Finds the markers and fits the transform. Does not read anything.
+pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
+    let work = work_image(img, opts);
+    let (w, h) = work.img.dimensions();
+    let raw = work.img.as_raw();
+    let mut mask = GrayImage::new(w, h);
+    let mut ink = 0usize;
+    let mut inner = 0usize;
+    let (mx, my) = (w / 25, h / 25);
+    for y in 0..h {
+        for x in 0..w {
+            let v = raw[(y * w + x) as usize] as f32;
+            let dark = v < work.paper_at(x, y) * opts.dark_ratio as f32;
+            if dark {
+                mask.put_pixel(x, y, image::Luma([255]));
+            }
+            if x >= mx && x < w - mx && y >= my && y < h - my {
+                inner += 1;
+                ink += dark as usize;
+            }
+        }
+    }
+    let ink_fraction = ink as f64 / inner.max(1) as f64;
+    if ink_fraction < opts.blank_ink_fraction {
+        return RegisterOutcome::Blank { ink_fraction };
+    }
+    let blobs = find_blobs(img, &work, &mask);
+    match fit_markers(&blobs, opts) {
+        Some((hm, ids, fit)) => {
+            let levels = page_levels(img, &work, &hm, &ids);
+            let (rotation, skew_deg) = rotation_of(&hm);
+            let px_per_mm = hm.local_scale([105.0, 148.5]);
+            RegisterOutcome::Registered(Registration {
+                h: hm,
+                h_markers: hm,
+                rotation,
+                skew_deg,
+                px_per_mm,
+                markers_found: ids,
+                fit,
+                levels,
+                check: FitCheck::default(),
+            })
+        }
+        None => RegisterOutcome::NotAForm {
+            reason: format!(
+                "no corner-marker configuration found ({} marker-like blobs, ink {:.1}%)",
+                blobs.len(),
+                ink_fraction * 100.0
+            ),
+        },
+    }
+}
+
+fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> Vec<Blob> {
+    use imageproc::region_labelling::{connected_components, Connectivity};
+    let labels = connected_components(mask, Connectivity::Eight, image::Luma([0u8]));
+    let (w, h) = mask.dimensions();
+    #[derive(Clone, Default)]
+    struct S {
+        n: f64,
+        sx: f64,
+        sy: f64,
+        sxx: f64,
+        syy: f64,
+        sxy: f64,
+        x0: u32,
+        y0: u32,
+        x1: u32,
+        y1: u32,
+    }
+    let mut stats: Vec<S> = vec![];
+    for y in 0..h {
+        for x in 0..w {
+            let l = labels.get_pixel(x, y).0[0] as usize;
+            if l == 0 {
+                continue;
+            }
+            if l >= stats.len() {
+                stats.resize(
+                    l + 1,
+                    S {
+                        x0: u32::MAX,
+                        y0: u32::MAX,
+                        ..Default::default()
+                    },
+                );
+            }
+            let s = &mut stats[l];
+            let (fx, fy) = (x as f64, y as f64);
+            s.n += 1.0;
+            s.sx += fx;
+            s.sy += fy;
+            s.sxx += fx * fx;
+            s.syy += fy * fy;
+            s.sxy += fx * fy;
+            s.x0 = s.x0.min(x);
+            s.y0 = s.y0.min(y);
+            s.x1 = s.x1.max(x);
+            s.y1 = s.y1.max(y);
+        }
+    }
+    let f = work.factor as f64;
+    let mut out = vec![];
+    for (l, s) in stats.iter().enumerate() {
+        if s.n < 9.0 {
+            continue;
+        }
+        let bw = (s.x1 - s.x0 + 1) as f64;
+        let bh = (s.y1 - s.y0 + 1) as f64;
+        if bw < 3.0 || bh < 3.0 || bw / bh > 1.7 || bh / bw > 1.7 || s.n / (bw * bh) < 0.42 {
+            continue;
+        }
+        let cx = s.sx / s.n;
+        let cy = s.sy / s.n;
+        let mu20 = s.sxx / s.n - cx * cx;
+        let mu02 = s.syy / s.n - cy * cy;
+        let mu11 = s.sxy / s.n - cx * cy;
+        // Solid compact shapes: (mu20+mu02)/A = 1/6 for a square, 1/(2π) for a disc; rings and strokes are larger.
+        let compact = (mu20 + mu02) / s.n;
+        if compact > 0.2 {
+            continue;
+        }
+        let tr = mu20 + mu02;
+        let det = mu20 * mu02 - mu11 * mu11;
+        let disc = (tr * tr / 4.0 - det).max(0.0).sqrt();
+        let (l1, l2) = (tr / 2.0 + disc, (tr / 2.0 - disc).max(1e-9));
+        if l1 / l2 > 1.6 {
+            continue;
+        }
+        let mut rmax2: f64 = 0.0;
+        for y in s.y0..=s.y1 {
+            for x in s.x0..=s.x1 {
+                if labels.get_pixel(x, y).0[0] as usize == l {
+                    rmax2 = rmax2.max((x as f64 - cx).powi(2) + (y as f64 - cy).powi(2));
+                }
+            }
+        }
+        let r = rmax2.sqrt() + 0.5;
+        let roundness = s.n / (std::f64::consts::PI * r * r);
+        let coarse = [(cx + 0.5) * f, (cy + 0.5) * f];
+        let size = s.n.sqrt() * f;
+        let c = refine_centroid(full, coarse, size);
+        out.push(Blob {
+            c,
+            area: s.n * f * f,
+            roundness,
+        });
+    }
+    out.sort_by(|a, b| b.area.total_cmp(&a.area));
+    out.truncate(14);
+    out
+}
+
+/// Sub-pixel centre from grey-weighted ink in a window around a coarse centre.
+fn refine_centroid(img: &GrayImage, c: Pt, size: f64) -> Pt {
+    let r = (size * 0.85).max(3.0);
+    let x0 = (c[0] - r).floor().max(0.0) as u32;
+    let y0 = (c[1] - r).floor().max(0.0) as u32;
+    let x1 = ((c[0] + r).ceil() as u32).min(img.width().saturating_sub(1));
+    let y1 = ((c[1] + r).ceil() as u32).min(img.height().saturating_sub(1));
+    if x1 <= x0 || y1 <= y0 {
+        return c;
+    }
+    let mut lo = 255u8;
+    let mut hi = 0u8;
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let v = img.get_pixel(x, y).0[0];
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if hi <= lo + 20 {
+        return c;
+    }
+    let (lo, hi) = (lo as f64, hi as f64);
+    let (mut sw, mut sx, mut sy) = (0.0, 0.0, 0.0);
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let v = img.get_pixel(x, y).0[0] as f64;
+            let wgt = ((hi - v) / (hi - lo) - 0.2).clamp(0.0, 0.6) / 0.6;
+            if wgt > 0.0 {
+                sw += wgt;
+                sx += wgt * (x as f64 + 0.5);
+                sy += wgt * (y as f64 + 0.5);
+            }
+        }
+    }
+    if sw == 0.0 {
+        c
+    } else {
+        [sx / sw, sy / sw]
+    }
+}
+
+const MARKER_IDS: [&str; 4] = ["tl", "tr", "bl", "br"];
+/// Marker centres in template mm, in the order of [`MARKER_IDS`]; identical on all our forms.
+fn marker_mm(i: usize) -> Pt {
+    [[14.0, 14.0], [196.0, 14.0], [14.0, 283.0], [196.0, 283.0]][i]
+}
+
+/// Checks that a fitted transform is a plausible scan of the page and the blobs are the right markers.
+fn plausibility(h: &Homography, blobs: &[&Blob], ids: &[usize], opts: &RegisterOptions) -> Option<f64> {
+    let c = [105.0, 148.5];
+    let p = h.apply(c);
+    let px = h.apply([c[0] + 1.0, c[1]]);
+    let py = h.apply([c[0], c[1] + 1.0]);
+    let ex = [px[0] - p[0], px[1] - p[1]];
+    let ey = [py[0] - p[0], py[1] - p[1]];
+    let sx = (ex[0] * ex[0] + ex[1] * ex[1]).sqrt();
+    let sy = (ey[0] * ey[0] + ey[1] * ey[1]).sqrt();
+    let cross = ex[0] * ey[1] - ex[1] * ey[0];
+    if cross <= 0.0 {
+        return None; // mirrored
+    }
+    let s = (sx * sy).sqrt();
+    if s < opts.scale_range.0 || s > opts.scale_range.1 || (sx / sy - 1.0).abs() > 0.12 {
+        return None;
+    }
+    let cosang = (ex[0] * ey[0] + ex[1] * ey[1]) / (sx * sy);
+    if cosang.abs() > 0.1 {
+        return None;
+    }
+    let mut cost = (sx / sy - 1.0).abs() * 5.0 + cosang.abs() * 5.0;
+    let mut round_br = None;
+    let mut round_sq: f64 = 0.0;
+    for (b, &id) in blobs.iter().zip(ids) {
+        let ls = h.local_scale(marker_mm(id));
+        let side = b.area.sqrt() / ls;
+        let expect = if id == 3 { 7.0 * (std::f64::consts::PI / 4.0).sqrt() } else { 7.0 };
+        let ratio = side / expect;
+        if !(0.72..=1.35).contains(&ratio) {
+            return None;
+        }
+        cost += (ratio - 1.0).abs();
+        if id == 3 {
+            round_br = Some(b.roundness);
+        } else {
+            round_sq = round_sq.max(b.roundness);
+        }
+    }
+    if let Some(rb) = round_br {
+        if rb < 0.78 || rb < round_sq + 0.1 {
+            return None;
+        }
+    }
+    if round_sq > 0.86 {
+        return None;
+    }
+    Some(cost)
+}
+
+type Fit = (Homography, Vec<String>, FitKind);
+
+fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
+    let n = blobs.len();
+    let mut best: Option<(f64, Fit)> = None;
+    // Four markers: order by angle around their centroid; the clockwise cyclic order tl, tr, br, bl fixes the
+    // rotation up to four shifts.
+    for a in 0..n {
+        for b in a + 1..n {
+            for c in b + 1..n {
+                for d in c + 1..n {
+                    let q = [&blobs[a], &blobs[b], &blobs[c], &blobs[d]];
+                    let cx = q.iter().map(|b| b.c[0]).sum::<f64>() / 4.0;
+                    let cy = q.iter().map(|b| b.c[1]).sum::<f64>() / 4.0;
+                    let mut order: Vec<usize> = (0..4).collect();
+                    order.sort_by(|&i, &j| {
+                        let ai = (q[i].c[1] - cy).atan2(q[i].c[0] - cx);
+                        let aj = (q[j].c[1] - cy).atan2(q[j].c[0] - cx);
+                        ai.total_cmp(&aj)
+                    });
+                    // In y-down images increasing atan2 is clockwise: tl → tr → br → bl.
+                    let cyc = [0usize, 1, 3, 2];
+                    for shift in 0..4 {
+                        let mut src = [[0.0; 2]; 4];
+                        let mut dst = [[0.0; 2]; 4];
+                        let mut ids = [0usize; 4];
+                        let mut bl = vec![];
+                        for k in 0..4 {
+                            let id = cyc[k];
+                            let blob = q[order[(k + shift) % 4]];
+                            src[k] = marker_mm(id);
+                            dst[k] = blob.c;
+                            ids[k] = id;
+                            bl.push(blob);
+                        }
+                        let Some(h) = Homography::from_4(&src, &dst) else { continue };
+                        if let Some(cost) = plausibility(&h, &bl, &ids, opts) {
+                            if best.as_ref().is_none_or(|(bc, _)| cost < *bc) {
+                                let names = ids.iter().map(|&i| MARKER_IDS[i].to_string()).collect();
+                                best = Some((cost, (h, names, FitKind::Homography4)));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some((_, fit)) = best {
+        return Some(fit);
+    }
+    // Three markers: any injective assignment, affine fit.
+    for a in 0..n {
+        for b in 0..n {
+            for c in 0..n {
+                if a == b || b == c || a == c {
+                    continue;
+                }
+                for missing in 0..4 {
+                    let ids: Vec<usize> = (0..4).filter(|&i| i != missing).collect();
+                    let q = [&blobs[a], &blobs[b], &blobs[c]];
+                    let src = [marker_mm(ids[0]), marker_mm(ids[1]), marker_mm(ids[2])];
+                    let dst = [q[0].c, q[1].c, q[2].c];
+                    let Some(h) = Homography::affine_from_3(&src, &dst) else { continue };
+                    if let Some(cost) = plausibility(&h, &q, &ids, opts) {
+                        let cost = cost + 0.5;
+                        if best.as_ref().is_none_or(|(bc, _)| cost < *bc) {
+                            let names = ids.iter().map(|&i| MARKER_IDS[i].to_string()).collect();
+                            best = Some((cost, (h, names, FitKind::Affine3)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    best.map(|(_, f)| f)
+}
+
+fn rotation_of(h: &Homography) -> (u32, f64) {
+    let a = h.apply([105.0, 148.5]);
+    let b = h.apply([106.0, 148.5]);
+    let ang = (b[1] - a[1]).atan2(b[0] - a[0]).to_degrees();
+    let rot = ((ang / 90.0).round() as i64).rem_euclid(4) as u32 * 90;
+    let mut skew = ang - rot as f64;
+    if skew > 180.0 {
+        skew -= 360.0;
+    }
+    (rot, skew)
+}
+
+fn page_levels(img: &GrayImage, work: &Work, h: &Homography, ids: &[String]) -> Levels {
+    let mut inks = vec![];
+    for id in ids {
+        let i = MARKER_IDS.iter().position(|m| m == id).unwrap_or(0);
+        let c = marker_mm(i);
+        for dy in [-1.5, 0.0, 1.5] {
+            for dx in [-1.5, 0.0, 1.5] {
+                inks.push(sample(img, h.apply([c[0] + dx, c[1] + dy])));
+            }
+        }
+    }
+    inks.sort_by(|a, b| a.total_cmp(b));
+    let ink = inks.get(inks.len() / 2).copied().unwrap_or(0.0);
+    let mut bg = work.bg.clone();
+    bg.sort_by(|a, b| a.total_cmp(b));
+    let paper = bg.get(bg.len() / 2).copied().unwrap_or(255.0);
+    Levels { paper, ink }
+}
+
+/// One probe across a printed rule: where along the normal the rule actually is.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    at: Pt,
+    /// true: horizontal rule (offset along y); false: vertical line (offset along x).
+    horizontal: bool,
+    offset: Option<f64>,
+}
+
+/// Looks for a thin dark line crossing `at` (template mm) along the normal, within ±`radius` mm.
+fn probe_line(img: &GrayImage, h: &Homography, at: Pt, horizontal: bool, radius: f64, levels: &Levels) -> Option<f64> {
+    let step = 0.1;
+    let n = (2.0 * radius / step).round() as usize + 1;
+    let mut prof = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = -radius + i as f64 * step;
+        let p = if horizontal { [at[0], at[1] + t] } else { [at[0] + t, at[1]] };
+        prof.push(sample(img, h.apply(p)));
+    }
+    let paper = prof.iter().cloned().fold(f32::MIN, f32::max);
+    let (imin, &vmin) = prof.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1))?;
+    let range = (levels.paper - levels.ink).max(30.0);
+    let contrast = (paper - vmin) / range;
+    if contrast < 0.35 {
+        return None;
+    }
+    let half = paper - (paper - vmin) / 2.0;
+    // The line must be thin: a mark or a filled area is wider than a printed rule.
+    let mut lo = imin;
+    while lo > 0 && prof[lo - 1] < half {
+        lo -= 1;
+    }
+    let mut hi = imin;
+    while hi + 1 < n && prof[hi + 1] < half {
+        hi += 1;
+    }
+    if (hi - lo + 1) as f64 * step > 1.1 || lo == 0 || hi == n - 1 {
+        return None;
+    }
+    let (mut sw, mut st) = (0.0, 0.0);
+    for (i, &v) in prof.iter().enumerate().take(hi + 1).skip(lo) {
+        let wgt = (half - v).max(0.0) as f64 + 1e-3;
+        sw += wgt;
+        st += wgt * (-radius + i as f64 * step);
+    }
+    Some(st / sw)
+}
+
+fn rule_probes(t: &Template) -> Vec<Probe> {
+    let mut out = vec![];
+    let crit = t.table.columns.criterion;
+    for &y in &t.table_rules_y() {
+        let mut x = crit[0] + 4.0;
+        while x < crit[1] - 2.0 {
+            out.push(Probe {
+                at: [x, y],
+                horizontal: true,
+                offset: None,
+            });
+            x += 9.0;
+        }
+    }
+    let cols = &t.table.columns;
+    let xs = [cols.stt[0], cols.criterion[0], cols.criterion[1], cols.options.last().map(|o| o[1]).unwrap_or(188.0)];
+    for r in &t.rows {
+        let y = (r.band[1] + r.band[3]) / 2.0;
+        for &x in &xs {
+            out.push(Probe {
+                at: [x, y + 2.5],
+                horizontal: false,
+                offset: None,
+            });
+        }
+    }
+    out
+}
+
+/// How much of template `t`'s table is printed where the fit says: fraction of horizontal-rule probes found.
+pub fn layout_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
+    let probes: Vec<Probe> = rule_probes(t).into_iter().filter(|p| p.horizontal).collect();
+    let found = probes
+        .iter()
+        .filter(|p| probe_line(img, &reg.h_markers, p.at, true, 1.2, &reg.levels).is_some())
+        .count();
+    found as f64 / probes.len().max(1) as f64
+}
+
+/// Checks the fit against the printed table rules of `t` and refines it with an affine correction fitted to
+/// them (robust to outliers). Sets `reg.h` and `reg.check`.
+pub fn verify(img: &GrayImage, reg: &mut Registration, t: &Template, opts: &RegisterOptions) {
+    let mut probes = rule_probes(t);
+    for p in probes.iter_mut() {
+        p.offset = probe_line(img, &reg.h_markers, p.at, p.horizontal, 1.2, &reg.levels);
+    }
+    let found: Vec<Probe> = probes.iter().copied().filter(|p| p.offset.is_some()).collect();
+    let mut check = FitCheck {
+        probes_found: found.len(),
+        probes_total: probes.len(),
+        ..Default::default()
+    };
+    // Two independent 3-parameter fits: dy = b0 + b1 x + b2 y from horizontal rules, dx likewise from verticals.
+    let fit_axis = |ps: &[Probe]| -> Option<([f64; 3], Vec<f64>)> {
+        let mut use_: Vec<bool> = vec![true; ps.len()];
+        let mut coef = [0.0; 3];
+        for _round in 0..3 {
+            let src: Vec<Pt> = ps.iter().zip(&use_).filter(|(_, u)| **u).map(|(p, _)| p.at).collect();
+            if src.len() < 6 {
+                return None;
+            }
+            let dst: Vec<Pt> = ps
+                .iter()
+                .zip(&use_)
+                .filter(|(_, u)| **u)
+                .map(|(p, _)| [p.offset.unwrap(), 0.0])
+                .collect();
+            // Reuse the affine least squares: first output row is the 3-parameter model.
+            coef = match Homography::affine_lsq(&src, &dst) {
+                Some(a) => a.0[0],
+                None => {
+                    // Degenerate spread (e.g. all probes on one line): fall back to a pure offset.
+                    let m = dst.iter().map(|d| d[0]).sum::<f64>() / dst.len() as f64;
+                    [0.0, 0.0, m]
+                }
+            };
+            let res: Vec<f64> = ps
+                .iter()
+                .map(|p| (p.offset.unwrap() - (coef[0] * p.at[0] + coef[1] * p.at[1] + coef[2])).abs())
+                .collect();
+            let mut sorted: Vec<f64> = res.clone();
+            sorted.sort_by(|a, b| a.total_cmp(b));
+            let med = sorted[sorted.len() / 2];
+            let cut = (med * 3.0).max(0.25);
+            use_ = res.iter().map(|&r| r <= cut).collect();
+        }
+        let res: Vec<f64> = ps
+            .iter()
+            .zip(&use_)
+            .filter(|(_, u)| **u)
+            .map(|(p, _)| (p.offset.unwrap() - (coef[0] * p.at[0] + coef[1] * p.at[1] + coef[2])).abs())
+            .collect();
+        Some((coef, res))
+    };
+    let hs: Vec<Probe> = found.iter().copied().filter(|p| p.horizontal).collect();
+    let vs: Vec<Probe> = found.iter().copied().filter(|p| !p.horizontal).collect();
+    let (Some((cy, ry)), Some((cx, rx))) = (fit_axis(&hs), fit_axis(&vs)) else {
+        reg.check = check;
+        return;
+    };
+    let all: Vec<f64> = ry.iter().chain(&rx).copied().collect();
+    check.inliers = all.len();
+    check.rms_mm = (all.iter().map(|r| r * r).sum::<f64>() / all.len() as f64).sqrt();
+    check.max_mm = all.iter().cloned().fold(0.0, f64::max);
+    let corr = Homography([
+        [1.0 + cx[0], cx[1], cx[2]],
+        [cy[0], 1.0 + cy[1], cy[2]],
+        [0.0, 0.0, 1.0],
+    ]);
+    let mut worst: f64 = 0.0;
+    for (_, _, b) in t.boxes() {
+        for p in [[b[0], b[1]], [b[2], b[3]]] {
+            worst = worst.max(dist(corr.apply(p), p));
+        }
+    }
+    check.correction_mm = worst;
+    let enough = hs.len() >= 20 && vs.len() >= 12 && check.inliers * 10 >= found.len() * 7;
+    check.ok = enough && check.max_mm <= opts.max_residual_mm && worst <= 2.0;
+    reg.h = reg.h_markers.then_after(&corr);
+    reg.check = check;
+}
+
+/// Warps a template-mm rectangle to an upright grey image at `px_per_mm` (for QR reading, OCR and crops).
+pub fn warp_region(img: &GrayImage, h: &Homography, b: [f64; 4], px_per_mm: f64) -> GrayImage {
+    let w = ((b[2] - b[0]) * px_per_mm).round().max(1.0) as u32;
+    let hh = ((b[3] - b[1]) * px_per_mm).round().max(1.0) as u32;
+    let mut out = GrayImage::new(w, hh);
+    for y in 0..hh {
+        for x in 0..w {
+            let p = [
+                b[0] + (x as f64 + 0.5) / px_per_mm,
+                b[1] + (y as f64 + 0.5) / px_per_mm,
+            ];
+            out.put_pixel(x, y, image::Luma([sample(img, h.apply(p)).round() as u8]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::{render_form, Canvas, Fonts, Prefill};
+
+    fn page(t: &Template, dpi: f64) -> GrayImage {
+        let mut c = Canvas::new(210.0, 297.0, dpi);
+        render_form(&mut c, t, &Prefill::default(), &Fonts::new()).unwrap();
+        image::DynamicImage::ImageRgb8(c.img).to_luma8()
+    }
+
+    #[test]
+    fn clean_page_registers_with_small_residual() {
+        let t = Template::builtin("gtvt").unwrap();
+        let img = page(&t, 100.0);
+        let RegisterOutcome::Registered(mut r) = register(&img, &RegisterOptions::default()) else {
+            panic!("not registered")
+        };
+        assert_eq!(r.rotation, 0);
+        assert_eq!(r.fit, FitKind::Homography4);
+        let s = 100.0 / 25.4;
+        let p = r.h.apply([102.5, 83.0]);
+        assert!(dist(p, [102.5 * s, 83.0 * s]) < 0.3 * s, "{p:?}");
+        verify(&img, &mut r, &t, &RegisterOptions::default());
+        assert!(r.check.ok, "{:?}", r.check);
+        assert!(layout_score(&img, &r, &t) > 0.9);
+        let k = Template::builtin("khdt").unwrap();
+        assert!(layout_score(&img, &r, &k) < 0.3);
+    }
+
+    #[test]
+    fn upside_down_page_is_found_rotated_180() {
+        let t = Template::builtin("khdt").unwrap();
+        let img = image::imageops::rotate180(&page(&t, 80.0));
+        let RegisterOutcome::Registered(r) = register(&img, &RegisterOptions::default()) else {
+            panic!("not registered")
+        };
+        assert_eq!(r.rotation, 180);
+    }
+
+    #[test]
+    fn white_page_is_blank_and_text_page_is_not_a_form() {
+        let img = GrayImage::from_pixel(400, 560, image::Luma([250]));
+        assert!(matches!(register(&img, &RegisterOptions::default()), RegisterOutcome::Blank { .. }));
+        let mut c = Canvas::new(210.0, 297.0, 60.0);
+        let f = Fonts::new();
+        for i in 0..40 {
+            c.text(&f.regular, "Biên nhận hồ sơ và hẹn trả kết quả", 20.0, 20.0 + i as f64 * 6.0, 12.0, [0, 0, 0]);
+        }
+        let img = image::DynamicImage::ImageRgb8(c.img).to_luma8();
+        assert!(matches!(register(&img, &RegisterOptions::default()), RegisterOutcome::NotAForm { .. }));
+    }
+}

@@ -1,0 +1,359 @@
+//! Form templates as data: the `phieu-form/1` geometry (millimetres, A4, origin top-left) of each form we read.
+//!
+//! The two forms the center prints are compiled in (`gtvt`, `khdt`); `--template FILE` loads another file of
+//! the same format. Every later stage works in template millimetres; dpi is only a property of a scan.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Errors loading or validating a template.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// The file could not be read.
+    #[error("{path}: cannot read template: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The JSON did not parse as `phieu-form/1`.
+    #[error("{path}: not a phieu-form/1 template: {source}")]
+    Parse {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: serde_json::Error,
+    },
+    /// The geometry is inconsistent.
+    #[error("{path}: invalid template: {reason}")]
+    Invalid {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No template with that id.
+    #[error("unknown template id `{0}` (built in: gtvt, khdt)")]
+    UnknownId(String),
+}
+
+/// A box `[x0, y0, x1, y1]` in mm.
+pub type BoxMm = [f64; 4];
+
+/// One corner marker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Marker {
+    /// `tl`, `tr`, `bl` or `br`.
+    pub id: String,
+    /// `square` or `disc`.
+    pub shape: String,
+    /// Centre, mm.
+    pub center: [f64; 2],
+    /// Side or diameter, mm.
+    pub size: f64,
+}
+
+/// The QR code's place and content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QrSpec {
+    /// Where the QR is printed.
+    #[serde(rename = "box")]
+    pub bbox: BoxMm,
+    /// Content of a blank form.
+    pub content: String,
+    /// Content pattern of a prefilled form.
+    #[serde(default)]
+    pub content_when_prefilled: Option<String>,
+}
+
+/// A printed text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TextSpec {
+    /// The text (Vietnamese, NFC).
+    pub text: String,
+    /// Left x (or centre x when `align` is `center`), mm.
+    pub x: f64,
+    /// Baseline y, mm.
+    pub y: f64,
+    /// Size in points.
+    pub pt: f64,
+    /// Bold face.
+    #[serde(default)]
+    pub bold: bool,
+    /// Italic face.
+    #[serde(default)]
+    pub italic: bool,
+    /// `left` (default) or `center`.
+    #[serde(default)]
+    pub align: Option<String>,
+}
+
+/// Where prefilled field text is printed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrintedText {
+    /// Left x, mm.
+    pub x: f64,
+    /// Baseline y, mm.
+    pub y: f64,
+    /// Size in points.
+    pub pt: f64,
+}
+
+/// A text field (dossier code, enterprise code).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FieldSpec {
+    /// Field id, e.g. `dossier_code`.
+    pub id: String,
+    /// Printed label.
+    pub label: String,
+    /// The field's outline, mm.
+    #[serde(rename = "box")]
+    pub bbox: BoxMm,
+    /// Regex the value must match.
+    pub pattern: String,
+    /// An example value.
+    pub example: String,
+    /// Where the one-stop system prints the value.
+    pub printed_text: PrintedText,
+}
+
+/// The rating table's frame.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableSpec {
+    /// Top line, mm.
+    pub top: f64,
+    /// Header row height, mm.
+    pub header_height: f64,
+    /// Rating row height, mm.
+    pub row_height: f64,
+    /// Column x-ranges.
+    pub columns: TableColumns,
+    /// Header texts.
+    pub header: Vec<String>,
+    /// Line width, mm.
+    pub line_mm: f64,
+}
+
+/// Column x-ranges of the table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableColumns {
+    /// Row number column.
+    pub stt: [f64; 2],
+    /// Criterion text column.
+    pub criterion: [f64; 2],
+    /// The three option columns.
+    pub options: Vec<[f64; 2]>,
+}
+
+/// Checkbox drawing parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckboxSpec {
+    /// Side, mm.
+    pub size: f64,
+    /// Outline width, mm.
+    pub line_mm: f64,
+}
+
+/// One option (checkbox) of a row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OptionSpec {
+    /// `a`, `b` or `c`.
+    pub id: String,
+    /// Printed label.
+    pub label: String,
+    /// Points.
+    pub score: i32,
+    /// Checkbox outline, mm.
+    #[serde(rename = "box")]
+    pub bbox: BoxMm,
+    /// Label anchor (left, baseline), mm.
+    pub label_at: [f64; 2],
+}
+
+/// One rating row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RowSpec {
+    /// `c1`..`c9` or `overall`.
+    pub id: String,
+    /// Printed number, if any.
+    pub number: Option<u32>,
+    /// Criterion text.
+    pub label: String,
+    /// The row's band, mm.
+    pub band: BoxMm,
+    /// The options, in printed order.
+    pub options: Vec<OptionSpec>,
+}
+
+/// A whole form template (`phieu-form/1`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Template {
+    /// Format tag, `phieu-form/1`.
+    pub spec: String,
+    /// Template id (`gtvt`, `khdt`).
+    pub template_id: String,
+    /// Printed form code.
+    pub form_code: String,
+    /// Layout version.
+    pub version: u32,
+    /// Department name.
+    pub department: String,
+    /// Page size, mm.
+    pub page_mm: [f64; 2],
+    /// Corner markers.
+    pub markers: Vec<Marker>,
+    /// Quiet zone around each marker, mm.
+    pub marker_quiet_zone_mm: f64,
+    /// QR code.
+    pub qr: QrSpec,
+    /// Printed texts.
+    pub texts: Vec<TextSpec>,
+    /// Code fields.
+    pub fields: Vec<FieldSpec>,
+    /// Rating table.
+    pub table: TableSpec,
+    /// Checkbox style.
+    pub checkbox: CheckboxSpec,
+    /// Rating rows.
+    pub rows: Vec<RowSpec>,
+    /// Free comment box.
+    pub comment_box: BoxMm,
+}
+
+const GTVT: &str = include_str!("../templates/gtvt.json");
+const KHDT: &str = include_str!("../templates/khdt.json");
+
+impl Template {
+    /// Parses and validates a template from JSON text; `origin` names it in errors.
+    pub fn from_json(text: &str, origin: &Path) -> Result<Template, TemplateError> {
+        let t: Template = serde_json::from_str(text).map_err(|source| TemplateError::Parse {
+            path: origin.to_path_buf(),
+            source,
+        })?;
+        t.validate(origin)?;
+        Ok(t)
+    }
+
+    /// Loads a template file.
+    pub fn load(path: &Path) -> Result<Template, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(&text, path)
+    }
+
+    /// A built-in template by id.
+    pub fn builtin(id: &str) -> Result<Template, TemplateError> {
+        let text = match id {
+            "gtvt" => GTVT,
+            "khdt" => KHDT,
+            _ => return Err(TemplateError::UnknownId(id.to_string())),
+        };
+        Self::from_json(text, Path::new(&format!("<builtin {id}>")))
+    }
+
+    /// Both built-in templates.
+    pub fn builtins() -> Vec<Template> {
+        ["gtvt", "khdt"]
+            .iter()
+            .map(|id| Self::builtin(id).expect("built-in templates are valid"))
+            .collect()
+    }
+
+    fn validate(&self, origin: &Path) -> Result<(), TemplateError> {
+        let bad = |reason: String| TemplateError::Invalid {
+            path: origin.to_path_buf(),
+            reason,
+        };
+        if self.spec != "phieu-form/1" {
+            return Err(bad(format!("spec is `{}`, expected phieu-form/1", self.spec)));
+        }
+        for id in ["tl", "tr", "bl", "br"] {
+            if !self.markers.iter().any(|m| m.id == id) {
+                return Err(bad(format!("marker `{id}` missing")));
+            }
+        }
+        if self.rows.is_empty() {
+            return Err(bad("no rating rows".into()));
+        }
+        for r in &self.rows {
+            if r.options.is_empty() {
+                return Err(bad(format!("row `{}` has no options", r.id)));
+            }
+            for o in &r.options {
+                if o.bbox[2] <= o.bbox[0] || o.bbox[3] <= o.bbox[1] {
+                    return Err(bad(format!("row `{}` option `{}` has an empty box", r.id, o.id)));
+                }
+            }
+        }
+        for f in &self.fields {
+            regex_lite_check(&f.pattern).map_err(|e| bad(format!("field `{}`: {e}", f.id)))?;
+        }
+        Ok(())
+    }
+
+    /// The marker with id `id` (`tl`, `tr`, `bl`, `br`).
+    pub fn marker(&self, id: &str) -> &Marker {
+        self.markers.iter().find(|m| m.id == id).expect("validated")
+    }
+
+    /// Marker centres in the order tl, tr, bl, br.
+    pub fn marker_centers(&self) -> [[f64; 2]; 4] {
+        ["tl", "tr", "bl", "br"].map(|id| self.marker(id).center)
+    }
+
+    /// The y positions (mm) of the horizontal table rules: top, below the header, and below each row.
+    pub fn table_rules_y(&self) -> Vec<f64> {
+        let mut ys = vec![self.table.top, self.table.top + self.table.header_height];
+        ys.extend(self.rows.iter().map(|r| r.band[3]));
+        ys
+    }
+
+    /// The field with id `id`.
+    pub fn field(&self, id: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.id == id)
+    }
+
+    /// Every checkbox as (row id, option id, box).
+    pub fn boxes(&self) -> impl Iterator<Item = (&str, &str, BoxMm)> {
+        self.rows.iter().flat_map(|r| {
+            r.options
+                .iter()
+                .map(move |o| (r.id.as_str(), o.id.as_str(), o.bbox))
+        })
+    }
+}
+
+/// Only the regex subset our patterns use is needed downstream; check it compiles there.
+fn regex_lite_check(p: &str) -> Result<(), String> {
+    crate::validate::CodePattern::from_regex(p).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_match_the_shared_spec_geometry() {
+        let g = Template::builtin("gtvt").unwrap();
+        let k = Template::builtin("khdt").unwrap();
+        assert_eq!(g.rows.len(), 10);
+        assert_eq!(g.boxes().count(), 30);
+        assert_eq!(g.table.top, 70.0);
+        assert_eq!(k.table.top, 81.0);
+        assert_eq!(k.fields.len(), 2);
+        assert_eq!(g.marker("br").shape, "disc");
+        assert_eq!(g.table_rules_y().len(), 12);
+    }
+
+    #[test]
+    fn invalid_template_is_an_error_naming_the_file() {
+        let mut v: serde_json::Value = serde_json::from_str(GTVT).unwrap();
+        v["markers"].as_array_mut().unwrap().pop();
+        let err = Template::from_json(&v.to_string(), Path::new("x.json")).unwrap_err();
+        assert!(err.to_string().contains("x.json"));
+        assert!(Template::builtin("nope").is_err());
+    }
+}

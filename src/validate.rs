@@ -1,0 +1,285 @@
+//! Field grammars and value checks: a code pattern compiled to fixed-length character-class sequences (for
+//! grammar-constrained decoding), and the semantic checks on dossier codes (real date, agency list, QR agreement).
+
+use serde::Serialize;
+
+/// One position of a code: the set of characters allowed there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CharClass(pub Vec<char>);
+
+impl CharClass {
+    fn digits() -> Self {
+        CharClass(('0'..='9').collect())
+    }
+    /// Whether `c` is allowed.
+    pub fn allows(&self, c: char) -> bool {
+        self.0.contains(&c)
+    }
+}
+
+/// A field pattern as alternatives of fixed-length class sequences, e.g. `\d{10}(-\d{3})?` → two sequences.
+#[derive(Debug, Clone)]
+pub struct CodePattern {
+    /// Each alternative is one class per character.
+    pub alternatives: Vec<Vec<CharClass>>,
+}
+
+impl CodePattern {
+    /// Compiles the regex subset our templates use: `^ $ \d \. literal [A-Z0-9] {n} (...)?`.
+    pub fn from_regex(re: &str) -> Result<CodePattern, String> {
+        let chars: Vec<char> = re.chars().collect();
+        // Parse into a list of (items, optional) segments.
+        let mut segs: Vec<(Vec<CharClass>, bool)> = vec![(vec![], false)];
+        let mut i = 0;
+        let mut in_group = false;
+        while i < chars.len() {
+            let c = chars[i];
+            let class = match c {
+                '^' | '$' => {
+                    i += 1;
+                    continue;
+                }
+                '(' => {
+                    if in_group {
+                        return Err("nested groups are not supported".into());
+                    }
+                    in_group = true;
+                    segs.push((vec![], false));
+                    i += 1;
+                    continue;
+                }
+                ')' => {
+                    if !in_group {
+                        return Err("unbalanced `)`".into());
+                    }
+                    in_group = false;
+                    let opt = chars.get(i + 1) == Some(&'?');
+                    segs.last_mut().unwrap().1 = opt;
+                    segs.push((vec![], false));
+                    i += if opt { 2 } else { 1 };
+                    continue;
+                }
+                '\\' => {
+                    let n = *chars.get(i + 1).ok_or("dangling backslash")?;
+                    i += 2;
+                    match n {
+                        'd' => CharClass::digits(),
+                        other => CharClass(vec![other]),
+                    }
+                }
+                '[' => {
+                    let end = chars[i..].iter().position(|&x| x == ']').ok_or("unclosed [")? + i;
+                    let body = &chars[i + 1..end];
+                    let mut set = vec![];
+                    let mut j = 0;
+                    while j < body.len() {
+                        if j + 2 < body.len() && body[j + 1] == '-' {
+                            set.extend(body[j]..=body[j + 2]);
+                            j += 3;
+                        } else {
+                            set.push(body[j]);
+                            j += 1;
+                        }
+                    }
+                    i = end + 1;
+                    CharClass(set)
+                }
+                '.' | '*' | '+' | '|' => return Err(format!("unsupported regex operator `{c}`")),
+                lit => {
+                    i += 1;
+                    CharClass(vec![lit])
+                }
+            };
+            let mut reps = 1;
+            if chars.get(i) == Some(&'{') {
+                let end = chars[i..].iter().position(|&x| x == '}').ok_or("unclosed {")? + i;
+                let n: String = chars[i + 1..end].iter().collect();
+                reps = n.parse().map_err(|_| format!("bad repeat `{n}`"))?;
+                i = end + 1;
+            }
+            for _ in 0..reps {
+                segs.last_mut().unwrap().0.push(class.clone());
+            }
+        }
+        if in_group {
+            return Err("unclosed group".into());
+        }
+        let mut alts: Vec<Vec<CharClass>> = vec![vec![]];
+        for (items, opt) in segs {
+            if opt {
+                let with: Vec<_> = alts
+                    .iter()
+                    .map(|a| a.iter().cloned().chain(items.iter().cloned()).collect())
+                    .collect();
+                alts.extend(with);
+            } else {
+                for a in &mut alts {
+                    a.extend(items.iter().cloned());
+                }
+            }
+        }
+        alts.retain(|a| !a.is_empty());
+        if alts.is_empty() {
+            return Err("empty pattern".into());
+        }
+        Ok(CodePattern { alternatives: alts })
+    }
+
+    /// Whether `s` matches one alternative.
+    pub fn matches(&self, s: &str) -> bool {
+        let cs: Vec<char> = s.chars().collect();
+        self.alternatives
+            .iter()
+            .any(|a| a.len() == cs.len() && a.iter().zip(&cs).all(|(k, &c)| k.allows(c)))
+    }
+
+    /// Every character any alternative allows.
+    pub fn charset(&self) -> Vec<char> {
+        let mut v: Vec<char> = self
+            .alternatives
+            .iter()
+            .flatten()
+            .flat_map(|c| c.0.iter().copied())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// Why a value that matches its pattern is still doubtful.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueProblem {
+    /// Does not match the field's pattern.
+    Pattern,
+    /// The yymmdd part is not a real date between 2018 and the scan day.
+    BadDate,
+    /// The agency prefix is not in the configured list.
+    UnknownAgency,
+    /// The QR's `HS=` code differs from the read value.
+    QrMismatch,
+    /// The code is not in the returned-dossiers list.
+    NotInReturned,
+    /// Several returned dossiers are one edit away.
+    AmbiguousNearest,
+}
+
+/// Options for semantic checks on dossier codes.
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// Allowed agency prefixes (`ddd.dd.dd.Ldd`); empty = any.
+    pub agencies: Vec<String>,
+    /// Latest acceptable received date as (yy, mm, dd); `None` = no upper bound.
+    pub today: Option<(u32, u32, u32)>,
+}
+
+impl Default for ValidateOptions {
+    fn default() -> Self {
+        ValidateOptions {
+            agencies: vec![],
+            today: None,
+        }
+    }
+}
+
+/// Checks the date part of a dossier code `ddd.dd.dd.Ldd-yymmdd-nnnn`.
+pub fn dossier_date_ok(code: &str, today: Option<(u32, u32, u32)>) -> bool {
+    let Some(d) = code.split('-').nth(1) else {
+        return false;
+    };
+    if d.len() != 6 || !d.chars().all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let yy: u32 = d[0..2].parse().unwrap();
+    let mm: u32 = d[2..4].parse().unwrap();
+    let dd: u32 = d[4..6].parse().unwrap();
+    if yy < 18 || !(1..=12).contains(&mm) || dd == 0 {
+        return false;
+    }
+    let leap = (2000 + yy) % 4 == 0;
+    let dim = match mm {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if dd > dim {
+        return false;
+    }
+    match today {
+        Some(t) => (yy, mm, dd) <= t,
+        None => true,
+    }
+}
+
+/// Semantic problems of a pattern-valid dossier code.
+pub fn dossier_problems(code: &str, opts: &ValidateOptions) -> Vec<ValueProblem> {
+    let mut out = vec![];
+    if !dossier_date_ok(code, opts.today) {
+        out.push(ValueProblem::BadDate);
+    }
+    if !opts.agencies.is_empty() {
+        let prefix = code.split('-').next().unwrap_or("");
+        if !opts.agencies.iter().any(|a| a == prefix) {
+            out.push(ValueProblem::UnknownAgency);
+        }
+    }
+    out
+}
+
+/// Levenshtein distance over chars.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let sub = prev[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dossier_pattern_compiles_to_25_positions() {
+        let p = CodePattern::from_regex(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$").unwrap();
+        assert_eq!(p.alternatives.len(), 1);
+        assert_eq!(p.alternatives[0].len(), 25);
+        assert!(p.matches("000.00.17.H48-210426-0001"));
+        assert!(!p.matches("000.00.17.H48-210426-000"));
+        assert!(!p.matches("000.00.17.h48-210426-0001"));
+    }
+
+    #[test]
+    fn optional_branch_suffix_gives_two_alternatives() {
+        let p = CodePattern::from_regex(r"^\d{10}(-\d{3})?$").unwrap();
+        assert_eq!(p.alternatives.len(), 2);
+        assert!(p.matches("4300861234"));
+        assert!(p.matches("4300861234-001"));
+        assert!(!p.matches("4300861234-01"));
+    }
+
+    #[test]
+    fn impossible_or_future_dates_are_rejected() {
+        assert!(dossier_date_ok("000.00.17.H48-210426-0001", Some((26, 11, 26))));
+        assert!(!dossier_date_ok("000.00.17.H48-210231-0001", None));
+        assert!(!dossier_date_ok("000.00.17.H48-170426-0001", None));
+        assert!(!dossier_date_ok("000.00.17.H48-271226-0001", Some((26, 11, 26))));
+        assert!(dossier_date_ok("000.00.17.H48-240229-0001", None));
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(edit_distance("abc", "abd"), 1);
+        assert_eq!(edit_distance("abc", "ab"), 1);
+    }
+}
