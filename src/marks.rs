@@ -214,34 +214,60 @@ pub fn read_row(img: &GrayImage, boxes: &[(String, BoxMm, Homography)], row: &Ro
 }
 
 /// The row rule on classified boxes.
+///
+/// A fully inked box beside exactly one live mark is a cancellation (the printed instruction); a heavy box that is
+/// the only ink in its row is how that citizen marks (filling or scribbling the box) and is the answer.
 pub fn decide_row(row: &str, boxes: Vec<BoxReading>, opts: &MarkOptions) -> RowReading {
     let marked: Vec<&BoxReading> = boxes.iter().filter(|b| b.state == BoxState::Marked).collect();
-    let cancelled: Vec<String> = boxes
+    let heavy: Vec<&BoxReading> = boxes
         .iter()
-        .filter(|b| b.state == BoxState::Filled)
-        .map(|b| b.option.clone())
+        .filter(|b| matches!(b.state, BoxState::Filled | BoxState::UnsureFill))
         .collect();
     let faint = boxes.iter().any(|b| b.state == BoxState::UnsureFaint);
-    let partial = boxes.iter().any(|b| b.state == BoxState::UnsureFill);
     let conf: f64 = boxes.iter().map(|b| b.confidence).product();
+    let mut cancelled = vec![];
     let (choice, mut status, mut reason) = if marked.len() >= 2 {
         (None, RowStatus::NeedsReview, Some(RowReason::Ambiguous))
-    } else if partial {
-        (marked.first().map(|b| b.option.clone()), RowStatus::NeedsReview, Some(RowReason::PartialFill))
+    } else if marked.len() == 1 {
+        cancelled = heavy.iter().map(|b| b.option.clone()).collect();
+        let choice = Some(marked[0].option.clone());
+        if heavy.iter().any(|b| b.state == BoxState::UnsureFill) {
+            // A scribble next to a tick: a second answer or a sloppy cancellation?
+            (choice, RowStatus::NeedsReview, Some(RowReason::PartialFill))
+        } else if faint {
+            (choice, RowStatus::NeedsReview, Some(RowReason::FaintMark))
+        } else {
+            (choice, RowStatus::Accepted, None)
+        }
+    } else if heavy.len() >= 2 {
+        (None, RowStatus::NeedsReview, Some(RowReason::Ambiguous))
+    } else if heavy.len() == 1 {
+        let choice = Some(heavy[0].option.clone());
+        if faint {
+            (choice, RowStatus::NeedsReview, Some(RowReason::FaintMark))
+        } else {
+            (choice, RowStatus::Accepted, None)
+        }
     } else if faint {
-        (marked.first().map(|b| b.option.clone()), RowStatus::NeedsReview, Some(RowReason::FaintMark))
+        (None, RowStatus::NeedsReview, Some(RowReason::FaintMark))
     } else {
-        (marked.first().map(|b| b.option.clone()), RowStatus::Accepted, None)
+        (None, RowStatus::Accepted, None)
+    };
+    // Heavy boxes are classified with low confidence (mark vs. cancel); once the row rule has resolved their role
+    // they do not lower the row's confidence.
+    let conf = if status == RowStatus::Accepted {
+        boxes
+            .iter()
+            .map(|b| if b.state == BoxState::UnsureFill { 0.97 } else { b.confidence })
+            .product::<f64>()
+    } else {
+        conf
     };
     if status == RowStatus::Accepted && conf < opts.review_below {
         status = RowStatus::NeedsReview;
         reason = Some(RowReason::LowConfidence);
     }
-    if status == RowStatus::Accepted && cancelled.len() == boxes.len() {
-        status = RowStatus::NeedsReview;
-        reason = Some(RowReason::LowConfidence);
-    }
-    let confidence = if marked.len() >= 2 { 0.0 } else { conf };
+    let confidence = if reason == Some(RowReason::Ambiguous) { 0.0 } else { conf };
     RowReading {
         row: row.to_string(),
         choice,
@@ -342,6 +368,19 @@ mod tests {
         assert_eq!(r.status, RowStatus::Accepted);
         assert_eq!(r.choice.as_deref(), Some("c"));
         assert_eq!(r.cancelled, vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn lone_filled_box_is_the_answer() {
+        let r = decide_row("c1", vec![br("a", BoxState::Empty), br("b", BoxState::Filled), br("c", BoxState::Empty)], &MarkOptions::default());
+        assert_eq!(r.status, RowStatus::Accepted);
+        assert_eq!(r.choice.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn two_filled_boxes_and_no_mark_need_review() {
+        let r = decide_row("c1", vec![br("a", BoxState::Filled), br("b", BoxState::Filled), br("c", BoxState::Empty)], &MarkOptions::default());
+        assert_eq!(r.status, RowStatus::NeedsReview);
     }
 
     #[test]
