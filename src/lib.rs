@@ -10,6 +10,7 @@ pub mod ocr;
 pub mod pipeline;
 pub mod register;
 pub mod render;
+pub mod synth;
 pub mod template;
 pub mod validate;
 

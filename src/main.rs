@@ -50,6 +50,36 @@ enum Cmd {
     Scan(ScanArgs),
     /// Draw a form as the center prints it (PNG).
     Render(RenderArgs),
+    /// Generate filled, scan-degraded pages with truth.jsonl (test, training and benchmark data).
+    Synth(SynthArgs),
+}
+
+#[derive(clap::Args)]
+struct SynthArgs {
+    /// Number of pages.
+    #[arg(long, default_value_t = 20)]
+    count: u64,
+    /// Random seed (same seed, same pages).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output folder.
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Clean pages: no rotation, skew, noise or other degradations.
+    #[arg(long)]
+    clean: bool,
+    /// Also write labelled crops of the code fields to OUT/crops/ (for training the recognizer).
+    #[arg(long)]
+    field_crops: bool,
+    /// Handwritten digits atlas (default: the training atlas; pass assets/hand/digits_test.png for held-out sets).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/hand/digits_train.png"))]
+    hand_atlas: PathBuf,
+    /// Fraction of blank backs.
+    #[arg(long, default_value_t = 0.04)]
+    blank_fraction: f64,
+    /// Fraction of non-form pages.
+    #[arg(long, default_value_t = 0.03)]
+    other_fraction: f64,
 }
 
 #[derive(clap::Args)]
@@ -109,6 +139,7 @@ fn main() {
     let code = match cli.cmd {
         Cmd::Scan(a) => scan(a),
         Cmd::Render(a) => render(a).map(|_| 0),
+        Cmd::Synth(a) => synth(a).map(|_| 0),
     };
     match code {
         Ok(c) => std::process::exit(c),
@@ -230,4 +261,26 @@ fn scan(a: ScanArgs) -> Result<i32> {
     } else {
         0
     })
+}
+
+fn synth(a: SynthArgs) -> Result<()> {
+    let opts = phieu::synth::SynthOptions {
+        seed: a.seed,
+        degrade: !a.clean,
+        blank_fraction: a.blank_fraction,
+        other_fraction: a.other_fraction,
+        hand_atlas: a.hand_atlas.exists().then_some(a.hand_atlas.clone()),
+        field_crops: a.field_crops,
+    };
+    if opts.hand_atlas.is_none() {
+        eprintln!("phieu: warning: {} not found; handwriting uses a jittered font", a.hand_atlas.display());
+    }
+    let pb = ProgressBar::new(a.count);
+    if !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    phieu::synth::write_set(&a.out, a.count, &opts, &|| pb.inc(1))?;
+    pb.finish_and_clear();
+    eprintln!("phieu: wrote {} pages and truth.jsonl to {}", a.count, a.out.display());
+    Ok(())
 }

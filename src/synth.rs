@@ -1,0 +1,730 @@
+//! The scan simulator: fills forms the way citizens and staff do (ticks, crosses, dots, scribbles, fills,
+//! cancellations, pencil, overruns, stray marks, printed / sticker / handwritten / empty codes), then degrades
+//! them the way feeders and copiers do (rotation, skew, scale, perspective, noise, blur, JPEG, 1-bit, colour,
+//! illumination, photocopy), and writes the pages with a `truth.jsonl` (incl. the page transform).
+//! Deterministic by seed: page `i` depends only on `(seed, i)`.
+
+use crate::geom::Homography;
+use crate::register::warp_region;
+use crate::render::{render_form, text_width_mm, Canvas, Fonts, Prefill};
+use crate::template::{BoxMm, Template};
+use image::{GrayImage, Rgb, RgbImage};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Errors from the simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    /// Writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Encoding an image failed.
+    #[error("{path}: {reason}")]
+    Encode {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        reason: String,
+    },
+}
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
+    /// Random seed.
+    pub seed: u64,
+    /// Degradations on (noise, blur, JPEG, 1-bit, illumination, photocopy, perspective).
+    pub degrade: bool,
+    /// Fraction of pages that are blank backs.
+    pub blank_fraction: f64,
+    /// Fraction of pages that are not forms.
+    pub other_fraction: f64,
+    /// Handwriting glyph atlas (10 rows of 28×28 digits); `None` uses a jittered font.
+    pub hand_atlas: Option<PathBuf>,
+    /// Also write labelled crops of the code fields to `crops/`.
+    pub field_crops: bool,
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions {
+            seed: 1,
+            degrade: true,
+            blank_fraction: 0.04,
+            other_fraction: 0.03,
+            hand_atlas: None,
+            field_crops: false,
+        }
+    }
+}
+
+/// A generated page: image bytes, its file name and truth line.
+pub struct SynthPage {
+    /// File name.
+    pub name: String,
+    /// Encoded file.
+    pub bytes: Vec<u8>,
+    /// Truth record.
+    pub truth: Value,
+    /// Labelled field crops (file name, PNG bytes, label record).
+    pub crops: Vec<(String, Vec<u8>, Value)>,
+}
+
+const PENS: [(&str, [u8; 3]); 3] = [("blue", [25, 50, 170]), ("black", [20, 20, 25]), ("red", [190, 30, 35])];
+
+fn jit(rng: &mut ChaCha8Rng, s: f64) -> f64 {
+    rng.gen_range(-s..=s)
+}
+
+struct Pen {
+    ink: [u8; 3],
+    width: f64,
+    alpha: f64,
+    name: &'static str,
+}
+
+fn draw_mark(c: &mut Canvas, rng: &mut ChaCha8Rng, b: BoxMm, style: &str, pen: &Pen, overrun: bool) {
+    let (x0, y0, x1, y1) = (b[0], b[1], b[2], b[3]);
+    let w = x1 - x0;
+    let o = if overrun { rng.gen_range(0.8..1.8) } else { 0.0 };
+    let j = |rng: &mut ChaCha8Rng| jit(rng, 0.35);
+    match style {
+        "tick" => {
+            let p = [
+                [x0 + 0.9 + j(rng), y0 + w * 0.55 + j(rng)],
+                [x0 + w * 0.42 + j(rng), y1 - 0.8 + j(rng)],
+                [x1 - 0.5 + o + j(rng), y0 + 0.5 - o + j(rng)],
+            ];
+            c.stroke(&p, pen.width, pen.ink, pen.alpha);
+        }
+        "x" => {
+            c.stroke(&[[x0 + 0.7 - o + j(rng), y0 + 0.7 - o + j(rng)], [x1 - 0.7 + o + j(rng), y1 - 0.7 + j(rng)]], pen.width, pen.ink, pen.alpha);
+            c.stroke(&[[x1 - 0.7 + j(rng), y0 + 0.7 + j(rng)], [x0 + 0.7 + j(rng), y1 - 0.7 + o + j(rng)]], pen.width, pen.ink, pen.alpha);
+        }
+        "slash" => {
+            c.stroke(&[[x0 + 0.8 + j(rng), y1 - 0.8 + o + j(rng)], [x1 - 0.8 + o + j(rng), y0 + 0.8 + j(rng)]], pen.width, pen.ink, pen.alpha);
+        }
+        "dot" => {
+            let r = rng.gen_range(0.55..1.0);
+            c.fill_disc([x0 + w / 2.0 + j(rng), y0 + w / 2.0 + j(rng)], r, pen.ink);
+        }
+        "scribble" => {
+            let mut pts = vec![];
+            let n = rng.gen_range(6..10);
+            for i in 0..n {
+                let t = i as f64 / (n - 1) as f64;
+                let y = y0 + 0.6 + t * (w - 1.2) + j(rng) * 0.5;
+                let x = if i % 2 == 0 { x0 + 0.5 + j(rng) } else { x1 - 0.5 + j(rng) };
+                pts.push([x, y]);
+            }
+            c.stroke(&pts, pen.width * 1.6, pen.ink, pen.alpha);
+        }
+        _ => {
+            // "fill" / "cancel": the box inked solid, slightly untidy.
+            let m = rng.gen_range(-0.1..0.25);
+            c.fill_rect([x0 + m, y0 + m, x1 - m, y1 - m], pen.ink);
+            c.stroke(&[[x0, y0 + 1.0], [x1, y0 + 1.5], [x0, y1 - 1.0]], pen.width, pen.ink, 1.0);
+        }
+    }
+}
+
+fn rand_dossier(rng: &mut ChaCha8Rng) -> String {
+    let agency = ["000.00.17", "000.00.20", "000.00.30", "000.00.35", "000.20.31", "000.00.12"].choose(rng).unwrap();
+    let y = rng.gen_range(18..=26);
+    let m = rng.gen_range(1..=12);
+    let d = rng.gen_range(1..=28);
+    format!("{agency}.H48-{y:02}{m:02}{d:02}-{:04}", rng.gen_range(0..10000))
+}
+
+fn rand_enterprise(rng: &mut ChaCha8Rng) -> String {
+    let mut s: String = (0..10).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect();
+    if rng.gen_bool(0.2) {
+        s.push_str(&format!("-{:03}", rng.gen_range(1..30)));
+    }
+    s
+}
+
+struct Atlas {
+    img: GrayImage,
+}
+
+impl Atlas {
+    fn glyph(&self, d: u32, k: u32) -> GrayImage {
+        image::imageops::crop_imm(&self.img, k * 28, d * 28, 28, 28).to_image()
+    }
+}
+
+fn draw_hand(c: &mut Canvas, rng: &mut ChaCha8Rng, text: &str, x: f64, base: f64, cap: f64, pen: &Pen, atlas: Option<&Atlas>, fonts: &Fonts) {
+    let mut pen_x = x;
+    let slant = jit(rng, 0.15);
+    for ch in text.chars() {
+        let h = cap * rng.gen_range(0.85..1.12);
+        let by = base + jit(rng, 0.35);
+        match (ch, atlas) {
+            (d @ '0'..='9', Some(a)) => {
+                let g = a.glyph(d as u32 - '0' as u32, rng.gen_range(0..40));
+                // MNIST digits fill ~20 of 28 px in height.
+                let s = h / 20.0;
+                let gx = pen_x - 4.0 * s;
+                let gy = by - 24.0 * s;
+                let n = (28.0 * s * c.px_per_mm).ceil() as i64;
+                for py in 0..n {
+                    for px in 0..n {
+                        let u = px as f64 / (s * c.px_per_mm);
+                        let v = py as f64 / (s * c.px_per_mm);
+                        let uu = u + slant * (28.0 - v);
+                        if uu < 0.0 || uu >= 27.0 || v >= 27.0 {
+                            continue;
+                        }
+                        let val = bilinear_gray(&g, uu, v);
+                        let a = (1.0 - val / 255.0).clamp(0.0, 1.0);
+                        if a > 0.02 {
+                            let xx = (gx * c.px_per_mm) as i64 + px;
+                            let yy = (gy * c.px_per_mm) as i64 + py;
+                            c.blend(xx, yy, pen.ink, a * pen.alpha);
+                        }
+                    }
+                }
+                pen_x += h * rng.gen_range(0.55..0.7);
+            }
+            ('.', _) => {
+                c.fill_disc([pen_x + 0.3, by - 0.3], pen.width * 0.8, pen.ink);
+                pen_x += h * 0.35;
+            }
+            ('-', _) => {
+                c.stroke(&[[pen_x + 0.2, by - h * 0.45], [pen_x + h * 0.45, by - h * 0.48 + jit(rng, 0.2)]], pen.width, pen.ink, pen.alpha);
+                pen_x += h * 0.6;
+            }
+            ('H', _) => {
+                let w = h * 0.6;
+                c.stroke(&[[pen_x + jit(rng, 0.2), by - h], [pen_x, by]], pen.width, pen.ink, pen.alpha);
+                c.stroke(&[[pen_x + w + jit(rng, 0.2), by - h], [pen_x + w, by]], pen.width, pen.ink, pen.alpha);
+                c.stroke(&[[pen_x, by - h * 0.5 + jit(rng, 0.3)], [pen_x + w, by - h * 0.5 + jit(rng, 0.3)]], pen.width, pen.ink, pen.alpha);
+                pen_x += w + h * 0.3;
+            }
+            (other, _) => {
+                let s = other.to_string();
+                let pt = h / 0.26;
+                c.text(&fonts.italic, &s, pen_x, by, pt, pen.ink);
+                pen_x += text_width_mm(&fonts.italic, &s, pt) * rng.gen_range(0.95..1.15);
+            }
+        }
+        pen_x += jit(rng, 0.15).abs() + 0.1;
+    }
+}
+
+fn bilinear_gray(g: &GrayImage, x: f64, y: f64) -> f64 {
+    let x0 = x.floor() as u32;
+    let y0 = y.floor() as u32;
+    let fx = x - x0 as f64;
+    let fy = y - y0 as f64;
+    let at = |xx: u32, yy: u32| g.get_pixel(xx.min(g.width() - 1), yy.min(g.height() - 1)).0[0] as f64;
+    (at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx) * (1.0 - fy) + (at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx) * fy
+}
+
+fn draw_sticker(c: &mut Canvas, rng: &mut ChaCha8Rng, text: &str, field: BoxMm, pt: f64, fonts: &Fonts) {
+    let tw = text_width_mm(&fonts.regular, text, pt);
+    let (sw, sh) = (tw + rng.gen_range(3.0..6.0), rng.gen_range(6.5..8.0));
+    let mut st = Canvas::new(sw, sh, c.px_per_mm * 25.4);
+    let tone = rng.gen_range(235..=255u8);
+    for p in st.img.pixels_mut() {
+        *p = Rgb([tone, tone, tone.saturating_sub(rng.gen_range(0..8))]);
+    }
+    st.stroke_rect([0.1, 0.1, sw - 0.1, sh - 0.1], 0.15, [170, 170, 170]);
+    st.text(&fonts.regular, text, (sw - tw) / 2.0, sh / 2.0 + pt * 0.35 * 25.4 / 72.0, pt, [15, 15, 15]);
+    let ang = jit(rng, 4.0).to_radians();
+    let cx = (field[0] + field[2]) / 2.0 + jit(rng, 3.0) - (field[2] - field[0] - sw).max(0.0) * 0.0;
+    let cy = (field[1] + field[3]) / 2.0 + jit(rng, 0.8);
+    let s = c.px_per_mm;
+    let (sn, cs) = ang.sin_cos();
+    let r = (sw.hypot(sh) / 2.0 + 1.0) * s;
+    for py in ((cy * s - r) as i64)..((cy * s + r) as i64) {
+        for px in ((cx * s - r) as i64)..((cx * s + r) as i64) {
+            let dx = (px as f64 + 0.5) / s - cx;
+            let dy = (py as f64 + 0.5) / s - cy;
+            let u = cs * dx + sn * dy + sw / 2.0;
+            let v = -sn * dx + cs * dy + sh / 2.0;
+            if u < 0.0 || v < 0.0 || u >= sw || v >= sh || px < 0 || py < 0 {
+                continue;
+            }
+            let (ux, vy) = ((u * s) as u32, (v * s) as u32);
+            if ux >= st.img.width() || vy >= st.img.height() || px as u32 >= c.img.width() || py as u32 >= c.img.height() {
+                continue;
+            }
+            let v = *st.img.get_pixel(ux, vy);
+            c.img.put_pixel(px as u32, py as u32, v);
+        }
+    }
+}
+
+fn warp_rgb(src: &RgbImage, h_inv: &Homography, w: u32, hgt: u32, bg: [u8; 3]) -> RgbImage {
+    let mut out = RgbImage::from_pixel(w, hgt, Rgb(bg));
+    let (sw, sh) = (src.width() as i64, src.height() as i64);
+    let raw = src.as_raw();
+    for y in 0..hgt {
+        for x in 0..w {
+            let p = h_inv.apply([x as f64 + 0.5, y as f64 + 0.5]);
+            let fx = p[0] - 0.5;
+            let fy = p[1] - 0.5;
+            let x0 = fx.floor() as i64;
+            let y0 = fy.floor() as i64;
+            if x0 < -1 || y0 < -1 || x0 >= sw || y0 >= sh {
+                continue;
+            }
+            let ax = (fx - x0 as f64) as f32;
+            let ay = (fy - y0 as f64) as f32;
+            let mut acc = [0f32; 3];
+            for (dx, dy, wgt) in [(0, 0, (1.0 - ax) * (1.0 - ay)), (1, 0, ax * (1.0 - ay)), (0, 1, (1.0 - ax) * ay), (1, 1, ax * ay)] {
+                let (xx, yy) = (x0 + dx, y0 + dy);
+                let px = if xx < 0 || yy < 0 || xx >= sw || yy >= sh {
+                    bg
+                } else {
+                    let i = ((yy * sw + xx) * 3) as usize;
+                    [raw[i], raw[i + 1], raw[i + 2]]
+                };
+                for c in 0..3 {
+                    acc[c] += wgt * px[c] as f32;
+                }
+            }
+            out.put_pixel(x, y, Rgb([acc[0] as u8, acc[1] as u8, acc[2] as u8]));
+        }
+    }
+    out
+}
+
+/// Generates page `index` of a set.
+pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &Fonts, atlas: Option<&GrayImage>) -> SynthPage {
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let dpi: f64 = *[150.0, 200.0, 200.0, 300.0].choose(&mut rng).unwrap();
+    let atlas = atlas.map(|a| Atlas { img: a.clone() });
+    let u: f64 = rng.gen();
+    let kind = if u < opts.blank_fraction {
+        "blank"
+    } else if u < opts.blank_fraction + opts.other_fraction {
+        "other"
+    } else {
+        "form"
+    };
+    let mut c = Canvas::new(210.0, 297.0, dpi);
+    let mut truth = json!({"page": 1, "kind": kind});
+    let mut crops_spec: Vec<(String, BoxMm, String, String)> = vec![];
+    match kind {
+        "blank" => {
+            if rng.gen_bool(0.5) {
+                // Show-through of the front.
+                let t = &t_all[0];
+                let mut front = Canvas::new(210.0, 297.0, dpi);
+                render_form(&mut front, t, &Prefill::default(), fonts).ok();
+                let flipped = image::imageops::flip_horizontal(&front.img);
+                let a = rng.gen_range(0.03..0.08);
+                for (p, q) in c.img.pixels_mut().zip(flipped.pixels()) {
+                    for k in 0..3 {
+                        p.0[k] = (p.0[k] as f64 * (1.0 - a * (1.0 - q.0[k] as f64 / 255.0))) as u8;
+                    }
+                }
+            }
+        }
+        "other" => {
+            let lines = [
+                "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ",
+                "Trung tâm Phục vụ hành chính công tỉnh Quảng Ngãi",
+                "Tiếp nhận hồ sơ của: Ông/Bà Nguyễn Văn An",
+                "Nội dung yêu cầu giải quyết: cấp đổi giấy phép lái xe",
+                "Thời gian nhận hồ sơ: 08 giờ 30 phút, ngày 21/04/2026",
+                "Thời gian trả kết quả giải quyết hồ sơ: ngày 28/04/2026",
+            ];
+            let mut y = 30.0;
+            while y < 270.0 {
+                let l = lines.choose(&mut rng).unwrap();
+                c.text(&fonts.regular, l, 20.0, y, rng.gen_range(9.0..12.0), [0, 0, 0]);
+                y += rng.gen_range(6.0..9.0);
+            }
+            if rng.gen_bool(0.5) {
+                // Some receipts carry a QR or a logo square.
+                c.fill_rect([160.0, 20.0, 180.0, 40.0], [0, 0, 0]);
+            }
+        }
+        _ => {
+            let t = &t_all[rng.gen_range(0..t_all.len())];
+            let variants = ["printed", "printed", "sticker", "handwritten", "empty"];
+            let mut fields = serde_json::Map::new();
+            let mut prefill = Prefill::default();
+            let mut field_values = vec![];
+            for f in &t.fields {
+                let v = *variants.choose(&mut rng).unwrap();
+                let value = match (v, f.id.as_str()) {
+                    ("empty", _) => None,
+                    (_, "enterprise_code") => Some(rand_enterprise(&mut rng)),
+                    _ => Some(rand_dossier(&mut rng)),
+                };
+                if v == "printed" {
+                    match f.id.as_str() {
+                        "dossier_code" => prefill.dossier = value.clone(),
+                        _ => prefill.enterprise = value.clone(),
+                    }
+                }
+                fields.insert(f.id.clone(), json!({"value": value, "variant": v}));
+                field_values.push((f.clone(), v, value));
+            }
+            let qr_obscured = opts.degrade && rng.gen_bool(0.08);
+            render_form(&mut c, t, &prefill, fonts).ok();
+            let (pen_name, ink) = *PENS.choose(&mut rng).unwrap();
+            let pencil = rng.gen_bool(0.07);
+            let pen = Pen {
+                ink: if pencil { [95, 95, 100] } else { ink },
+                width: rng.gen_range(0.3..0.8),
+                alpha: if pencil { rng.gen_range(0.45..0.75) } else { 1.0 },
+                name: if pencil { "pencil" } else { pen_name },
+            };
+            for (f, v, value) in &field_values {
+                let Some(val) = value else { continue };
+                let p = &f.printed_text;
+                match *v {
+                    "sticker" => draw_sticker(&mut c, &mut rng, val, f.bbox, p.pt, fonts),
+                    "handwritten" => {
+                        let staff = Pen {
+                            ink: PENS[rng.gen_range(0..2)].1,
+                            width: rng.gen_range(0.3..0.55),
+                            alpha: 1.0,
+                            name: "staff",
+                        };
+                        let avail = f.bbox[2] - f.bbox[0] - 6.0;
+                        let cap = rng.gen_range(3.0..4.2f64).min(avail / (val.len() as f64 * 0.82));
+                        let hx = f.bbox[0] + rng.gen_range(1.5..5.0);
+                        let hy = f.bbox[3] - rng.gen_range(1.8..2.8);
+                        draw_hand(&mut c, &mut rng, val, hx, hy, cap, &staff, atlas.as_ref(), fonts);
+                    }
+                    _ => {}
+                }
+                crops_spec.push((f.id.clone(), f.bbox, val.clone(), v.to_string()));
+            }
+            let styles = ["tick", "tick", "tick", "x", "x", "dot", "slash", "scribble", "fill"];
+            let mut answers = serde_json::Map::new();
+            let mut marks = serde_json::Map::new();
+            let mut ambiguous = vec![];
+            let mut cancelled = vec![];
+            let person_fills = rng.gen_bool(0.06);
+            for r in &t.rows {
+                let u: f64 = rng.gen();
+                let n = r.options.len();
+                let mut row_marks = serde_json::Map::new();
+                let pick = rng.gen_range(0..n);
+                let overrun = rng.gen_bool(0.1);
+                let mut style = if person_fills { "fill" } else { *styles.choose(&mut rng).unwrap() };
+                if pencil && (style == "fill" || style == "scribble") {
+                    style = "tick";
+                }
+                let sname = if overrun { format!("{style}+overrun") } else { style.to_string() };
+                if u < 0.05 {
+                    answers.insert(r.id.clone(), Value::Null);
+                } else if u < 0.09 {
+                    // Two live marks.
+                    let other = (pick + rng.gen_range(1..n)) % n;
+                    for k in [pick, other] {
+                        let s = ["tick", "x"].choose(&mut rng).unwrap();
+                        draw_mark(&mut c, &mut rng, r.options[k].bbox, s, &pen, false);
+                        row_marks.insert(r.options[k].id.clone(), json!(s));
+                    }
+                    answers.insert(r.id.clone(), Value::Null);
+                    ambiguous.push(r.id.clone());
+                } else if u < 0.14 {
+                    let other = (pick + rng.gen_range(1..n)) % n;
+                    let cpen = Pen { alpha: 1.0, ink: if pencil { [60, 60, 60] } else { pen.ink }, ..pen };
+                    draw_mark(&mut c, &mut rng, r.options[other].bbox, "cancel", &cpen, false);
+                    let s = *["tick", "x", "dot", "slash"].choose(&mut rng).unwrap();
+                    draw_mark(&mut c, &mut rng, r.options[pick].bbox, s, &pen, false);
+                    row_marks.insert(r.options[other].id.clone(), json!("cancel"));
+                    row_marks.insert(r.options[pick].id.clone(), json!(s));
+                    answers.insert(r.id.clone(), json!(r.options[pick].id));
+                    cancelled.push(r.id.clone());
+                } else {
+                    draw_mark(&mut c, &mut rng, r.options[pick].bbox, style, &pen, overrun);
+                    row_marks.insert(r.options[pick].id.clone(), json!(sname));
+                    answers.insert(r.id.clone(), json!(r.options[pick].id));
+                }
+                marks.insert(r.id.clone(), Value::Object(row_marks));
+            }
+            let mut strays = vec![];
+            if rng.gen_bool(0.25) {
+                for _ in 0..rng.gen_range(1..4) {
+                    // Stray ink in the criterion column or margins, never inside a checkbox.
+                    let x = rng.gen_range(32.0..96.0);
+                    let y = rng.gen_range(t.table.top + 10.0..t.comment_box[1]);
+                    c.stroke(&[[x, y], [x + rng.gen_range(-6.0..6.0), y + rng.gen_range(-3.0..3.0)]], pen.width, pen.ink, pen.alpha);
+                    strays.push(json!([x, y]));
+                }
+            }
+            if qr_obscured {
+                let q = t.qr.bbox;
+                c.fill_rect([q[0] + 2.0, q[1] + 3.0, q[2] - 3.0, q[3] - 2.0], [120, 110, 90]);
+            }
+            truth["template"] = json!(t.template_id);
+            truth["fields"] = Value::Object(fields);
+            truth["answers"] = Value::Object(answers);
+            truth["ambiguous_rows"] = json!(ambiguous);
+            truth["cancelled_rows"] = json!(cancelled);
+            truth["marks"] = Value::Object(marks);
+            truth["stray_marks"] = json!(strays);
+            truth["pen"] = json!({"color": pen.name, "width_mm": (pen.width * 100.0).round() / 100.0});
+            truth["qr"] = json!({"content": crate::render::qr_payload(t, &prefill), "prefilled": prefill.dossier.is_some(), "obscured": qr_obscured});
+        }
+    }
+
+    // Page transform: page mm → image px.
+    let mut degr = vec![];
+    let page_rotation = if opts.degrade { *[0u32, 0, 0, 0, 0, 90, 180, 270].choose(&mut rng).unwrap() } else { 0 };
+    let skew = if opts.degrade {
+        if rng.gen_bool(0.1) { jit(&mut rng, 15.0) } else { jit(&mut rng, 3.0) }
+    } else {
+        0.0
+    };
+    let scale = if opts.degrade { rng.gen_range(0.9..1.05) } else { 1.0 };
+    let s = dpi / 25.4;
+    let (iw, ih) = if page_rotation % 180 == 0 { (210.0 * s, 297.0 * s) } else { (297.0 * s, 210.0 * s) };
+    let (iw, ih) = (iw.round() as u32, ih.round() as u32);
+    let tx = jit(&mut rng, 3.0);
+    let ty = jit(&mut rng, 3.0);
+    let centre_mm = Homography::translate(-105.0, -148.5);
+    let rot = Homography::rotate_deg(page_rotation as f64 + skew);
+    let h_mm_to_px = Homography::translate(iw as f64 / 2.0 + tx * s, ih as f64 / 2.0 + ty * s)
+        .then_after(&Homography::scale(s * scale))
+        .then_after(&rot)
+        .then_after(&centre_mm);
+    let mut h_mm_to_px = h_mm_to_px;
+    let perspective = opts.degrade && rng.gen_bool(0.15);
+    if perspective {
+        let mut m = h_mm_to_px.0;
+        let k = 2e-5;
+        m[2][0] = jit(&mut rng, k);
+        m[2][1] = jit(&mut rng, k);
+        // Re-centre so the page stays in frame.
+        let hh = Homography(m);
+        let c0 = hh.apply([105.0, 148.5]);
+        h_mm_to_px = Homography::translate(iw as f64 / 2.0 + tx * s - c0[0], ih as f64 / 2.0 + ty * s - c0[1]).then_after(&hh);
+    }
+    // canvas px → mm → image px
+    let h_canvas_to_img = h_mm_to_px.then_after(&Homography::scale(1.0 / s));
+    let inv = h_canvas_to_img.inverse().expect("invertible");
+    let bg = if opts.degrade && rng.gen_bool(0.2) { [rng.gen_range(230..250), rng.gen_range(225..245), rng.gen_range(200..235)] } else { [255, 255, 255] };
+    if bg != [255, 255, 255] {
+        degr.push("color_paper".to_string());
+        for p in c.img.pixels_mut() {
+            for k in 0..3 {
+                p.0[k] = (p.0[k] as u32 * bg[k] as u32 / 255) as u8;
+            }
+        }
+    }
+    let mut img = warp_rgb(&c.img, &inv, iw, ih, bg);
+    drop(c);
+
+    let color = rng.gen_bool(0.35);
+    let bilevel = opts.degrade && rng.gen_bool(0.15);
+    if opts.degrade {
+        if rng.gen_bool(0.3) {
+            let amp = rng.gen_range(0.05..0.2);
+            degr.push(format!("illumination:amp={amp:.2}"));
+            let (w, h) = img.dimensions();
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                let f = 1.0 - amp * (x as f64 / w as f64 * 0.6 + y as f64 / h as f64 * 0.4);
+                for k in 0..3 {
+                    p.0[k] = (p.0[k] as f64 * f) as u8;
+                }
+            }
+        }
+        if rng.gen_bool(0.15) {
+            let sdark = rng.gen_range(0.5..0.95);
+            degr.push(format!("photocopy:s={sdark:.2}"));
+            for p in img.pixels_mut() {
+                for k in 0..3 {
+                    let v = p.0[k] as f64 / 255.0;
+                    p.0[k] = ((v.powf(1.0 + sdark)) * 235.0 + 5.0) as u8;
+                }
+            }
+        }
+        if rng.gen_bool(0.1) {
+            // Punched holes near the left edge (dark, as against a dark scanner lid).
+            for yy in [100.0, 180.0] {
+                let p = h_mm_to_px.apply([8.0, yy]);
+                let r = 3.0 * s;
+                for y in (p[1] - r) as i64..(p[1] + r) as i64 {
+                    for x in (p[0] - r) as i64..(p[0] + r) as i64 {
+                        if ((x as f64 - p[0]).powi(2) + (y as f64 - p[1]).powi(2)).sqrt() < r && x >= 0 && y >= 0 && (x as u32) < iw && (y as u32) < ih {
+                            img.put_pixel(x as u32, y as u32, Rgb([40, 40, 40]));
+                        }
+                    }
+                }
+            }
+            degr.push("hole_punch".into());
+        }
+        if rng.gen_bool(0.35) {
+            let sigma = rng.gen_range(0.5..1.1) * dpi / 200.0;
+            degr.push(format!("blur:sigma={sigma:.2}"));
+            img = imageproc::filter::gaussian_blur_f32(&img, sigma as f32);
+        }
+        if rng.gen_bool(0.5) {
+            let sigma = rng.gen_range(1.0..5.0);
+            degr.push(format!("noise:sigma={sigma:.2}"));
+            let n = Normal::new(0.0, sigma).unwrap();
+            for p in img.pixels_mut() {
+                let d = n.sample(&mut rng);
+                for k in 0..3 {
+                    p.0[k] = (p.0[k] as f64 + d).clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+    }
+    let (bytes, ext, color_name) = if bilevel {
+        let thr = rng.gen_range(135..185u8);
+        degr.push(format!("bw:threshold={thr}"));
+        let g = image::DynamicImage::ImageRgb8(img).to_luma8();
+        let b = GrayImage::from_fn(g.width(), g.height(), |x, y| image::Luma([if g.get_pixel(x, y).0[0] < thr { 0 } else { 255 }]));
+        (encode_png_gray(&b), "png", "bw")
+    } else {
+        let jpeg = !opts.degrade || rng.gen_bool(0.7);
+        let q = rng.gen_range(40..92u8);
+        if color {
+            if jpeg {
+                degr.push(format!("jpeg:q={q}"));
+                (encode_jpeg(&image::DynamicImage::ImageRgb8(img), q), "jpg", "rgb")
+            } else {
+                (encode_png(&image::DynamicImage::ImageRgb8(img)), "png", "rgb")
+            }
+        } else {
+            let g = image::DynamicImage::ImageRgb8(img).to_luma8();
+            if jpeg {
+                degr.push(format!("jpeg:q={q}"));
+                (encode_jpeg(&image::DynamicImage::ImageLuma8(g), q), "jpg", "gray")
+            } else {
+                (encode_png(&image::DynamicImage::ImageLuma8(g)), "png", "gray")
+            }
+        }
+    };
+    let name = format!("synth_{index:05}.{ext}");
+    let markers_px: serde_json::Map<String, Value> = [("tl", [14.0, 14.0]), ("tr", [196.0, 14.0]), ("bl", [14.0, 283.0]), ("br", [196.0, 283.0])]
+        .iter()
+        .map(|(k, p)| {
+            let q = h_mm_to_px.apply(*p);
+            (k.to_string(), json!([(q[0] * 10.0).round() / 10.0, (q[1] * 10.0).round() / 10.0]))
+        })
+        .collect();
+    truth["path"] = json!(name);
+    truth["transform"] = json!({
+        "dpi": dpi, "image_size": [iw, ih], "page_rotation": page_rotation, "rotation_deg": (skew * 1000.0).round() / 1000.0,
+        "scale": (scale * 10000.0).round() / 10000.0, "perspective": perspective, "homography": h_mm_to_px.0, "markers_px": markers_px,
+    });
+    truth["degradations"] = json!(degr);
+    truth["format"] = json!({"container": ext, "color": color_name, "dpi": dpi, "pages_in_file": 1});
+
+    let mut crops = vec![];
+    if opts.field_crops && !crops_spec.is_empty() {
+        let decoded = image::load_from_memory(&bytes).map(|d| crate::load::to_gray(d).0).ok();
+        if let Some(g) = decoded {
+            for (fid, b, val, variant) in crops_spec {
+                let field = warp_region(&g, &h_mm_to_px, [b[0] + 0.8, b[1] + 0.8, b[2] - 0.8, b[3] - 0.8], 10.0);
+                let levels = crate::register::Levels { paper: 240.0, ink: 20.0 };
+                if let Some(line) = crate::ocr::find_line(&field, &levels, 0.004) {
+                    let cname = format!("crops/synth_{index:05}_{fid}.png");
+                    crops.push((cname.clone(), encode_png(&image::DynamicImage::ImageLuma8(line)), json!({"file": cname, "text": val, "variant": variant, "field": fid})));
+                }
+            }
+        }
+    }
+    SynthPage { name, bytes, truth, crops }
+}
+
+fn encode_png(img: &image::DynamicImage) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut buf, image::ImageFormat::Png).expect("png encodes");
+    buf.into_inner()
+}
+
+fn encode_png_gray(img: &GrayImage) -> Vec<u8> {
+    encode_png(&image::DynamicImage::ImageLuma8(img.clone()))
+}
+
+fn encode_jpeg(img: &image::DynamicImage, q: u8) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, q);
+    img.write_with_encoder(enc).expect("jpeg encodes");
+    buf
+}
+
+/// Loads a handwriting atlas if present.
+pub fn load_atlas(path: &Path) -> Option<GrayImage> {
+    image::open(path).ok().map(|i| i.to_luma8())
+}
+
+/// Writes `count` pages to `out` (files + `truth.jsonl`, and `crops/` + `crops/labels.jsonl` when asked).
+pub fn write_set(out: &Path, count: u64, opts: &SynthOptions, on_page: &(dyn Fn() + Sync)) -> Result<(), SynthError> {
+    use rayon::prelude::*;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SynthError::Io { path, source }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    if opts.field_crops {
+        std::fs::create_dir_all(out.join("crops")).map_err(io(out))?;
+    }
+    let templates = Template::builtins();
+    let fonts = Fonts::new();
+    let atlas = opts.hand_atlas.as_deref().and_then(load_atlas);
+    let results: Vec<Result<(Value, Vec<Value>), SynthError>> = (0..count)
+        .into_par_iter()
+        .map(|i| {
+            let p = synth_page(&templates, i, opts, &fonts, atlas.as_ref());
+            let path = out.join(&p.name);
+            crate::export::write_atomic(&path, &p.bytes).map_err(io(&path))?;
+            let mut labels = vec![];
+            for (name, bytes, label) in p.crops {
+                let cp = out.join(&name);
+                crate::export::write_atomic(&cp, &bytes).map_err(io(&cp))?;
+                labels.push(label);
+            }
+            on_page();
+            Ok((p.truth, labels))
+        })
+        .collect();
+    let mut truth = String::new();
+    let mut labels = String::new();
+    for r in results {
+        let (t, ls) = r?;
+        truth.push_str(&t.to_string());
+        truth.push('\n');
+        for l in ls {
+            labels.push_str(&l.to_string());
+            labels.push('\n');
+        }
+    }
+    let tp = out.join("truth.jsonl");
+    crate::export::write_atomic(&tp, truth.as_bytes()).map_err(io(&tp))?;
+    if opts.field_crops {
+        let lp = out.join("crops/labels.jsonl");
+        crate::export::write_atomic(&lp, labels.as_bytes()).map_err(io(&lp))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_page() {
+        let t = Template::builtins();
+        let f = Fonts::new();
+        let o = SynthOptions { seed: 7, ..Default::default() };
+        let a = synth_page(&t, 3, &o, &f, None);
+        let b = synth_page(&t, 3, &o, &f, None);
+        assert_eq!(a.bytes, b.bytes);
+        assert_eq!(a.truth, b.truth);
+    }
+}
