@@ -190,10 +190,19 @@ fn csv_escape(s: &str) -> String {
 /// One CSV row per page, answers flattened; UTF-8 with BOM so spreadsheet programs show Vietnamese.
 pub fn to_csv(records: &[PageRecord], row_ids: &[String]) -> String {
     let mut s = String::from("\u{feff}");
-    let mut head = vec!["path", "page", "status", "template", "dossier_code", "dossier_status", "enterprise_code", "enterprise_status"]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
+    let mut head = vec![
+        "path",
+        "page",
+        "status",
+        "template",
+        "dossier_code",
+        "dossier_status",
+        "enterprise_code",
+        "enterprise_status",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
     for r in row_ids {
         head.push(r.clone());
         head.push(format!("{r}_status"));
@@ -207,12 +216,28 @@ pub fn to_csv(records: &[PageRecord], row_ids: &[String]) -> String {
         let mut cols = vec![
             csv_escape(&rec.source.path),
             rec.source.page.to_string(),
-            serde_json::to_value(rec.status).unwrap().as_str().unwrap().to_string(),
+            serde_json::to_value(rec.status)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string(),
             rec.template.clone().unwrap_or_default(),
-            csv_escape(&f("dossier_code").and_then(|x| x.value.clone()).unwrap_or_default()),
-            f("dossier_code").map(|x| x.status.clone()).unwrap_or_default(),
-            csv_escape(&f("enterprise_code").and_then(|x| x.value.clone()).unwrap_or_default()),
-            f("enterprise_code").map(|x| x.status.clone()).unwrap_or_default(),
+            csv_escape(
+                &f("dossier_code")
+                    .and_then(|x| x.value.clone())
+                    .unwrap_or_default(),
+            ),
+            f("dossier_code")
+                .map(|x| x.status.clone())
+                .unwrap_or_default(),
+            csv_escape(
+                &f("enterprise_code")
+                    .and_then(|x| x.value.clone())
+                    .unwrap_or_default(),
+            ),
+            f("enterprise_code")
+                .map(|x| x.status.clone())
+                .unwrap_or_default(),
         ];
         for r in row_ids {
             let a = rec.answers.get(r);
@@ -238,13 +263,24 @@ mod tests {
         write_atomic(&p, b"one\n").unwrap();
         write_atomic(&p, b"two\n").unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "two\n");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temp files left");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temp files left"
+        );
         std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
     fn csv_has_bom_and_escapes_commas() {
-        let mut r = PageRecord::bare(SourceRef { path: "a,b.png".into(), page: 1 }, PageStatus::Blank, vec![]);
+        let mut r = PageRecord::bare(
+            SourceRef {
+                path: "a,b.png".into(),
+                page: 1,
+            },
+            PageStatus::Blank,
+            vec![],
+        );
         r.template = Some("gtvt".into());
         let s = to_csv(&[r], &["c1".to_string()]);
         assert!(s.starts_with('\u{feff}'));

@@ -60,10 +60,20 @@ pub fn parse_qr(content: &str) -> QrInfo {
 }
 
 /// Reads the QR in its template place (the box is the same on all our forms).
-pub fn read_qr(img: &GrayImage, reg: &Registration, t: &Template, opts: &IdentifyOptions) -> Option<QrInfo> {
+pub fn read_qr(
+    img: &GrayImage,
+    reg: &Registration,
+    t: &Template,
+    opts: &IdentifyOptions,
+) -> Option<QrInfo> {
     let b = t.qr.bbox;
     let m = 4.0;
-    let region = warp_region(img, &reg.h_markers, [b[0] - m, b[1] - m, b[2] + m, b[3] + m], opts.qr_px_per_mm);
+    let region = warp_region(
+        img,
+        &reg.h_markers,
+        [b[0] - m, b[1] - m, b[2] + m, b[3] + m],
+        opts.qr_px_per_mm,
+    );
     decode_qr(&region).map(|c| parse_qr(&c))
 }
 
@@ -94,7 +104,12 @@ pub struct Identification {
 }
 
 /// Identifies the template among `templates`.
-pub fn identify(img: &GrayImage, reg: &Registration, templates: &[Template], opts: &IdentifyOptions) -> Identification {
+pub fn identify(
+    img: &GrayImage,
+    reg: &Registration,
+    templates: &[Template],
+    opts: &IdentifyOptions,
+) -> Identification {
     let mut scores: Vec<(String, f64)> = templates
         .iter()
         .map(|t| (t.template_id.clone(), layout_score(img, reg, t)))
@@ -103,7 +118,9 @@ pub fn identify(img: &GrayImage, reg: &Registration, templates: &[Template], opt
     scores.sort_by(|a, b| b.1.total_cmp(&a.1));
     let layout = match scores.as_slice() {
         [(id, s)] if *s >= opts.min_layout => Some(id.clone()),
-        [(id, s), (_, s2), ..] if *s >= opts.min_layout && *s2 <= opts.max_runner_up => Some(id.clone()),
+        [(id, s), (_, s2), ..] if *s >= opts.min_layout && *s2 <= opts.max_runner_up => {
+            Some(id.clone())
+        }
         _ => None,
     };
     let qr_t = qr
@@ -111,7 +128,11 @@ pub fn identify(img: &GrayImage, reg: &Registration, templates: &[Template], opt
         .and_then(|q| q.template.clone())
         .filter(|id| templates.iter().any(|t| &t.template_id == id));
     let conflict = matches!((&layout, &qr_t), (Some(a), Some(b)) if a != b);
-    let template = if conflict { None } else { layout.clone().or(qr_t) };
+    let template = if conflict {
+        None
+    } else {
+        layout.clone().or(qr_t)
+    };
     Identification {
         template,
         layout,

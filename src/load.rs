@@ -144,7 +144,8 @@ pub fn page_count(path: &Path) -> Result<u32, LoadError> {
                 path: path.to_path_buf(),
                 source,
             })?;
-            let mut d = tiff::decoder::Decoder::new(std::io::BufReader::new(f)).map_err(|e| dec(e.to_string()))?;
+            let mut d = tiff::decoder::Decoder::new(std::io::BufReader::new(f))
+                .map_err(|e| dec(e.to_string()))?;
             let mut n = 1;
             while d.more_images() {
                 d.next_image().map_err(|e| dec(e.to_string()))?;
@@ -195,13 +196,16 @@ pub fn load_page(path: &Path, page: u32) -> Result<Page, LoadError> {
 pub fn to_gray(img: DynamicImage) -> (GrayImage, bool) {
     match img {
         DynamicImage::ImageLuma8(g) => (g, false),
-        DynamicImage::ImageLumaA8(_) | DynamicImage::ImageLuma16(_) | DynamicImage::ImageLumaA16(_) => {
-            (img.to_luma8(), false)
-        }
+        DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageLuma16(_)
+        | DynamicImage::ImageLumaA16(_) => (img.to_luma8(), false),
         other => {
             let rgb = other.to_rgb8();
             let (w, h) = rgb.dimensions();
-            let raw: Vec<u8> = rgb.pixels().map(|p| p.0[0].min(p.0[1]).min(p.0[2])).collect();
+            let raw: Vec<u8> = rgb
+                .pixels()
+                .map(|p| p.0[0].min(p.0[1]).min(p.0[2]))
+                .collect();
             (GrayImage::from_raw(w, h, raw).expect("size"), true)
         }
     }
@@ -210,7 +214,8 @@ pub fn to_gray(img: DynamicImage) -> (GrayImage, bool) {
 fn load_tiff_page(bytes: &[u8], page: u32) -> Result<DynamicImage, String> {
     use tiff::decoder::{Decoder, DecodingResult};
     let mut d = Decoder::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
-    d.seek_to_image(page as usize - 1).map_err(|e| format!("no such page ({e})"))?;
+    d.seek_to_image(page as usize - 1)
+        .map_err(|e| format!("no such page ({e})"))?;
     let (w, h) = d.dimensions().map_err(|e| e.to_string())?;
     let ct = d.colortype().map_err(|e| e.to_string())?;
     let photometric_white_zero = matches!(
@@ -245,7 +250,9 @@ fn load_tiff_page(bytes: &[u8], page: u32) -> Result<DynamicImage, String> {
             DynamicImage::ImageLuma8(g)
         }
         C::RGB(8) => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, buf).ok_or("size")?),
-        C::RGBA(8) => DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or("size")?),
+        C::RGBA(8) => {
+            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or("size")?)
+        }
         other => return Err(format!("unsupported TIFF colour type {other:?}")),
     };
     Ok(img)
@@ -277,7 +284,9 @@ fn load_pdf_page(bytes: &[u8], page: u32) -> Result<DynamicImage, String> {
         };
         for (_, v) in xo.iter() {
             let Ok(id) = v.as_reference() else { continue };
-            let Ok(Object::Stream(s)) = doc.get_object(id) else { continue };
+            let Ok(Object::Stream(s)) = doc.get_object(id) else {
+                continue;
+            };
             if s.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() != Some(b"Image") {
                 continue;
             }
@@ -294,17 +303,28 @@ fn load_pdf_page(bytes: &[u8], page: u32) -> Result<DynamicImage, String> {
 
 fn decode_pdf_image(doc: &lopdf::Document, s: &lopdf::Stream) -> Result<DynamicImage, String> {
     let d = &s.dict;
-    let w = d.get(b"Width").and_then(|o| o.as_i64()).map_err(|e| e.to_string())? as u32;
-    let h = d.get(b"Height").and_then(|o| o.as_i64()).map_err(|e| e.to_string())? as u32;
+    let w = d
+        .get(b"Width")
+        .and_then(|o| o.as_i64())
+        .map_err(|e| e.to_string())? as u32;
+    let h = d
+        .get(b"Height")
+        .and_then(|o| o.as_i64())
+        .map_err(|e| e.to_string())? as u32;
     let filters: Vec<Vec<u8>> = match d.get(b"Filter") {
         Ok(lopdf::Object::Name(n)) => vec![n.clone()],
-        Ok(lopdf::Object::Array(a)) => a.iter().filter_map(|o| o.as_name().ok().map(|n| n.to_vec())).collect(),
+        Ok(lopdf::Object::Array(a)) => a
+            .iter()
+            .filter_map(|o| o.as_name().ok().map(|n| n.to_vec()))
+            .collect(),
         _ => vec![],
     };
     let last = filters.last().map(|f| f.as_slice());
     match last {
         Some(b"DCTDecode") => image::load_from_memory(&s.content).map_err(|e| e.to_string()),
-        Some(b"JBIG2Decode") => Err("JBIG2-compressed page: not supported, rescan without 'high compression'".into()),
+        Some(b"JBIG2Decode") => {
+            Err("JBIG2-compressed page: not supported, rescan without 'high compression'".into())
+        }
         Some(b"JPXDecode") => Err("JPEG 2000 page: not supported".into()),
         Some(b"CCITTFaxDecode") => {
             let parms = d.get(b"DecodeParms").ok().and_then(|o| match o {
@@ -312,22 +332,32 @@ fn decode_pdf_image(doc: &lopdf::Document, s: &lopdf::Stream) -> Result<DynamicI
                 lopdf::Object::Array(a) => a.iter().find_map(|x| x.as_dict().ok().cloned()),
                 _ => None,
             });
-            let k = parms.as_ref().and_then(|p| p.get(b"K").ok()?.as_i64().ok()).unwrap_or(0);
+            let k = parms
+                .as_ref()
+                .and_then(|p| p.get(b"K").ok()?.as_i64().ok())
+                .unwrap_or(0);
             if k >= 0 {
                 return Err("CCITT Group 3 page: only Group 4 is supported".into());
             }
             let mut out = Vec::with_capacity((w * h) as usize);
-            fax::decoder::decode_g4(s.content.iter().copied(), w as u16, Some(h as u16), |line| {
-                let mut row = vec![255u8; w as usize];
-                for (x, c) in fax::decoder::pels(line, w as u16).enumerate() {
-                    // Decoded colours are CCITT colours already; BlackIs1 only concerns raw bit output.
-                    row[x] = if c == fax::Color::Black { 0 } else { 255 };
-                }
-                out.extend_from_slice(&row);
-            })
+            fax::decoder::decode_g4(
+                s.content.iter().copied(),
+                w as u16,
+                Some(h as u16),
+                |line| {
+                    let mut row = vec![255u8; w as usize];
+                    for (x, c) in fax::decoder::pels(line, w as u16).enumerate() {
+                        // Decoded colours are CCITT colours already; BlackIs1 only concerns raw bit output.
+                        row[x] = if c == fax::Color::Black { 0 } else { 255 };
+                    }
+                    out.extend_from_slice(&row);
+                },
+            )
             .ok_or("bad CCITT data")?;
             out.resize((w * h) as usize, 255);
-            Ok(DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, out).ok_or("size")?))
+            Ok(DynamicImage::ImageLuma8(
+                GrayImage::from_raw(w, h, out).ok_or("size")?,
+            ))
         }
         _ => {
             let data = if filters.is_empty() {
@@ -335,7 +365,10 @@ fn decode_pdf_image(doc: &lopdf::Document, s: &lopdf::Stream) -> Result<DynamicI
             } else {
                 s.decompressed_content().map_err(|e| e.to_string())?
             };
-            let bpc = d.get(b"BitsPerComponent").and_then(|o| o.as_i64()).unwrap_or(8);
+            let bpc = d
+                .get(b"BitsPerComponent")
+                .and_then(|o| o.as_i64())
+                .unwrap_or(8);
             let cs = match d.get(b"ColorSpace") {
                 Ok(lopdf::Object::Name(n)) => n.clone(),
                 Ok(lopdf::Object::Reference(id)) => doc
@@ -364,7 +397,9 @@ fn decode_pdf_image(doc: &lopdf::Document, s: &lopdf::Stream) -> Result<DynamicI
                             out[y * w as usize + x] = if bit == 1 { 255 } else { 0 };
                         }
                     }
-                    Ok(DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, out).ok_or("size")?))
+                    Ok(DynamicImage::ImageLuma8(
+                        GrayImage::from_raw(w, h, out).ok_or("size")?,
+                    ))
                 }
                 (c, b) => Err(format!(
                     "unsupported PDF image ({} {b}-bit)",

@@ -74,6 +74,12 @@ struct SynthArgs {
     /// Handwritten digits atlas (default: the training atlas; pass assets/hand/digits_test.png for held-out sets).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/hand/digits_train.png"))]
     hand_atlas: PathBuf,
+    /// Fixed resolution (default: a 150/200/300 dpi mix).
+    #[arg(long)]
+    dpi: Option<f64>,
+    /// Write every page as JPEG.
+    #[arg(long)]
+    jpeg_only: bool,
     /// Fraction of blank backs.
     #[arg(long, default_value_t = 0.04)]
     blank_fraction: f64,
@@ -156,7 +162,12 @@ fn render(a: RenderArgs) -> Result<()> {
         dossier: a.dossier,
         enterprise: a.enterprise,
     };
-    let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = a
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "png" => {
             let mut c = Canvas::new(t.page_mm[0], t.page_mm[1], a.dpi as f64);
@@ -164,7 +175,8 @@ fn render(a: RenderArgs) -> Result<()> {
             let g = image::DynamicImage::ImageRgb8(c.img).to_luma8();
             let mut buf = std::io::Cursor::new(Vec::new());
             g.write_to(&mut buf, image::ImageFormat::Png)?;
-            write_atomic(&a.out, buf.get_ref()).with_context(|| format!("writing {}", a.out.display()))?;
+            write_atomic(&a.out, buf.get_ref())
+                .with_context(|| format!("writing {}", a.out.display()))?;
         }
         _ => bail!("{}: output must end in .png", a.out.display()),
     }
@@ -174,19 +186,23 @@ fn render(a: RenderArgs) -> Result<()> {
 
 fn scan(a: ScanArgs) -> Result<i32> {
     if let Some(j) = a.jobs {
-        rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().ok();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(j.max(1))
+            .build_global()
+            .ok();
     }
     let mut templates = Template::builtins();
     for p in &a.templates {
         templates.push(Template::load(p)?);
     }
-    let recognizer: Option<Box<dyn phieu::ocr::LineRecognizer>> = match phieu::ocr::OcrsRecognizer::load(&a.model) {
-        Ok(r) => Some(Box::new(r)),
-        Err(e) => {
-            eprintln!("phieu: warning: {e}; code fields will go to review");
-            None
-        }
-    };
+    let recognizer: Option<Box<dyn phieu::ocr::LineRecognizer>> =
+        match phieu::ocr::OcrsRecognizer::load(&a.model) {
+            Ok(r) => Some(Box::new(r)),
+            Err(e) => {
+                eprintln!("phieu: warning: {e}; code fields will go to review");
+                None
+            }
+        };
     let reader = Reader {
         opts: ScanOptions {
             review_crops: !a.no_crops,
@@ -199,7 +215,10 @@ fn scan(a: ScanArgs) -> Result<i32> {
     let start = std::time::Instant::now();
     let (units, bad) = plan(&a.inputs);
     for b in &bad {
-        eprintln!("phieu: {}", b.error.as_deref().unwrap_or("unreadable input"));
+        eprintln!(
+            "phieu: {}",
+            b.error.as_deref().unwrap_or("unreadable input")
+        );
     }
     let pb = ProgressBar::new(units.len() as u64);
     if a.quiet || !std::io::stderr().is_terminal() {
@@ -220,8 +239,12 @@ fn scan(a: ScanArgs) -> Result<i32> {
                 eprintln!("phieu: {e}");
             }
         }
-        if plain && !quiet && pb.position() % 50 == 0 {
-            eprintln!("phieu: {}/{} pages", pb.position(), pb.length().unwrap_or(0));
+        if plain && !quiet && pb.position().is_multiple_of(50) {
+            eprintln!(
+                "phieu: {}/{} pages",
+                pb.position(),
+                pb.length().unwrap_or(0)
+            );
         }
     };
     let mut records = run(&reader, &units, Some(&a.out), &times, &on_done);
@@ -229,13 +252,22 @@ fn scan(a: ScanArgs) -> Result<i32> {
     records.extend(bad);
     records.sort_by(|x, y| (&x.source.path, x.source.page).cmp(&(&y.source.path, y.source.page)));
     write_atomic(&a.out.join("results.jsonl"), to_jsonl(&records).as_bytes())?;
-    let row_ids: Vec<String> = reader.templates[0].rows.iter().map(|r| r.id.clone()).collect();
-    write_atomic(&a.out.join("results.csv"), to_csv(&records, &row_ids).as_bytes())?;
+    let row_ids: Vec<String> = reader.templates[0]
+        .rows
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    write_atomic(
+        &a.out.join("results.csv"),
+        to_csv(&records, &row_ids).as_bytes(),
+    )?;
     let count = |s: PageStatus| records.iter().filter(|r| r.status == s).count();
     let secs = start.elapsed().as_secs_f64();
     let n = units.len();
     if !a.quiet {
-        let ms = |v: &std::sync::atomic::AtomicUsize| v.load(Ordering::Relaxed) as f64 / 1000.0 / n.max(1) as f64;
+        let ms = |v: &std::sync::atomic::AtomicUsize| {
+            v.load(Ordering::Relaxed) as f64 / 1000.0 / n.max(1) as f64
+        };
         eprintln!(
             "phieu: {n} pages in {secs:.1}s ({:.1} pages/s): {} accepted, {} needs review, {} rejected, {} blank\n\
              phieu: per page (CPU ms): load {:.1}, register {:.1}, identify+verify {:.1}, marks {:.1}, codes {:.1}\n\
@@ -253,7 +285,9 @@ fn scan(a: ScanArgs) -> Result<i32> {
             a.out.join("results.jsonl").display()
         );
     }
-    let unreadable = records.iter().any(|r| r.reasons.iter().any(|x| x == "unreadable"));
+    let unreadable = records
+        .iter()
+        .any(|r| r.reasons.iter().any(|x| x == "unreadable"));
     Ok(if unreadable {
         3
     } else if count(PageStatus::NeedsReview) > 0 {
@@ -271,9 +305,14 @@ fn synth(a: SynthArgs) -> Result<()> {
         other_fraction: a.other_fraction,
         hand_atlas: a.hand_atlas.exists().then_some(a.hand_atlas.clone()),
         field_crops: a.field_crops,
+        dpi: a.dpi,
+        jpeg_only: a.jpeg_only,
     };
     if opts.hand_atlas.is_none() {
-        eprintln!("phieu: warning: {} not found; handwriting uses a jittered font", a.hand_atlas.display());
+        eprintln!(
+            "phieu: warning: {} not found; handwriting uses a jittered font",
+            a.hand_atlas.display()
+        );
     }
     let pb = ProgressBar::new(a.count);
     if !std::io::stderr().is_terminal() {
@@ -281,6 +320,10 @@ fn synth(a: SynthArgs) -> Result<()> {
     }
     phieu::synth::write_set(&a.out, a.count, &opts, &|| pb.inc(1))?;
     pb.finish_and_clear();
-    eprintln!("phieu: wrote {} pages and truth.jsonl to {}", a.count, a.out.display());
+    eprintln!(
+        "phieu: wrote {} pages and truth.jsonl to {}",
+        a.count,
+        a.out.display()
+    );
     Ok(())
 }

@@ -132,7 +132,13 @@ fn ramp(x: f64, lo: f64, hi: f64) -> f64 {
 }
 
 /// Reads one box whose template outline is `b`, through `h`.
-pub fn read_box(img: &GrayImage, h: &Homography, b: BoxMm, levels: &Levels, opts: &MarkOptions) -> (f64, f64, f64) {
+pub fn read_box(
+    img: &GrayImage,
+    h: &Homography,
+    b: BoxMm,
+    levels: &Levels,
+    opts: &MarkOptions,
+) -> (f64, f64, f64) {
     let range = (levels.paper - levels.ink).max(40.0);
     // Local paper: brightest typical level just outside the outline, so shading and colour paper cancel out.
     let mut ring = vec![];
@@ -150,7 +156,12 @@ pub fn read_box(img: &GrayImage, h: &Homography, b: BoxMm, levels: &Levels, opts
     ring.sort_by(|a, b| a.total_cmp(b));
     let local_paper = ring[ring.len() * 3 / 4].max(levels.ink + range * 0.5);
     let paper = local_paper.min(levels.paper.max(local_paper));
-    let (x0, y0, x1, y1) = (b[0] + opts.inset_mm, b[1] + opts.inset_mm, b[2] - opts.inset_mm, b[3] - opts.inset_mm);
+    let (x0, y0, x1, y1) = (
+        b[0] + opts.inset_mm,
+        b[1] + opts.inset_mm,
+        b[2] - opts.inset_mm,
+        b[3] - opts.inset_mm,
+    );
     let nx = ((x1 - x0) / opts.step_mm).round() as usize;
     let ny = ((y1 - y0) / opts.step_mm).round() as usize;
     let (mut ink, mut faint, mut sum, mut n) = (0usize, 0usize, 0.0f64, 0usize);
@@ -187,14 +198,26 @@ pub fn classify(coverage: f64, faint: f64, opts: &MarkOptions) -> (BoxState, f64
         return (BoxState::Marked, 0.9 + 0.1 * lo.min(hi));
     }
     if coverage <= opts.empty_max && faint <= opts.faint_max {
-        let c = 0.9 + 0.1 * ramp(opts.empty_max - coverage, 0.0, opts.empty_max).min(ramp(opts.faint_max - faint, 0.0, opts.faint_max));
+        let c = 0.9
+            + 0.1
+                * ramp(opts.empty_max - coverage, 0.0, opts.empty_max).min(ramp(
+                    opts.faint_max - faint,
+                    0.0,
+                    opts.faint_max,
+                ));
         return (BoxState::Empty, c);
     }
     (BoxState::UnsureFaint, 0.5)
 }
 
 /// Reads a whole row: boxes, then the row rule (one mark → answer; none → skipped; several → ambiguous).
-pub fn read_row(img: &GrayImage, boxes: &[(String, BoxMm, Homography)], row: &RowSpec, levels: &Levels, opts: &MarkOptions) -> RowReading {
+pub fn read_row(
+    img: &GrayImage,
+    boxes: &[(String, BoxMm, Homography)],
+    row: &RowSpec,
+    levels: &Levels,
+    opts: &MarkOptions,
+) -> RowReading {
     let readings: Vec<BoxReading> = boxes
         .iter()
         .map(|(id, b, h)| {
@@ -218,7 +241,10 @@ pub fn read_row(img: &GrayImage, boxes: &[(String, BoxMm, Homography)], row: &Ro
 /// A fully inked box beside exactly one live mark is a cancellation (the printed instruction); a heavy box that is
 /// the only ink in its row is how that citizen marks (filling or scribbling the box) and is the answer.
 pub fn decide_row(row: &str, boxes: Vec<BoxReading>, opts: &MarkOptions) -> RowReading {
-    let marked: Vec<&BoxReading> = boxes.iter().filter(|b| b.state == BoxState::Marked).collect();
+    let marked: Vec<&BoxReading> = boxes
+        .iter()
+        .filter(|b| b.state == BoxState::Marked)
+        .collect();
     let heavy: Vec<&BoxReading> = boxes
         .iter()
         .filter(|b| matches!(b.state, BoxState::Filled | BoxState::UnsureFill))
@@ -258,7 +284,13 @@ pub fn decide_row(row: &str, boxes: Vec<BoxReading>, opts: &MarkOptions) -> RowR
     let conf = if status == RowStatus::Accepted {
         boxes
             .iter()
-            .map(|b| if b.state == BoxState::UnsureFill { 0.97 } else { b.confidence })
+            .map(|b| {
+                if b.state == BoxState::UnsureFill {
+                    0.97
+                } else {
+                    b.confidence
+                }
+            })
             .product::<f64>()
     } else {
         conf
@@ -267,7 +299,11 @@ pub fn decide_row(row: &str, boxes: Vec<BoxReading>, opts: &MarkOptions) -> RowR
         status = RowStatus::NeedsReview;
         reason = Some(RowReason::LowConfidence);
     }
-    let confidence = if reason == Some(RowReason::Ambiguous) { 0.0 } else { conf };
+    let confidence = if reason == Some(RowReason::Ambiguous) {
+        0.0
+    } else {
+        conf
+    };
     RowReading {
         row: row.to_string(),
         choice,
@@ -284,7 +320,10 @@ mod tests {
     use super::*;
     use crate::render::Canvas;
 
-    const LEVELS: Levels = Levels { paper: 250.0, ink: 10.0 };
+    const LEVELS: Levels = Levels {
+        paper: 250.0,
+        ink: 10.0,
+    };
 
     /// A 20 × 20 mm canvas at 200 dpi with one 5 mm box at (7.5, 7.5) and optional ink in it.
     fn boxed(draw: impl Fn(&mut Canvas)) -> (f64, f64) {
@@ -293,7 +332,13 @@ mod tests {
         draw(&mut c);
         let g = image::DynamicImage::ImageRgb8(c.img).to_luma8();
         let h = Homography::scale(200.0 / 25.4);
-        let (cov, faint, _) = read_box(&g, &h, [7.5, 7.5, 12.5, 12.5], &LEVELS, &MarkOptions::default());
+        let (cov, faint, _) = read_box(
+            &g,
+            &h,
+            [7.5, 7.5, 12.5, 12.5],
+            &LEVELS,
+            &MarkOptions::default(),
+        );
         (cov, faint)
     }
 
@@ -309,7 +354,15 @@ mod tests {
 
     #[test]
     fn tick_should_be_marked() {
-        assert_eq!(state(|c| c.stroke(&[[8.5, 10.0], [9.8, 11.6], [12.0, 8.2]], 0.45, [20, 40, 160], 1.0)), BoxState::Marked);
+        assert_eq!(
+            state(|c| c.stroke(
+                &[[8.5, 10.0], [9.8, 11.6], [12.0, 8.2]],
+                0.45,
+                [20, 40, 160],
+                1.0
+            )),
+            BoxState::Marked
+        );
     }
 
     #[test]
@@ -325,23 +378,39 @@ mod tests {
 
     #[test]
     fn dot_should_be_marked() {
-        assert_eq!(state(|c| c.fill_disc([10.0, 10.0], 0.6, [0, 0, 0])), BoxState::Marked);
+        assert_eq!(
+            state(|c| c.fill_disc([10.0, 10.0], 0.6, [0, 0, 0])),
+            BoxState::Marked
+        );
     }
 
     #[test]
     fn filled_box_should_be_cancelled() {
-        assert_eq!(state(|c| c.fill_rect([7.6, 7.6, 12.4, 12.4], [30, 30, 30])), BoxState::Filled);
+        assert_eq!(
+            state(|c| c.fill_rect([7.6, 7.6, 12.4, 12.4], [30, 30, 30])),
+            BoxState::Filled
+        );
     }
 
     #[test]
     fn light_pencil_tick_is_not_silently_empty() {
-        let s = state(|c| c.stroke(&[[8.5, 10.0], [9.8, 11.6], [12.0, 8.2]], 0.4, [120, 120, 120], 0.5));
+        let s = state(|c| {
+            c.stroke(
+                &[[8.5, 10.0], [9.8, 11.6], [12.0, 8.2]],
+                0.4,
+                [120, 120, 120],
+                0.5,
+            )
+        });
         assert_ne!(s, BoxState::Empty);
     }
 
     #[test]
     fn ink_outside_the_box_does_not_count() {
-        assert_eq!(state(|c| c.stroke(&[[1.0, 1.0], [6.5, 15.0]], 0.5, [0, 0, 0], 1.0)), BoxState::Empty);
+        assert_eq!(
+            state(|c| c.stroke(&[[1.0, 1.0], [6.5, 15.0]], 0.5, [0, 0, 0], 1.0)),
+            BoxState::Empty
+        );
     }
 
     fn br(o: &str, state: BoxState) -> BoxReading {
@@ -357,14 +426,30 @@ mod tests {
 
     #[test]
     fn two_marks_in_a_row_need_review_as_ambiguous() {
-        let r = decide_row("c1", vec![br("a", BoxState::Marked), br("b", BoxState::Marked), br("c", BoxState::Empty)], &MarkOptions::default());
+        let r = decide_row(
+            "c1",
+            vec![
+                br("a", BoxState::Marked),
+                br("b", BoxState::Marked),
+                br("c", BoxState::Empty),
+            ],
+            &MarkOptions::default(),
+        );
         assert_eq!(r.status, RowStatus::NeedsReview);
         assert_eq!(r.reason, Some(RowReason::Ambiguous));
     }
 
     #[test]
     fn cancelled_box_with_one_other_mark_answers_the_other() {
-        let r = decide_row("c1", vec![br("a", BoxState::Filled), br("b", BoxState::Empty), br("c", BoxState::Marked)], &MarkOptions::default());
+        let r = decide_row(
+            "c1",
+            vec![
+                br("a", BoxState::Filled),
+                br("b", BoxState::Empty),
+                br("c", BoxState::Marked),
+            ],
+            &MarkOptions::default(),
+        );
         assert_eq!(r.status, RowStatus::Accepted);
         assert_eq!(r.choice.as_deref(), Some("c"));
         assert_eq!(r.cancelled, vec!["a".to_string()]);
@@ -372,20 +457,44 @@ mod tests {
 
     #[test]
     fn lone_filled_box_is_the_answer() {
-        let r = decide_row("c1", vec![br("a", BoxState::Empty), br("b", BoxState::Filled), br("c", BoxState::Empty)], &MarkOptions::default());
+        let r = decide_row(
+            "c1",
+            vec![
+                br("a", BoxState::Empty),
+                br("b", BoxState::Filled),
+                br("c", BoxState::Empty),
+            ],
+            &MarkOptions::default(),
+        );
         assert_eq!(r.status, RowStatus::Accepted);
         assert_eq!(r.choice.as_deref(), Some("b"));
     }
 
     #[test]
     fn two_filled_boxes_and_no_mark_need_review() {
-        let r = decide_row("c1", vec![br("a", BoxState::Filled), br("b", BoxState::Filled), br("c", BoxState::Empty)], &MarkOptions::default());
+        let r = decide_row(
+            "c1",
+            vec![
+                br("a", BoxState::Filled),
+                br("b", BoxState::Filled),
+                br("c", BoxState::Empty),
+            ],
+            &MarkOptions::default(),
+        );
         assert_eq!(r.status, RowStatus::NeedsReview);
     }
 
     #[test]
     fn blank_row_is_an_accepted_skip() {
-        let r = decide_row("c1", vec![br("a", BoxState::Empty), br("b", BoxState::Empty), br("c", BoxState::Empty)], &MarkOptions::default());
+        let r = decide_row(
+            "c1",
+            vec![
+                br("a", BoxState::Empty),
+                br("b", BoxState::Empty),
+                br("c", BoxState::Empty),
+            ],
+            &MarkOptions::default(),
+        );
         assert_eq!(r.status, RowStatus::Accepted);
         assert_eq!(r.choice, None);
     }

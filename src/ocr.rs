@@ -4,7 +4,7 @@
 
 use crate::geom::Homography;
 use crate::register::{warp_region, Levels};
-use crate::validate::{CodePattern, CharClass};
+use crate::validate::{CharClass, CodePattern};
 use image::GrayImage;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -70,7 +70,8 @@ impl OcrsRecognizer {
         };
         let meta_path = onnx.with_extension("json");
         let meta: ModelMeta = serde_json::from_str(
-            &std::fs::read_to_string(&meta_path).map_err(|e| err(format!("{}: {e}", meta_path.display())))?,
+            &std::fs::read_to_string(&meta_path)
+                .map_err(|e| err(format!("{}: {e}", meta_path.display())))?,
         )
         .map_err(|e| err(e.to_string()))?;
         let load = || rten::Model::load_file(onnx).map_err(|e| err(e.to_string()));
@@ -99,8 +100,12 @@ impl LineRecognizer for OcrsRecognizer {
         use rten_tensor::prelude::*;
         use rten_tensor::NdTensor;
         let (w, h) = line.dimensions();
-        let src = ocrs::ImageSource::from_bytes(line.as_raw(), (w, h)).map_err(|e| OcrError::Run(e.to_string()))?;
-        let input = self.engine.prepare_input(src).map_err(|e| OcrError::Run(e.to_string()))?;
+        let src = ocrs::ImageSource::from_bytes(line.as_raw(), (w, h))
+            .map_err(|e| OcrError::Run(e.to_string()))?;
+        let input = self
+            .engine
+            .prepare_input(src)
+            .map_err(|e| OcrError::Run(e.to_string()))?;
         let rect = rten_imageproc::RotatedRect::new(
             rten_imageproc::PointF::from_yx(h as f32 / 2.0, w as f32 / 2.0),
             rten_imageproc::Vec2::from_yx(-1.0, 0.0),
@@ -121,9 +126,13 @@ impl LineRecognizer for OcrsRecognizer {
             .model
             .run_one(t.view().into(), None)
             .map_err(|e| OcrError::Run(e.to_string()))?;
-        let out: NdTensor<f32, 3> = out.try_into().map_err(|_| OcrError::Run("unexpected output".into()))?;
+        let out: NdTensor<f32, 3> = out
+            .try_into()
+            .map_err(|_| OcrError::Run("unexpected output".into()))?;
         let [seq, _, classes] = out.shape();
-        Ok((0..seq).map(|s| (0..classes).map(|c| out[[s, 0, c]]).collect()).collect())
+        Ok((0..seq)
+            .map(|s| (0..classes).map(|c| out[[s, 0, c]]).collect())
+            .collect())
     }
 
     fn alphabet(&self) -> &[char] {
@@ -148,7 +157,11 @@ pub fn greedy(lp: &[Vec<f32>], alphabet: &[char]) -> (String, f32) {
     let mut prev = 0usize;
     let mut score = 0.0;
     for f in lp {
-        let (k, &v) = f.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap_or((0, &0.0));
+        let (k, &v) = f
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap_or((0, &0.0));
         score += v;
         if k != 0 && k != prev {
             if let Some(&c) = alphabet.get(k - 1) {
@@ -162,7 +175,11 @@ pub fn greedy(lp: &[Vec<f32>], alphabet: &[char]) -> (String, f32) {
 
 /// Best CTC path whose label is one fixed-length sequence of character classes (Viterbi over
 /// (position, character) states).
-pub fn decode_constrained(lp: &[Vec<f32>], alphabet: &[char], classes: &[CharClass]) -> Option<Decoded> {
+pub fn decode_constrained(
+    lp: &[Vec<f32>],
+    alphabet: &[char],
+    classes: &[CharClass],
+) -> Option<Decoded> {
     let t_len = lp.len();
     let l = classes.len();
     if t_len < l || l == 0 {
@@ -170,7 +187,11 @@ pub fn decode_constrained(lp: &[Vec<f32>], alphabet: &[char], classes: &[CharCla
     }
     let idx: Vec<Vec<usize>> = classes
         .iter()
-        .map(|c| c.0.iter().filter_map(|ch| alphabet.iter().position(|a| a == ch).map(|i| i + 1)).collect())
+        .map(|c| {
+            c.0.iter()
+                .filter_map(|ch| alphabet.iter().position(|a| a == ch).map(|i| i + 1))
+                .collect()
+        })
         .collect();
     if idx.iter().any(|v| v.is_empty()) {
         return None;
@@ -187,7 +208,9 @@ pub fn decode_constrained(lp: &[Vec<f32>], alphabet: &[char], classes: &[CharCla
         Ch(usize, usize),
     }
     let mut bp_blank = vec![vec![Bp::Start; l + 1]; t_len];
-    let mut bp_ch: Vec<Vec<Vec<Bp>>> = (0..t_len).map(|_| idx.iter().map(|v| vec![Bp::Start; v.len()]).collect()).collect();
+    let mut bp_ch: Vec<Vec<Vec<Bp>>> = (0..t_len)
+        .map(|_| idx.iter().map(|v| vec![Bp::Start; v.len()]).collect())
+        .collect();
     blank[0] = lp[0][0];
     for (k, &c) in idx[0].iter().enumerate() {
         ch[0][k] = lp[0][c];
@@ -395,7 +418,12 @@ pub fn read_field(
     rec: Option<&dyn LineRecognizer>,
     opts: &FieldOptions,
 ) -> (FieldReading, Option<GrayImage>) {
-    let inner = [bbox[0] + opts.inset_mm, bbox[1] + opts.inset_mm, bbox[2] - opts.inset_mm, bbox[3] - opts.inset_mm];
+    let inner = [
+        bbox[0] + opts.inset_mm,
+        bbox[1] + opts.inset_mm,
+        bbox[2] - opts.inset_mm,
+        bbox[3] - opts.inset_mm,
+    ];
     let field = warp_region(img, h, inner, opts.px_per_mm);
     let Some(line) = find_line(&field, levels, opts.empty_ink) else {
         return (
@@ -409,26 +437,40 @@ pub fn read_field(
             None,
         );
     };
-    let review = |reason: &str, value: Option<String>, raw: Option<String>, conf: f64| FieldReading {
-        value,
-        raw,
-        confidence: conf,
-        status: FieldStatus::NeedsReview,
-        reasons: vec![reason.to_string()],
-    };
+    let review =
+        |reason: &str, value: Option<String>, raw: Option<String>, conf: f64| FieldReading {
+            value,
+            raw,
+            confidence: conf,
+            status: FieldStatus::NeedsReview,
+            reasons: vec![reason.to_string()],
+        };
     let Some(rec) = rec else {
         return (review("no_recognition_model", None, None, 0.0), Some(field));
     };
     let lp = match rec.log_probs(&line) {
         Ok(lp) => lp,
-        Err(e) => return (review(&format!("recognition_failed: {e}"), None, None, 0.0), Some(field)),
+        Err(e) => {
+            return (
+                review(&format!("recognition_failed: {e}"), None, None, 0.0),
+                Some(field),
+            )
+        }
     };
-    (decide_field(&lp, rec.alphabet(), pattern, opts), Some(field))
+    (
+        decide_field(&lp, rec.alphabet(), pattern, opts),
+        Some(field),
+    )
 }
 
 /// Decides a field from model output: best grammar alternative, its agreement with the free reading, and the
 /// weakest character.
-pub fn decide_field(lp: &[Vec<f32>], alphabet: &[char], pattern: &CodePattern, opts: &FieldOptions) -> FieldReading {
+pub fn decide_field(
+    lp: &[Vec<f32>],
+    alphabet: &[char],
+    pattern: &CodePattern,
+    opts: &FieldOptions,
+) -> FieldReading {
     let (raw, free_score) = greedy(lp, alphabet);
     let mut alts: Vec<Decoded> = pattern
         .alternatives
@@ -493,7 +535,12 @@ impl LineRecognizer for FakeRecognizer {
         let mut out = vec![];
         let rest = ((1.0 - self.p) / (c - 1) as f32).ln();
         for ch in self.text.chars() {
-            let k = self.alphabet.iter().position(|&a| a == ch).map(|i| i + 1).unwrap_or(0);
+            let k = self
+                .alphabet
+                .iter()
+                .position(|&a| a == ch)
+                .map(|i| i + 1)
+                .unwrap_or(0);
             let mut f = vec![rest; c];
             f[k] = self.p.ln();
             out.push(f.clone());
@@ -543,7 +590,9 @@ mod tests {
         let lp = f.log_probs(&GrayImage::new(1, 1)).unwrap();
         let r = decide_field(&lp, &alpha(), &dossier(), &FieldOptions::default());
         assert_eq!(r.status, FieldStatus::NeedsReview);
-        assert!(r.value.unwrap().ends_with("-0001") || r.reasons.contains(&"off_grammar".to_string()));
+        assert!(
+            r.value.unwrap().ends_with("-0001") || r.reasons.contains(&"off_grammar".to_string())
+        );
     }
 
     #[test]
@@ -563,7 +612,10 @@ mod tests {
     #[test]
     fn empty_field_is_missing() {
         let img = GrayImage::from_pixel(300, 60, image::Luma([245]));
-        let levels = Levels { paper: 245.0, ink: 10.0 };
+        let levels = Levels {
+            paper: 245.0,
+            ink: 10.0,
+        };
         assert!(find_line(&img, &levels, 0.004).is_none());
     }
 }

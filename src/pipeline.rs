@@ -1,7 +1,9 @@
 //! The orchestrator: expands inputs into pages, reads each page through the stages (register → identify →
 //! verify → marks → codes → validate) in parallel with rayon, and returns records in input order.
 
-use crate::export::{AnswerOut, FieldOut, PageRecord, PageStatus, RegistrationOut, SourceRef, SCHEMA};
+use crate::export::{
+    AnswerOut, FieldOut, PageRecord, PageStatus, RegistrationOut, SourceRef, SCHEMA,
+};
 use crate::identify::{identify, IdentifyOptions};
 use crate::load::{expand_inputs, load_page, page_count, Page, PageRef};
 use crate::marks::{read_row, MarkOptions, RowStatus};
@@ -68,7 +70,13 @@ fn crop_name(src: &PageRef, what: &str) -> String {
         .and_then(|s| s.to_str())
         .unwrap_or("page")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect::<String>();
     let mut h = sha2::Sha256::new();
     h.update(src.path.to_string_lossy().as_bytes());
@@ -101,7 +109,9 @@ impl Reader {
         let outcome = register(img, &self.opts.register);
         times.register.fetch_add(us(t0), Ordering::Relaxed);
         let mut reg = match outcome {
-            RegisterOutcome::Blank { .. } => return PageRecord::bare(src, PageStatus::Blank, vec![]),
+            RegisterOutcome::Blank { .. } => {
+                return PageRecord::bare(src, PageStatus::Blank, vec![])
+            }
             RegisterOutcome::NotAForm { reason } => {
                 let mut r = PageRecord::bare(src, PageStatus::Rejected, vec!["not_a_form".into()]);
                 r.error = Some(reason);
@@ -130,11 +140,18 @@ impl Reader {
         let Some(tid) = template else {
             times.identify.fetch_add(us(t1), Ordering::Relaxed);
             let mut r = PageRecord::bare(src, PageStatus::Rejected, vec!["not_a_form".into()]);
-            r.error = Some(format!("markers found but no known table layout (scores {:?})", id.layout_scores));
+            r.error = Some(format!(
+                "markers found but no known table layout (scores {:?})",
+                id.layout_scores
+            ));
             r.qr = qr_content;
             return r;
         };
-        let t = self.templates.iter().find(|t| t.template_id == tid).expect("identified template exists");
+        let t = self
+            .templates
+            .iter()
+            .find(|t| t.template_id == tid)
+            .expect("identified template exists");
         verify(img, &mut reg, t, &self.opts.register);
         times.identify.fetch_add(us(t1), Ordering::Relaxed);
         if !reg.check.ok {
@@ -145,10 +162,20 @@ impl Reader {
         let t2 = std::time::Instant::now();
         let mut answers = BTreeMap::new();
         for row in &t.rows {
-            let boxes: Vec<_> = row.options.iter().map(|o| (o.id.clone(), o.bbox, reg.h)).collect();
+            let boxes: Vec<_> = row
+                .options
+                .iter()
+                .map(|o| (o.id.clone(), o.bbox, reg.h))
+                .collect();
             let rr = read_row(img, &boxes, row, &reg.levels, &self.opts.marks);
             let mut status = rr.status;
-            let mut reason = rr.reason.map(|r| serde_json::to_value(r).unwrap().as_str().unwrap().to_string());
+            let mut reason = rr.reason.map(|r| {
+                serde_json::to_value(r)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            });
             let mut choice = rr.choice.clone();
             if !trusted {
                 // Never read boxes through a registration that failed: values are only proposals.
@@ -159,7 +186,17 @@ impl Reader {
             let crop = if status == RowStatus::NeedsReview && self.opts.review_crops {
                 out.and_then(|o| {
                     let name = crop_name(&page.source, &row.id);
-                    let c = warp_region(img, &reg.h, [row.band[0] - 1.0, row.band[1] - 1.0, row.band[2] + 1.0, row.band[3] + 1.0], 6.0);
+                    let c = warp_region(
+                        img,
+                        &reg.h,
+                        [
+                            row.band[0] - 1.0,
+                            row.band[1] - 1.0,
+                            row.band[2] + 1.0,
+                            row.band[3] + 1.0,
+                        ],
+                        6.0,
+                    );
                     save_png(&o.join(&name), &c).then_some(name)
                 })
             } else {
@@ -170,11 +207,20 @@ impl Reader {
                 AnswerOut {
                     choice,
                     confidence: (rr.confidence * 1e4).round() / 1e4,
-                    status: if status == RowStatus::Accepted { "accepted" } else { "needs_review" }.into(),
+                    status: if status == RowStatus::Accepted {
+                        "accepted"
+                    } else {
+                        "needs_review"
+                    }
+                    .into(),
                     reason,
                     cancelled: rr.cancelled.clone(),
                     crop,
-                    coverage: rr.boxes.iter().map(|b| (b.coverage * 1e4).round() / 1e4).collect(),
+                    coverage: rr
+                        .boxes
+                        .iter()
+                        .map(|b| (b.coverage * 1e4).round() / 1e4)
+                        .collect(),
                 },
             );
         }
@@ -184,12 +230,25 @@ impl Reader {
         let mut fields = BTreeMap::new();
         for f in &t.fields {
             let pattern = CodePattern::from_regex(&f.pattern).expect("validated template");
-            let (mut fr, field_img) =
-                read_field(img, &reg.h, f.bbox, &reg.levels, &pattern, self.recognizer.as_deref(), &self.opts.fields);
+            let (mut fr, field_img) = read_field(
+                img,
+                &reg.h,
+                f.bbox,
+                &reg.levels,
+                &pattern,
+                self.recognizer.as_deref(),
+                &self.opts.fields,
+            );
             if f.id == "dossier_code" {
                 if let Some(v) = fr.value.clone() {
                     for p in dossier_problems(&v, &self.opts.validate) {
-                        fr.reasons.push(serde_json::to_value(p).unwrap().as_str().unwrap().to_string());
+                        fr.reasons.push(
+                            serde_json::to_value(p)
+                                .unwrap()
+                                .as_str()
+                                .unwrap()
+                                .to_string(),
+                        );
                     }
                 }
                 if let Some(hs) = id.qr.as_ref().and_then(|q| q.dossier.clone()) {
@@ -223,7 +282,11 @@ impl Reader {
                     value: fr.value,
                     raw: fr.raw,
                     confidence: (fr.confidence * 1e4).round() / 1e4,
-                    status: serde_json::to_value(fr.status).unwrap().as_str().unwrap().to_string(),
+                    status: serde_json::to_value(fr.status)
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
                     reasons: fr.reasons,
                     crop,
                 },
@@ -234,7 +297,11 @@ impl Reader {
         let all_ok = reasons.is_empty()
             && answers.values().all(|a| a.status == "accepted")
             && fields.values().all(|f| f.status != "needs_review");
-        let score = if answers.iter().filter(|(k, _)| k.starts_with('c')).all(|(_, a)| a.status == "accepted") {
+        let score = if answers
+            .iter()
+            .filter(|(k, _)| k.starts_with('c'))
+            .all(|(_, a)| a.status == "accepted")
+        {
             Some(
                 t.rows
                     .iter()
@@ -252,7 +319,11 @@ impl Reader {
             schema: SCHEMA.into(),
             source: src,
             page_hash: None,
-            status: if all_ok { PageStatus::Accepted } else { PageStatus::NeedsReview },
+            status: if all_ok {
+                PageStatus::Accepted
+            } else {
+                PageStatus::NeedsReview
+            },
             reasons,
             template: Some(tid),
             qr: qr_content,
@@ -263,7 +334,11 @@ impl Reader {
                 rotation: reg.rotation,
                 skew_deg: (reg.skew_deg * 1000.0).round() / 1000.0,
                 px_per_mm: (reg.px_per_mm * 1000.0).round() / 1000.0,
-                fit: serde_json::to_value(reg.fit).unwrap().as_str().unwrap().to_string(),
+                fit: serde_json::to_value(reg.fit)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
                 markers: reg.markers_found.clone(),
                 residual_max_mm: (reg.check.max_mm * 1000.0).round() / 1000.0,
                 residual_rms_mm: (reg.check.rms_mm * 1000.0).round() / 1000.0,
@@ -313,13 +388,18 @@ pub fn plan(inputs: &[PathBuf]) -> (Vec<Unit>, Vec<PageRecord>) {
             r
         })
         .collect();
-    let counts: Vec<(PathBuf, Result<u32, crate::load::LoadError>)> =
-        files.par_iter().map(|f| (f.clone(), page_count(f))).collect();
+    let counts: Vec<(PathBuf, Result<u32, crate::load::LoadError>)> = files
+        .par_iter()
+        .map(|f| (f.clone(), page_count(f)))
+        .collect();
     let mut units = vec![];
     for (f, c) in counts {
         match c {
             Ok(n) => units.extend((1..=n).map(|page| Unit {
-                source: PageRef { path: f.clone(), page },
+                source: PageRef {
+                    path: f.clone(),
+                    page,
+                },
             })),
             Err(e) => {
                 let mut r = PageRecord::bare(
@@ -340,7 +420,13 @@ pub fn plan(inputs: &[PathBuf]) -> (Vec<Unit>, Vec<PageRecord>) {
 
 /// Reads every unit in parallel; `on_done` is called after each page (for progress). Output is sorted by
 /// (path, page) whatever the completion order.
-pub fn run(reader: &Reader, units: &[Unit], out: Option<&Path>, times: &StageTimes, on_done: &(dyn Fn(&PageRecord) + Sync)) -> Vec<PageRecord> {
+pub fn run(
+    reader: &Reader,
+    units: &[Unit],
+    out: Option<&Path>,
+    times: &StageTimes,
+    on_done: &(dyn Fn(&PageRecord) + Sync),
+) -> Vec<PageRecord> {
     let mut recs: Vec<PageRecord> = units
         .par_iter()
         .map(|u| {

@@ -101,7 +101,7 @@ pub struct FitCheck {
 #[derive(Debug, Clone)]
 pub enum RegisterOutcome {
     /// Markers found and the fit computed (verification is a separate step: [`verify`]).
-    Registered(Registration),
+    Registered(Box<Registration>),
     /// No ink to speak of.
     Blank {
         /// Fraction of ink pixels.
@@ -280,7 +280,7 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
             let levels = page_levels(img, &work, &hm, &ids);
             let (rotation, skew_deg) = rotation_of(&hm);
             let px_per_mm = hm.local_scale([105.0, 148.5]);
-            RegisterOutcome::Registered(Registration {
+            RegisterOutcome::Registered(Box::new(Registration {
                 h: hm,
                 h_markers: hm,
                 rotation,
@@ -290,7 +290,7 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
                 fit,
                 levels,
                 check: FitCheck::default(),
-            })
+            }))
         }
         None => RegisterOutcome::NotAForm {
             reason: format!(
@@ -451,7 +451,12 @@ fn marker_mm(i: usize) -> Pt {
 }
 
 /// Checks that a fitted transform is a plausible scan of the page and the blobs are the right markers.
-fn plausibility(h: &Homography, blobs: &[&Blob], ids: &[usize], opts: &RegisterOptions) -> Option<f64> {
+fn plausibility(
+    h: &Homography,
+    blobs: &[&Blob],
+    ids: &[usize],
+    opts: &RegisterOptions,
+) -> Option<f64> {
     let c = [105.0, 148.5];
     let p = h.apply(c);
     let px = h.apply([c[0] + 1.0, c[1]]);
@@ -478,7 +483,11 @@ fn plausibility(h: &Homography, blobs: &[&Blob], ids: &[usize], opts: &RegisterO
     for (b, &id) in blobs.iter().zip(ids) {
         let ls = h.local_scale(marker_mm(id));
         let side = b.area.sqrt() / ls;
-        let expect = if id == 3 { 7.0 * (std::f64::consts::PI / 4.0).sqrt() } else { 7.0 };
+        let expect = if id == 3 {
+            7.0 * (std::f64::consts::PI / 4.0).sqrt()
+        } else {
+            7.0
+        };
         let ratio = side / expect;
         if !(0.72..=1.35).contains(&ratio) {
             return None;
@@ -536,10 +545,13 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
                             ids[k] = id;
                             bl.push(blob);
                         }
-                        let Some(h) = Homography::from_4(&src, &dst) else { continue };
+                        let Some(h) = Homography::from_4(&src, &dst) else {
+                            continue;
+                        };
                         if let Some(cost) = plausibility(&h, &bl, &ids, opts) {
                             if best.as_ref().is_none_or(|(bc, _)| cost < *bc) {
-                                let names = ids.iter().map(|&i| MARKER_IDS[i].to_string()).collect();
+                                let names =
+                                    ids.iter().map(|&i| MARKER_IDS[i].to_string()).collect();
                                 best = Some((cost, (h, names, FitKind::Homography4)));
                             }
                         }
@@ -563,7 +575,9 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
                     let q = [&blobs[a], &blobs[b], &blobs[c]];
                     let src = [marker_mm(ids[0]), marker_mm(ids[1]), marker_mm(ids[2])];
                     let dst = [q[0].c, q[1].c, q[2].c];
-                    let Some(h) = Homography::affine_from_3(&src, &dst) else { continue };
+                    let Some(h) = Homography::affine_from_3(&src, &dst) else {
+                        continue;
+                    };
                     if let Some(cost) = plausibility(&h, &q, &ids, opts) {
                         let cost = cost + 0.5;
                         if best.as_ref().is_none_or(|(bc, _)| cost < *bc) {
@@ -619,13 +633,24 @@ struct Probe {
 }
 
 /// Looks for a thin dark line crossing `at` (template mm) along the normal, within ±`radius` mm.
-fn probe_line(img: &GrayImage, h: &Homography, at: Pt, horizontal: bool, radius: f64, levels: &Levels) -> Option<f64> {
+fn probe_line(
+    img: &GrayImage,
+    h: &Homography,
+    at: Pt,
+    horizontal: bool,
+    radius: f64,
+    levels: &Levels,
+) -> Option<f64> {
     let step = 0.1;
     let n = (2.0 * radius / step).round() as usize + 1;
     let mut prof = Vec::with_capacity(n);
     for i in 0..n {
         let t = -radius + i as f64 * step;
-        let p = if horizontal { [at[0], at[1] + t] } else { [at[0] + t, at[1]] };
+        let p = if horizontal {
+            [at[0], at[1] + t]
+        } else {
+            [at[0] + t, at[1]]
+        };
         prof.push(sample(img, h.apply(p)));
     }
     let paper = prof.iter().cloned().fold(f32::MIN, f32::max);
@@ -672,7 +697,12 @@ fn rule_probes(t: &Template) -> Vec<Probe> {
         }
     }
     let cols = &t.table.columns;
-    let xs = [cols.stt[0], cols.criterion[0], cols.criterion[1], cols.options.last().map(|o| o[1]).unwrap_or(188.0)];
+    let xs = [
+        cols.stt[0],
+        cols.criterion[0],
+        cols.criterion[1],
+        cols.options.last().map(|o| o[1]).unwrap_or(188.0),
+    ];
     for r in &t.rows {
         let y = (r.band[1] + r.band[3]) / 2.0;
         for &x in &xs {
@@ -688,7 +718,10 @@ fn rule_probes(t: &Template) -> Vec<Probe> {
 
 /// How much of template `t`'s table is printed where the fit says: fraction of horizontal-rule probes found.
 pub fn layout_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
-    let probes: Vec<Probe> = rule_probes(t).into_iter().filter(|p| p.horizontal).collect();
+    let probes: Vec<Probe> = rule_probes(t)
+        .into_iter()
+        .filter(|p| p.horizontal)
+        .collect();
     let found = probes
         .iter()
         .filter(|p| probe_line(img, &reg.h_markers, p.at, true, 1.2, &reg.levels).is_some())
@@ -703,7 +736,11 @@ pub fn verify(img: &GrayImage, reg: &mut Registration, t: &Template, opts: &Regi
     for p in probes.iter_mut() {
         p.offset = probe_line(img, &reg.h_markers, p.at, p.horizontal, 1.2, &reg.levels);
     }
-    let found: Vec<Probe> = probes.iter().copied().filter(|p| p.offset.is_some()).collect();
+    let found: Vec<Probe> = probes
+        .iter()
+        .copied()
+        .filter(|p| p.offset.is_some())
+        .collect();
     let mut check = FitCheck {
         probes_found: found.len(),
         probes_total: probes.len(),
@@ -714,7 +751,12 @@ pub fn verify(img: &GrayImage, reg: &mut Registration, t: &Template, opts: &Regi
         let mut use_: Vec<bool> = vec![true; ps.len()];
         let mut coef = [0.0; 3];
         for _round in 0..3 {
-            let src: Vec<Pt> = ps.iter().zip(&use_).filter(|(_, u)| **u).map(|(p, _)| p.at).collect();
+            let src: Vec<Pt> = ps
+                .iter()
+                .zip(&use_)
+                .filter(|(_, u)| **u)
+                .map(|(p, _)| p.at)
+                .collect();
             if src.len() < 6 {
                 return None;
             }
@@ -735,7 +777,9 @@ pub fn verify(img: &GrayImage, reg: &mut Registration, t: &Template, opts: &Regi
             };
             let res: Vec<f64> = ps
                 .iter()
-                .map(|p| (p.offset.unwrap() - (coef[0] * p.at[0] + coef[1] * p.at[1] + coef[2])).abs())
+                .map(|p| {
+                    (p.offset.unwrap() - (coef[0] * p.at[0] + coef[1] * p.at[1] + coef[2])).abs()
+                })
                 .collect();
             let mut sorted: Vec<f64> = res.clone();
             sorted.sort_by(|a, b| a.total_cmp(b));
@@ -747,7 +791,9 @@ pub fn verify(img: &GrayImage, reg: &mut Registration, t: &Template, opts: &Regi
             .iter()
             .zip(&use_)
             .filter(|(_, u)| **u)
-            .map(|(p, _)| (p.offset.unwrap() - (coef[0] * p.at[0] + coef[1] * p.at[1] + coef[2])).abs())
+            .map(|(p, _)| {
+                (p.offset.unwrap() - (coef[0] * p.at[0] + coef[1] * p.at[1] + coef[2])).abs()
+            })
             .collect();
         Some((coef, res))
     };
@@ -839,13 +885,26 @@ mod tests {
     #[test]
     fn white_page_is_blank_and_text_page_is_not_a_form() {
         let img = GrayImage::from_pixel(400, 560, image::Luma([250]));
-        assert!(matches!(register(&img, &RegisterOptions::default()), RegisterOutcome::Blank { .. }));
+        assert!(matches!(
+            register(&img, &RegisterOptions::default()),
+            RegisterOutcome::Blank { .. }
+        ));
         let mut c = Canvas::new(210.0, 297.0, 60.0);
         let f = Fonts::new();
         for i in 0..40 {
-            c.text(&f.regular, "Biên nhận hồ sơ và hẹn trả kết quả", 20.0, 20.0 + i as f64 * 6.0, 12.0, [0, 0, 0]);
+            c.text(
+                &f.regular,
+                "Biên nhận hồ sơ và hẹn trả kết quả",
+                20.0,
+                20.0 + i as f64 * 6.0,
+                12.0,
+                [0, 0, 0],
+            );
         }
         let img = image::DynamicImage::ImageRgb8(c.img).to_luma8();
-        assert!(matches!(register(&img, &RegisterOptions::default()), RegisterOutcome::NotAForm { .. }));
+        assert!(matches!(
+            register(&img, &RegisterOptions::default()),
+            RegisterOutcome::NotAForm { .. }
+        ));
     }
 }

@@ -129,15 +129,19 @@ impl Canvas {
     /// Blends `ink` at pixel (x, y) with coverage `a` in [0,1].
     #[inline]
     pub fn blend(&mut self, x: i64, y: i64, ink: [u8; 3], a: f64) {
-        if x < 0 || y < 0 || x >= self.img.width() as i64 || y >= self.img.height() as i64 || a <= 0.0 {
+        if x < 0
+            || y < 0
+            || x >= self.img.width() as i64
+            || y >= self.img.height() as i64
+            || a <= 0.0
+        {
             return;
         }
         let a = a.min(1.0);
         let p = self.img.get_pixel_mut(x as u32, y as u32);
-        for c in 0..3 {
-            let v = p.0[c] as f64;
-            let m = 1.0 - a * (1.0 - ink[c] as f64 / 255.0);
-            p.0[c] = (v * m).round().clamp(0.0, 255.0) as u8;
+        for (ch, &k) in p.0.iter_mut().zip(ink.iter()) {
+            let m = 1.0 - a * (1.0 - k as f64 / 255.0);
+            *ch = (*ch as f64 * m).round().clamp(0.0, 255.0) as u8;
         }
     }
 
@@ -213,7 +217,15 @@ impl Canvas {
     }
 
     /// Draws `text` with its baseline at (x, y) mm, left-aligned; returns the advance in mm.
-    pub fn text(&mut self, font: &FontRef<'_>, text: &str, x: f64, y: f64, pt: f64, ink: [u8; 3]) -> f64 {
+    pub fn text(
+        &mut self,
+        font: &FontRef<'_>,
+        text: &str,
+        x: f64,
+        y: f64,
+        pt: f64,
+        ink: [u8; 3],
+    ) -> f64 {
         let s = self.px_per_mm;
         let em_px = pt * 25.4 / 72.0 * s;
         let upem = font.units_per_em().unwrap_or(1000.0);
@@ -282,20 +294,37 @@ pub fn qr_modules(content: &str) -> Result<Vec<Vec<bool>>, RenderError> {
     let w = code.width();
     let colors = code.to_colors();
     Ok((0..w)
-        .map(|y| (0..w).map(|x| colors[y * w + x] == qrcode::Color::Dark).collect())
+        .map(|y| {
+            (0..w)
+                .map(|x| colors[y * w + x] == qrcode::Color::Dark)
+                .collect()
+        })
         .collect())
 }
 
 const BLACK: [u8; 3] = [0, 0, 0];
 
 /// Draws the printed form (everything the center's printer puts on paper) onto `c`.
-pub fn render_form(c: &mut Canvas, t: &Template, prefill: &Prefill, fonts: &Fonts) -> Result<(), RenderError> {
+pub fn render_form(
+    c: &mut Canvas,
+    t: &Template,
+    prefill: &Prefill,
+    fonts: &Fonts,
+) -> Result<(), RenderError> {
     for m in &t.markers {
         if m.shape == "disc" {
             c.fill_disc(m.center, m.size / 2.0, BLACK);
         } else {
             let h = m.size / 2.0;
-            c.fill_rect([m.center[0] - h, m.center[1] - h, m.center[0] + h, m.center[1] + h], BLACK);
+            c.fill_rect(
+                [
+                    m.center[0] - h,
+                    m.center[1] - h,
+                    m.center[0] + h,
+                    m.center[1] + h,
+                ],
+                BLACK,
+            );
         }
     }
     let mods = qr_modules(&qr_payload(t, prefill))?;
@@ -313,12 +342,23 @@ pub fn render_form(c: &mut Canvas, t: &Template, prefill: &Prefill, fonts: &Font
     }
     for tx in &t.texts {
         let f = fonts.face(tx.bold, tx.italic);
+        // Our shipped font runs wider than the center's; shrink a label rather than let it run into its field.
+        let mut pt = tx.pt;
+        for fl in &t.fields {
+            if fl.bbox[1] <= tx.y && tx.y <= fl.bbox[3] && fl.bbox[0] > tx.x {
+                let room = fl.bbox[0] - 1.5 - tx.x;
+                let w = text_width_mm(f, &tx.text, pt);
+                if w > room {
+                    pt *= room / w;
+                }
+            }
+        }
         let x = if tx.align.as_deref() == Some("center") {
-            tx.x - text_width_mm(f, &tx.text, tx.pt) / 2.0
+            tx.x - text_width_mm(f, &tx.text, pt) / 2.0
         } else {
             tx.x
         };
-        c.text(f, &tx.text, x, tx.y, tx.pt, BLACK);
+        c.text(f, &tx.text, x, tx.y, pt, BLACK);
     }
     let lw = t.table.line_mm;
     for f in &t.fields {
@@ -343,13 +383,23 @@ fn draw_table(c: &mut Canvas, t: &Template, fonts: &Fonts) {
     let lw = tb.line_mm;
     let h = lw / 2.0;
     let x_left = tb.columns.stt[0];
-    let x_right = tb.columns.options.last().map(|o| o[1]).unwrap_or(tb.columns.criterion[1]);
+    let x_right = tb
+        .columns
+        .options
+        .last()
+        .map(|o| o[1])
+        .unwrap_or(tb.columns.criterion[1]);
     let ys = t.table_rules_y();
     let (top, head_bottom, bottom) = (ys[0], ys[1], *ys.last().unwrap());
     for &y in &ys {
         c.fill_rect([x_left - h, y - h, x_right + h, y + h], BLACK);
     }
-    for x in [x_left, tb.columns.criterion[0], tb.columns.criterion[1], x_right] {
+    for x in [
+        x_left,
+        tb.columns.criterion[0],
+        tb.columns.criterion[1],
+        x_right,
+    ] {
         c.fill_rect([x - h, top - h, x + h, bottom + h], BLACK);
     }
     for o in tb.columns.options.iter().skip(1) {
@@ -365,27 +415,64 @@ fn draw_table(c: &mut Canvas, t: &Template, fonts: &Fonts) {
     {
         let _ = i;
         let w = text_width_mm(&fonts.bold, text, 9.0);
-        c.text(&fonts.bold, text, (span[0] + span[1] - w) / 2.0, hy, 9.0, BLACK);
+        c.text(
+            &fonts.bold,
+            text,
+            (span[0] + span[1] - w) / 2.0,
+            hy,
+            9.0,
+            BLACK,
+        );
     }
     for r in &t.rows {
         let mid = (r.band[1] + r.band[3]) / 2.0;
         if let Some(n) = r.number {
             let s = n.to_string();
             let w = text_width_mm(&fonts.regular, &s, 9.5);
-            c.text(&fonts.regular, &s, (tb.columns.stt[0] + tb.columns.stt[1] - w) / 2.0, mid + 1.2, 9.5, BLACK);
+            c.text(
+                &fonts.regular,
+                &s,
+                (tb.columns.stt[0] + tb.columns.stt[1] - w) / 2.0,
+                mid + 1.2,
+                9.5,
+                BLACK,
+            );
         }
-        let face = if r.number.is_none() { &fonts.bold } else { &fonts.regular };
-        let lines = wrap(face, &r.label, 9.0, tb.columns.criterion[1] - tb.columns.criterion[0] - 3.0);
+        let face = if r.number.is_none() {
+            &fonts.bold
+        } else {
+            &fonts.regular
+        };
+        let lines = wrap(
+            face,
+            &r.label,
+            9.0,
+            tb.columns.criterion[1] - tb.columns.criterion[0] - 3.0,
+        );
         let lh = 4.0;
         let y0 = mid + 1.2 - (lines.len() as f64 - 1.0) * lh / 2.0;
         for (i, l) in lines.iter().enumerate() {
-            c.text(face, l, tb.columns.criterion[0] + 1.5, y0 + i as f64 * lh, 9.0, BLACK);
+            c.text(
+                face,
+                l,
+                tb.columns.criterion[0] + 1.5,
+                y0 + i as f64 * lh,
+                9.0,
+                BLACK,
+            );
         }
         for (o, col) in r.options.iter().zip(&tb.columns.options) {
             c.stroke_rect(o.bbox, t.checkbox.line_mm, BLACK);
             let lines = wrap(&fonts.regular, &o.label, 7.0, col[1] - o.label_at[0] - 0.8);
             for (i, l) in lines.iter().enumerate() {
-                c.text(&fonts.regular, l, o.label_at[0], o.label_at[1] + i as f64 * 3.0, 7.0, BLACK);
+                c.text(
+                    &fonts.regular,
+                    l,
+                    o.label_at[0],
+                    o.label_at[1] + i as f64 * 3.0,
+                    7.0,
+                    BLACK,
+                );
             }
         }
     }
@@ -416,7 +503,10 @@ mod tests {
             dossier: Some("000.00.17.H48-210426-0001".into()),
             enterprise: None,
         };
-        assert_eq!(qr_payload(&t, &p), "PDG1;T=GTVT;HS=000.00.17.H48-210426-0001");
+        assert_eq!(
+            qr_payload(&t, &p),
+            "PDG1;T=GTVT;HS=000.00.17.H48-210426-0001"
+        );
         assert!(qr_modules(&qr_payload(&t, &p)).unwrap().len() >= 21);
     }
 }

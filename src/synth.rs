@@ -52,6 +52,10 @@ pub struct SynthOptions {
     pub hand_atlas: Option<PathBuf>,
     /// Also write labelled crops of the code fields to `crops/`.
     pub field_crops: bool,
+    /// Fixed resolution instead of the 150/200/300 dpi mix.
+    pub dpi: Option<f64>,
+    /// Write every page as JPEG (small files, e.g. for bundled samples).
+    pub jpeg_only: bool,
 }
 
 impl Default for SynthOptions {
@@ -63,6 +67,8 @@ impl Default for SynthOptions {
             other_fraction: 0.03,
             hand_atlas: None,
             field_crops: false,
+            dpi: None,
+            jpeg_only: false,
         }
     }
 }
@@ -79,7 +85,11 @@ pub struct SynthPage {
     pub crops: Vec<(String, Vec<u8>, Value)>,
 }
 
-const PENS: [(&str, [u8; 3]); 3] = [("blue", [25, 50, 170]), ("black", [20, 20, 25]), ("red", [190, 30, 35])];
+const PENS: [(&str, [u8; 3]); 3] = [
+    ("blue", [25, 50, 170]),
+    ("black", [20, 20, 25]),
+    ("red", [190, 30, 35]),
+];
 
 fn jit(rng: &mut ChaCha8Rng, s: f64) -> f64 {
     rng.gen_range(-s..=s)
@@ -92,10 +102,21 @@ struct Pen {
     name: &'static str,
 }
 
-fn draw_mark(c: &mut Canvas, rng: &mut ChaCha8Rng, b: BoxMm, style: &str, pen: &Pen, overrun: bool) {
+fn draw_mark(
+    c: &mut Canvas,
+    rng: &mut ChaCha8Rng,
+    b: BoxMm,
+    style: &str,
+    pen: &Pen,
+    overrun: bool,
+) {
     let (x0, y0, x1, y1) = (b[0], b[1], b[2], b[3]);
     let w = x1 - x0;
-    let o = if overrun { rng.gen_range(0.8..1.8) } else { 0.0 };
+    let o = if overrun {
+        rng.gen_range(0.8..1.8)
+    } else {
+        0.0
+    };
     let j = |rng: &mut ChaCha8Rng| jit(rng, 0.35);
     match style {
         "tick" => {
@@ -107,11 +128,35 @@ fn draw_mark(c: &mut Canvas, rng: &mut ChaCha8Rng, b: BoxMm, style: &str, pen: &
             c.stroke(&p, pen.width, pen.ink, pen.alpha);
         }
         "x" => {
-            c.stroke(&[[x0 + 0.7 - o + j(rng), y0 + 0.7 - o + j(rng)], [x1 - 0.7 + o + j(rng), y1 - 0.7 + j(rng)]], pen.width, pen.ink, pen.alpha);
-            c.stroke(&[[x1 - 0.7 + j(rng), y0 + 0.7 + j(rng)], [x0 + 0.7 + j(rng), y1 - 0.7 + o + j(rng)]], pen.width, pen.ink, pen.alpha);
+            c.stroke(
+                &[
+                    [x0 + 0.7 - o + j(rng), y0 + 0.7 - o + j(rng)],
+                    [x1 - 0.7 + o + j(rng), y1 - 0.7 + j(rng)],
+                ],
+                pen.width,
+                pen.ink,
+                pen.alpha,
+            );
+            c.stroke(
+                &[
+                    [x1 - 0.7 + j(rng), y0 + 0.7 + j(rng)],
+                    [x0 + 0.7 + j(rng), y1 - 0.7 + o + j(rng)],
+                ],
+                pen.width,
+                pen.ink,
+                pen.alpha,
+            );
         }
         "slash" => {
-            c.stroke(&[[x0 + 0.8 + j(rng), y1 - 0.8 + o + j(rng)], [x1 - 0.8 + o + j(rng), y0 + 0.8 + j(rng)]], pen.width, pen.ink, pen.alpha);
+            c.stroke(
+                &[
+                    [x0 + 0.8 + j(rng), y1 - 0.8 + o + j(rng)],
+                    [x1 - 0.8 + o + j(rng), y0 + 0.8 + j(rng)],
+                ],
+                pen.width,
+                pen.ink,
+                pen.alpha,
+            );
         }
         "dot" => {
             let r = rng.gen_range(0.55..1.0);
@@ -123,7 +168,11 @@ fn draw_mark(c: &mut Canvas, rng: &mut ChaCha8Rng, b: BoxMm, style: &str, pen: &
             for i in 0..n {
                 let t = i as f64 / (n - 1) as f64;
                 let y = y0 + 0.6 + t * (w - 1.2) + j(rng) * 0.5;
-                let x = if i % 2 == 0 { x0 + 0.5 + j(rng) } else { x1 - 0.5 + j(rng) };
+                let x = if i % 2 == 0 {
+                    x0 + 0.5 + j(rng)
+                } else {
+                    x1 - 0.5 + j(rng)
+                };
                 pts.push([x, y]);
             }
             c.stroke(&pts, pen.width * 1.6, pen.ink, pen.alpha);
@@ -132,21 +181,40 @@ fn draw_mark(c: &mut Canvas, rng: &mut ChaCha8Rng, b: BoxMm, style: &str, pen: &
             // "fill" / "cancel": the box inked solid, slightly untidy.
             let m = rng.gen_range(-0.1..0.25);
             c.fill_rect([x0 + m, y0 + m, x1 - m, y1 - m], pen.ink);
-            c.stroke(&[[x0, y0 + 1.0], [x1, y0 + 1.5], [x0, y1 - 1.0]], pen.width, pen.ink, 1.0);
+            c.stroke(
+                &[[x0, y0 + 1.0], [x1, y0 + 1.5], [x0, y1 - 1.0]],
+                pen.width,
+                pen.ink,
+                1.0,
+            );
         }
     }
 }
 
 fn rand_dossier(rng: &mut ChaCha8Rng) -> String {
-    let agency = ["000.00.17", "000.00.20", "000.00.30", "000.00.35", "000.20.31", "000.00.12"].choose(rng).unwrap();
+    let agency = [
+        "000.00.17",
+        "000.00.20",
+        "000.00.30",
+        "000.00.35",
+        "000.20.31",
+        "000.00.12",
+    ]
+    .choose(rng)
+    .unwrap();
     let y = rng.gen_range(18..=26);
     let m = rng.gen_range(1..=12);
     let d = rng.gen_range(1..=28);
-    format!("{agency}.H48-{y:02}{m:02}{d:02}-{:04}", rng.gen_range(0..10000))
+    format!(
+        "{agency}.H48-{y:02}{m:02}{d:02}-{:04}",
+        rng.gen_range(0..10000)
+    )
 }
 
 fn rand_enterprise(rng: &mut ChaCha8Rng) -> String {
-    let mut s: String = (0..10).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect();
+    let mut s: String = (0..10)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+        .collect();
     if rng.gen_bool(0.2) {
         s.push_str(&format!("-{:03}", rng.gen_range(1..30)));
     }
@@ -163,7 +231,18 @@ impl Atlas {
     }
 }
 
-fn draw_hand(c: &mut Canvas, rng: &mut ChaCha8Rng, text: &str, x: f64, base: f64, cap: f64, pen: &Pen, atlas: Option<&Atlas>, fonts: &Fonts) {
+#[allow(clippy::too_many_arguments)]
+fn draw_hand(
+    c: &mut Canvas,
+    rng: &mut ChaCha8Rng,
+    text: &str,
+    x: f64,
+    base: f64,
+    cap: f64,
+    pen: &Pen,
+    atlas: Option<&Atlas>,
+    fonts: &Fonts,
+) {
     let mut pen_x = x;
     let slant = jit(rng, 0.15);
     for ch in text.chars() {
@@ -182,7 +261,7 @@ fn draw_hand(c: &mut Canvas, rng: &mut ChaCha8Rng, text: &str, x: f64, base: f64
                         let u = px as f64 / (s * c.px_per_mm);
                         let v = py as f64 / (s * c.px_per_mm);
                         let uu = u + slant * (28.0 - v);
-                        if uu < 0.0 || uu >= 27.0 || v >= 27.0 {
+                        if !(0.0..27.0).contains(&uu) || v >= 27.0 {
                             continue;
                         }
                         let val = bilinear_gray(&g, uu, v);
@@ -201,14 +280,40 @@ fn draw_hand(c: &mut Canvas, rng: &mut ChaCha8Rng, text: &str, x: f64, base: f64
                 pen_x += h * 0.35;
             }
             ('-', _) => {
-                c.stroke(&[[pen_x + 0.2, by - h * 0.45], [pen_x + h * 0.45, by - h * 0.48 + jit(rng, 0.2)]], pen.width, pen.ink, pen.alpha);
+                c.stroke(
+                    &[
+                        [pen_x + 0.2, by - h * 0.45],
+                        [pen_x + h * 0.45, by - h * 0.48 + jit(rng, 0.2)],
+                    ],
+                    pen.width,
+                    pen.ink,
+                    pen.alpha,
+                );
                 pen_x += h * 0.6;
             }
             ('H', _) => {
                 let w = h * 0.6;
-                c.stroke(&[[pen_x + jit(rng, 0.2), by - h], [pen_x, by]], pen.width, pen.ink, pen.alpha);
-                c.stroke(&[[pen_x + w + jit(rng, 0.2), by - h], [pen_x + w, by]], pen.width, pen.ink, pen.alpha);
-                c.stroke(&[[pen_x, by - h * 0.5 + jit(rng, 0.3)], [pen_x + w, by - h * 0.5 + jit(rng, 0.3)]], pen.width, pen.ink, pen.alpha);
+                c.stroke(
+                    &[[pen_x + jit(rng, 0.2), by - h], [pen_x, by]],
+                    pen.width,
+                    pen.ink,
+                    pen.alpha,
+                );
+                c.stroke(
+                    &[[pen_x + w + jit(rng, 0.2), by - h], [pen_x + w, by]],
+                    pen.width,
+                    pen.ink,
+                    pen.alpha,
+                );
+                c.stroke(
+                    &[
+                        [pen_x, by - h * 0.5 + jit(rng, 0.3)],
+                        [pen_x + w, by - h * 0.5 + jit(rng, 0.3)],
+                    ],
+                    pen.width,
+                    pen.ink,
+                    pen.alpha,
+                );
                 pen_x += w + h * 0.3;
             }
             (other, _) => {
@@ -227,11 +332,20 @@ fn bilinear_gray(g: &GrayImage, x: f64, y: f64) -> f64 {
     let y0 = y.floor() as u32;
     let fx = x - x0 as f64;
     let fy = y - y0 as f64;
-    let at = |xx: u32, yy: u32| g.get_pixel(xx.min(g.width() - 1), yy.min(g.height() - 1)).0[0] as f64;
-    (at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx) * (1.0 - fy) + (at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx) * fy
+    let at =
+        |xx: u32, yy: u32| g.get_pixel(xx.min(g.width() - 1), yy.min(g.height() - 1)).0[0] as f64;
+    (at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx) * (1.0 - fy)
+        + (at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx) * fy
 }
 
-fn draw_sticker(c: &mut Canvas, rng: &mut ChaCha8Rng, text: &str, field: BoxMm, pt: f64, fonts: &Fonts) {
+fn draw_sticker(
+    c: &mut Canvas,
+    rng: &mut ChaCha8Rng,
+    text: &str,
+    field: BoxMm,
+    pt: f64,
+    fonts: &Fonts,
+) {
     let tw = text_width_mm(&fonts.regular, text, pt);
     let (sw, sh) = (tw + rng.gen_range(3.0..6.0), rng.gen_range(6.5..8.0));
     let mut st = Canvas::new(sw, sh, c.px_per_mm * 25.4);
@@ -240,9 +354,17 @@ fn draw_sticker(c: &mut Canvas, rng: &mut ChaCha8Rng, text: &str, field: BoxMm, 
         *p = Rgb([tone, tone, tone.saturating_sub(rng.gen_range(0..8))]);
     }
     st.stroke_rect([0.1, 0.1, sw - 0.1, sh - 0.1], 0.15, [170, 170, 170]);
-    st.text(&fonts.regular, text, (sw - tw) / 2.0, sh / 2.0 + pt * 0.35 * 25.4 / 72.0, pt, [15, 15, 15]);
+    st.text(
+        &fonts.regular,
+        text,
+        (sw - tw) / 2.0,
+        sh / 2.0 + pt * 0.35 * 25.4 / 72.0,
+        pt,
+        [15, 15, 15],
+    );
     let ang = jit(rng, 4.0).to_radians();
-    let cx = (field[0] + field[2]) / 2.0 + jit(rng, 3.0) - (field[2] - field[0] - sw).max(0.0) * 0.0;
+    let cx =
+        (field[0] + field[2]) / 2.0 + jit(rng, 3.0) - (field[2] - field[0] - sw).max(0.0) * 0.0;
     let cy = (field[1] + field[3]) / 2.0 + jit(rng, 0.8);
     let s = c.px_per_mm;
     let (sn, cs) = ang.sin_cos();
@@ -257,7 +379,11 @@ fn draw_sticker(c: &mut Canvas, rng: &mut ChaCha8Rng, text: &str, field: BoxMm, 
                 continue;
             }
             let (ux, vy) = ((u * s) as u32, (v * s) as u32);
-            if ux >= st.img.width() || vy >= st.img.height() || px as u32 >= c.img.width() || py as u32 >= c.img.height() {
+            if ux >= st.img.width()
+                || vy >= st.img.height()
+                || px as u32 >= c.img.width()
+                || py as u32 >= c.img.height()
+            {
                 continue;
             }
             let v = *st.img.get_pixel(ux, vy);
@@ -283,7 +409,12 @@ fn warp_rgb(src: &RgbImage, h_inv: &Homography, w: u32, hgt: u32, bg: [u8; 3]) -
             let ax = (fx - x0 as f64) as f32;
             let ay = (fy - y0 as f64) as f32;
             let mut acc = [0f32; 3];
-            for (dx, dy, wgt) in [(0, 0, (1.0 - ax) * (1.0 - ay)), (1, 0, ax * (1.0 - ay)), (0, 1, (1.0 - ax) * ay), (1, 1, ax * ay)] {
+            for (dx, dy, wgt) in [
+                (0, 0, (1.0 - ax) * (1.0 - ay)),
+                (1, 0, ax * (1.0 - ay)),
+                (0, 1, (1.0 - ax) * ay),
+                (1, 1, ax * ay),
+            ] {
                 let (xx, yy) = (x0 + dx, y0 + dy);
                 let px = if xx < 0 || yy < 0 || xx >= sw || yy >= sh {
                     bg
@@ -302,9 +433,18 @@ fn warp_rgb(src: &RgbImage, h_inv: &Homography, w: u32, hgt: u32, bg: [u8; 3]) -
 }
 
 /// Generates page `index` of a set.
-pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &Fonts, atlas: Option<&GrayImage>) -> SynthPage {
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
-    let dpi: f64 = *[150.0, 200.0, 200.0, 300.0].choose(&mut rng).unwrap();
+pub fn synth_page(
+    t_all: &[Template],
+    index: u64,
+    opts: &SynthOptions,
+    fonts: &Fonts,
+    atlas: Option<&GrayImage>,
+) -> SynthPage {
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03),
+    );
+    let dpi_mix: f64 = *[150.0, 200.0, 200.0, 300.0].choose(&mut rng).unwrap();
+    let dpi = opts.dpi.unwrap_or(dpi_mix);
     let atlas = atlas.map(|a| Atlas { img: a.clone() });
     let u: f64 = rng.gen();
     let kind = if u < opts.blank_fraction {
@@ -345,7 +485,14 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
             let mut y = 30.0;
             while y < 270.0 {
                 let l = lines.choose(&mut rng).unwrap();
-                c.text(&fonts.regular, l, 20.0, y, rng.gen_range(9.0..12.0), [0, 0, 0]);
+                c.text(
+                    &fonts.regular,
+                    l,
+                    20.0,
+                    y,
+                    rng.gen_range(9.0..12.0),
+                    [0, 0, 0],
+                );
                 y += rng.gen_range(6.0..9.0);
             }
             if rng.gen_bool(0.5) {
@@ -382,7 +529,11 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
             let pen = Pen {
                 ink: if pencil { [95, 95, 100] } else { ink },
                 width: rng.gen_range(0.3..0.8),
-                alpha: if pencil { rng.gen_range(0.45..0.75) } else { 1.0 },
+                alpha: if pencil {
+                    rng.gen_range(0.45..0.75)
+                } else {
+                    1.0
+                },
                 name: if pencil { "pencil" } else { pen_name },
             };
             for (f, v, value) in &field_values {
@@ -398,16 +549,30 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
                             name: "staff",
                         };
                         let avail = f.bbox[2] - f.bbox[0] - 6.0;
-                        let cap = rng.gen_range(3.0..4.2f64).min(avail / (val.len() as f64 * 0.82));
+                        let cap = rng
+                            .gen_range(3.0..4.2f64)
+                            .min(avail / (val.len() as f64 * 0.82));
                         let hx = f.bbox[0] + rng.gen_range(1.5..5.0);
                         let hy = f.bbox[3] - rng.gen_range(1.8..2.8);
-                        draw_hand(&mut c, &mut rng, val, hx, hy, cap, &staff, atlas.as_ref(), fonts);
+                        draw_hand(
+                            &mut c,
+                            &mut rng,
+                            val,
+                            hx,
+                            hy,
+                            cap,
+                            &staff,
+                            atlas.as_ref(),
+                            fonts,
+                        );
                     }
                     _ => {}
                 }
                 crops_spec.push((f.id.clone(), f.bbox, val.clone(), v.to_string()));
             }
-            let styles = ["tick", "tick", "tick", "x", "x", "dot", "slash", "scribble", "fill"];
+            let styles = [
+                "tick", "tick", "tick", "x", "x", "dot", "slash", "scribble", "fill",
+            ];
             let mut answers = serde_json::Map::new();
             let mut marks = serde_json::Map::new();
             let mut ambiguous = vec![];
@@ -419,11 +584,19 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
                 let mut row_marks = serde_json::Map::new();
                 let pick = rng.gen_range(0..n);
                 let overrun = rng.gen_bool(0.1);
-                let mut style = if person_fills { "fill" } else { *styles.choose(&mut rng).unwrap() };
+                let mut style = if person_fills {
+                    "fill"
+                } else {
+                    *styles.choose(&mut rng).unwrap()
+                };
                 if pencil && (style == "fill" || style == "scribble") {
                     style = "tick";
                 }
-                let sname = if overrun { format!("{style}+overrun") } else { style.to_string() };
+                let sname = if overrun {
+                    format!("{style}+overrun")
+                } else {
+                    style.to_string()
+                };
                 if u < 0.05 {
                     answers.insert(r.id.clone(), Value::Null);
                 } else if u < 0.09 {
@@ -438,8 +611,19 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
                     ambiguous.push(r.id.clone());
                 } else if u < 0.14 {
                     let other = (pick + rng.gen_range(1..n)) % n;
-                    let cpen = Pen { alpha: 1.0, ink: if pencil { [60, 60, 60] } else { pen.ink }, ..pen };
-                    draw_mark(&mut c, &mut rng, r.options[other].bbox, "cancel", &cpen, false);
+                    let cpen = Pen {
+                        alpha: 1.0,
+                        ink: if pencil { [60, 60, 60] } else { pen.ink },
+                        ..pen
+                    };
+                    draw_mark(
+                        &mut c,
+                        &mut rng,
+                        r.options[other].bbox,
+                        "cancel",
+                        &cpen,
+                        false,
+                    );
                     let s = *["tick", "x", "dot", "slash"].choose(&mut rng).unwrap();
                     draw_mark(&mut c, &mut rng, r.options[pick].bbox, s, &pen, false);
                     row_marks.insert(r.options[other].id.clone(), json!("cancel"));
@@ -459,13 +643,24 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
                     // Stray ink in the criterion column or margins, never inside a checkbox.
                     let x = rng.gen_range(32.0..96.0);
                     let y = rng.gen_range(t.table.top + 10.0..t.comment_box[1]);
-                    c.stroke(&[[x, y], [x + rng.gen_range(-6.0..6.0), y + rng.gen_range(-3.0..3.0)]], pen.width, pen.ink, pen.alpha);
+                    c.stroke(
+                        &[
+                            [x, y],
+                            [x + rng.gen_range(-6.0..6.0), y + rng.gen_range(-3.0..3.0)],
+                        ],
+                        pen.width,
+                        pen.ink,
+                        pen.alpha,
+                    );
                     strays.push(json!([x, y]));
                 }
             }
             if qr_obscured {
                 let q = t.qr.bbox;
-                c.fill_rect([q[0] + 2.0, q[1] + 3.0, q[2] - 3.0, q[3] - 2.0], [120, 110, 90]);
+                c.fill_rect(
+                    [q[0] + 2.0, q[1] + 3.0, q[2] - 3.0, q[3] - 2.0],
+                    [120, 110, 90],
+                );
             }
             truth["template"] = json!(t.template_id);
             truth["fields"] = Value::Object(fields);
@@ -474,22 +669,39 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
             truth["cancelled_rows"] = json!(cancelled);
             truth["marks"] = Value::Object(marks);
             truth["stray_marks"] = json!(strays);
-            truth["pen"] = json!({"color": pen.name, "width_mm": (pen.width * 100.0).round() / 100.0});
+            truth["pen"] =
+                json!({"color": pen.name, "width_mm": (pen.width * 100.0).round() / 100.0});
             truth["qr"] = json!({"content": crate::render::qr_payload(t, &prefill), "prefilled": prefill.dossier.is_some(), "obscured": qr_obscured});
         }
     }
 
     // Page transform: page mm → image px.
     let mut degr = vec![];
-    let page_rotation = if opts.degrade { *[0u32, 0, 0, 0, 0, 90, 180, 270].choose(&mut rng).unwrap() } else { 0 };
+    let page_rotation = if opts.degrade {
+        *[0u32, 0, 0, 0, 0, 90, 180, 270].choose(&mut rng).unwrap()
+    } else {
+        0
+    };
     let skew = if opts.degrade {
-        if rng.gen_bool(0.1) { jit(&mut rng, 15.0) } else { jit(&mut rng, 3.0) }
+        if rng.gen_bool(0.1) {
+            jit(&mut rng, 15.0)
+        } else {
+            jit(&mut rng, 3.0)
+        }
     } else {
         0.0
     };
-    let scale = if opts.degrade { rng.gen_range(0.9..1.05) } else { 1.0 };
+    let scale = if opts.degrade {
+        rng.gen_range(0.9..1.05)
+    } else {
+        1.0
+    };
     let s = dpi / 25.4;
-    let (iw, ih) = if page_rotation % 180 == 0 { (210.0 * s, 297.0 * s) } else { (297.0 * s, 210.0 * s) };
+    let (iw, ih) = if page_rotation % 180 == 0 {
+        (210.0 * s, 297.0 * s)
+    } else {
+        (297.0 * s, 210.0 * s)
+    };
     let (iw, ih) = (iw.round() as u32, ih.round() as u32);
     let tx = jit(&mut rng, 3.0);
     let ty = jit(&mut rng, 3.0);
@@ -509,17 +721,29 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
         // Re-centre so the page stays in frame.
         let hh = Homography(m);
         let c0 = hh.apply([105.0, 148.5]);
-        h_mm_to_px = Homography::translate(iw as f64 / 2.0 + tx * s - c0[0], ih as f64 / 2.0 + ty * s - c0[1]).then_after(&hh);
+        h_mm_to_px = Homography::translate(
+            iw as f64 / 2.0 + tx * s - c0[0],
+            ih as f64 / 2.0 + ty * s - c0[1],
+        )
+        .then_after(&hh);
     }
     // canvas px → mm → image px
     let h_canvas_to_img = h_mm_to_px.then_after(&Homography::scale(1.0 / s));
     let inv = h_canvas_to_img.inverse().expect("invertible");
-    let bg = if opts.degrade && rng.gen_bool(0.2) { [rng.gen_range(230..250), rng.gen_range(225..245), rng.gen_range(200..235)] } else { [255, 255, 255] };
+    let bg = if opts.degrade && rng.gen_bool(0.2) {
+        [
+            rng.gen_range(230..250),
+            rng.gen_range(225..245),
+            rng.gen_range(200..235),
+        ]
+    } else {
+        [255, 255, 255]
+    };
     if bg != [255, 255, 255] {
         degr.push("color_paper".to_string());
         for p in c.img.pixels_mut() {
-            for k in 0..3 {
-                p.0[k] = (p.0[k] as u32 * bg[k] as u32 / 255) as u8;
+            for (ch, &b) in p.0.iter_mut().zip(bg.iter()) {
+                *ch = (*ch as u32 * b as u32 / 255) as u8;
             }
         }
     }
@@ -527,7 +751,7 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
     drop(c);
 
     let color = rng.gen_bool(0.35);
-    let bilevel = opts.degrade && rng.gen_bool(0.15);
+    let bilevel = opts.degrade && rng.gen_bool(0.15) && !opts.jpeg_only;
     if opts.degrade {
         if rng.gen_bool(0.3) {
             let amp = rng.gen_range(0.05..0.2);
@@ -557,7 +781,12 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
                 let r = 3.0 * s;
                 for y in (p[1] - r) as i64..(p[1] + r) as i64 {
                     for x in (p[0] - r) as i64..(p[0] + r) as i64 {
-                        if ((x as f64 - p[0]).powi(2) + (y as f64 - p[1]).powi(2)).sqrt() < r && x >= 0 && y >= 0 && (x as u32) < iw && (y as u32) < ih {
+                        if ((x as f64 - p[0]).powi(2) + (y as f64 - p[1]).powi(2)).sqrt() < r
+                            && x >= 0
+                            && y >= 0
+                            && (x as u32) < iw
+                            && (y as u32) < ih
+                        {
                             img.put_pixel(x as u32, y as u32, Rgb([40, 40, 40]));
                         }
                     }
@@ -586,64 +815,111 @@ pub fn synth_page(t_all: &[Template], index: u64, opts: &SynthOptions, fonts: &F
         let thr = rng.gen_range(135..185u8);
         degr.push(format!("bw:threshold={thr}"));
         let g = image::DynamicImage::ImageRgb8(img).to_luma8();
-        let b = GrayImage::from_fn(g.width(), g.height(), |x, y| image::Luma([if g.get_pixel(x, y).0[0] < thr { 0 } else { 255 }]));
+        let b = GrayImage::from_fn(g.width(), g.height(), |x, y| {
+            image::Luma([if g.get_pixel(x, y).0[0] < thr { 0 } else { 255 }])
+        });
         (encode_png_gray(&b), "png", "bw")
     } else {
-        let jpeg = !opts.degrade || rng.gen_bool(0.7);
+        let jpeg = !opts.degrade || rng.gen_bool(0.7) || opts.jpeg_only;
         let q = rng.gen_range(40..92u8);
         if color {
             if jpeg {
                 degr.push(format!("jpeg:q={q}"));
-                (encode_jpeg(&image::DynamicImage::ImageRgb8(img), q), "jpg", "rgb")
+                (
+                    encode_jpeg(&image::DynamicImage::ImageRgb8(img), q),
+                    "jpg",
+                    "rgb",
+                )
             } else {
-                (encode_png(&image::DynamicImage::ImageRgb8(img)), "png", "rgb")
+                (
+                    encode_png(&image::DynamicImage::ImageRgb8(img)),
+                    "png",
+                    "rgb",
+                )
             }
         } else {
             let g = image::DynamicImage::ImageRgb8(img).to_luma8();
             if jpeg {
                 degr.push(format!("jpeg:q={q}"));
-                (encode_jpeg(&image::DynamicImage::ImageLuma8(g), q), "jpg", "gray")
+                (
+                    encode_jpeg(&image::DynamicImage::ImageLuma8(g), q),
+                    "jpg",
+                    "gray",
+                )
             } else {
-                (encode_png(&image::DynamicImage::ImageLuma8(g)), "png", "gray")
+                (
+                    encode_png(&image::DynamicImage::ImageLuma8(g)),
+                    "png",
+                    "gray",
+                )
             }
         }
     };
     let name = format!("synth_{index:05}.{ext}");
-    let markers_px: serde_json::Map<String, Value> = [("tl", [14.0, 14.0]), ("tr", [196.0, 14.0]), ("bl", [14.0, 283.0]), ("br", [196.0, 283.0])]
-        .iter()
-        .map(|(k, p)| {
-            let q = h_mm_to_px.apply(*p);
-            (k.to_string(), json!([(q[0] * 10.0).round() / 10.0, (q[1] * 10.0).round() / 10.0]))
-        })
-        .collect();
+    let markers_px: serde_json::Map<String, Value> = [
+        ("tl", [14.0, 14.0]),
+        ("tr", [196.0, 14.0]),
+        ("bl", [14.0, 283.0]),
+        ("br", [196.0, 283.0]),
+    ]
+    .iter()
+    .map(|(k, p)| {
+        let q = h_mm_to_px.apply(*p);
+        (
+            k.to_string(),
+            json!([(q[0] * 10.0).round() / 10.0, (q[1] * 10.0).round() / 10.0]),
+        )
+    })
+    .collect();
     truth["path"] = json!(name);
     truth["transform"] = json!({
         "dpi": dpi, "image_size": [iw, ih], "page_rotation": page_rotation, "rotation_deg": (skew * 1000.0).round() / 1000.0,
         "scale": (scale * 10000.0).round() / 10000.0, "perspective": perspective, "homography": h_mm_to_px.0, "markers_px": markers_px,
     });
     truth["degradations"] = json!(degr);
-    truth["format"] = json!({"container": ext, "color": color_name, "dpi": dpi, "pages_in_file": 1});
+    truth["format"] =
+        json!({"container": ext, "color": color_name, "dpi": dpi, "pages_in_file": 1});
 
     let mut crops = vec![];
     if opts.field_crops && !crops_spec.is_empty() {
-        let decoded = image::load_from_memory(&bytes).map(|d| crate::load::to_gray(d).0).ok();
+        let decoded = image::load_from_memory(&bytes)
+            .map(|d| crate::load::to_gray(d).0)
+            .ok();
         if let Some(g) = decoded {
             for (fid, b, val, variant) in crops_spec {
-                let field = warp_region(&g, &h_mm_to_px, [b[0] + 0.8, b[1] + 0.8, b[2] - 0.8, b[3] - 0.8], 10.0);
-                let levels = crate::register::Levels { paper: 240.0, ink: 20.0 };
+                let field = warp_region(
+                    &g,
+                    &h_mm_to_px,
+                    [b[0] + 0.8, b[1] + 0.8, b[2] - 0.8, b[3] - 0.8],
+                    10.0,
+                );
+                let levels = crate::register::Levels {
+                    paper: 240.0,
+                    ink: 20.0,
+                };
                 if let Some(line) = crate::ocr::find_line(&field, &levels, 0.004) {
                     let cname = format!("crops/synth_{index:05}_{fid}.png");
-                    crops.push((cname.clone(), encode_png(&image::DynamicImage::ImageLuma8(line)), json!({"file": cname, "text": val, "variant": variant, "field": fid})));
+                    crops.push((
+                        cname.clone(),
+                        encode_png(&image::DynamicImage::ImageLuma8(line)),
+                        json!({"file": cname, "text": val, "variant": variant, "field": fid}),
+                    ));
                 }
             }
         }
     }
-    SynthPage { name, bytes, truth, crops }
+    SynthPage {
+        name,
+        bytes,
+        truth,
+        crops,
+    }
 }
 
 fn encode_png(img: &image::DynamicImage) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut buf, image::ImageFormat::Png).expect("png encodes");
+    img.write_to(&mut buf, image::ImageFormat::Png)
+        .expect("png encodes");
     buf.into_inner()
 }
 
@@ -664,7 +940,12 @@ pub fn load_atlas(path: &Path) -> Option<GrayImage> {
 }
 
 /// Writes `count` pages to `out` (files + `truth.jsonl`, and `crops/` + `crops/labels.jsonl` when asked).
-pub fn write_set(out: &Path, count: u64, opts: &SynthOptions, on_page: &(dyn Fn() + Sync)) -> Result<(), SynthError> {
+pub fn write_set(
+    out: &Path,
+    count: u64,
+    opts: &SynthOptions,
+    on_page: &(dyn Fn() + Sync),
+) -> Result<(), SynthError> {
     use rayon::prelude::*;
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -721,7 +1002,10 @@ mod tests {
     fn same_seed_same_page() {
         let t = Template::builtins();
         let f = Fonts::new();
-        let o = SynthOptions { seed: 7, ..Default::default() };
+        let o = SynthOptions {
+            seed: 7,
+            ..Default::default()
+        };
         let a = synth_page(&t, 3, &o, &f, None);
         let b = synth_page(&t, 3, &o, &f, None);
         assert_eq!(a.bytes, b.bytes);

@@ -268,7 +268,10 @@ impl Template {
             reason,
         };
         if self.spec != "phieu-form/1" {
-            return Err(bad(format!("spec is `{}`, expected phieu-form/1", self.spec)));
+            return Err(bad(format!(
+                "spec is `{}`, expected phieu-form/1",
+                self.spec
+            )));
         }
         for id in ["tl", "tr", "bl", "br"] {
             if !self.markers.iter().any(|m| m.id == id) {
@@ -284,7 +287,10 @@ impl Template {
             }
             for o in &r.options {
                 if o.bbox[2] <= o.bbox[0] || o.bbox[3] <= o.bbox[1] {
-                    return Err(bad(format!("row `{}` option `{}` has an empty box", r.id, o.id)));
+                    return Err(bad(format!(
+                        "row `{}` option `{}` has an empty box",
+                        r.id, o.id
+                    )));
                 }
             }
         }

@@ -68,7 +68,11 @@ impl CodePattern {
                     }
                 }
                 '[' => {
-                    let end = chars[i..].iter().position(|&x| x == ']').ok_or("unclosed [")? + i;
+                    let end = chars[i..]
+                        .iter()
+                        .position(|&x| x == ']')
+                        .ok_or("unclosed [")?
+                        + i;
                     let body = &chars[i + 1..end];
                     let mut set = vec![];
                     let mut j = 0;
@@ -92,7 +96,11 @@ impl CodePattern {
             };
             let mut reps = 1;
             if chars.get(i) == Some(&'{') {
-                let end = chars[i..].iter().position(|&x| x == '}').ok_or("unclosed {")? + i;
+                let end = chars[i..]
+                    .iter()
+                    .position(|&x| x == '}')
+                    .ok_or("unclosed {")?
+                    + i;
                 let n: String = chars[i + 1..end].iter().collect();
                 reps = n.parse().map_err(|_| format!("bad repeat `{n}`"))?;
                 i = end + 1;
@@ -166,21 +174,12 @@ pub enum ValueProblem {
 }
 
 /// Options for semantic checks on dossier codes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ValidateOptions {
     /// Allowed agency prefixes (`ddd.dd.dd.Ldd`); empty = any.
     pub agencies: Vec<String>,
     /// Latest acceptable received date as (yy, mm, dd); `None` = no upper bound.
     pub today: Option<(u32, u32, u32)>,
-}
-
-impl Default for ValidateOptions {
-    fn default() -> Self {
-        ValidateOptions {
-            agencies: vec![],
-            today: None,
-        }
-    }
 }
 
 /// Checks the date part of a dossier code `ddd.dd.dd.Ldd-yymmdd-nnnn`.
@@ -197,7 +196,7 @@ pub fn dossier_date_ok(code: &str, today: Option<(u32, u32, u32)>) -> bool {
     if yy < 18 || !(1..=12).contains(&mm) || dd == 0 {
         return false;
     }
-    let leap = (2000 + yy) % 4 == 0;
+    let leap = (2000 + yy).is_multiple_of(4);
     let dim = match mm {
         2 if leap => 29,
         2 => 28,
@@ -269,10 +268,16 @@ mod tests {
 
     #[test]
     fn impossible_or_future_dates_are_rejected() {
-        assert!(dossier_date_ok("000.00.17.H48-210426-0001", Some((26, 11, 26))));
+        assert!(dossier_date_ok(
+            "000.00.17.H48-210426-0001",
+            Some((26, 11, 26))
+        ));
         assert!(!dossier_date_ok("000.00.17.H48-210231-0001", None));
         assert!(!dossier_date_ok("000.00.17.H48-170426-0001", None));
-        assert!(!dossier_date_ok("000.00.17.H48-271226-0001", Some((26, 11, 26))));
+        assert!(!dossier_date_ok(
+            "000.00.17.H48-271226-0001",
+            Some((26, 11, 26))
+        ));
         assert!(dossier_date_ok("000.00.17.H48-240229-0001", None));
     }
 
