@@ -7,6 +7,7 @@ pub mod identify;
 pub mod load;
 pub mod marks;
 pub mod ocr;
+pub mod pdf;
 pub mod pipeline;
 pub mod register;
 pub mod render;

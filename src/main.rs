@@ -48,7 +48,7 @@ struct Cli {
 enum Cmd {
     /// Read scanned pages (files or folders) into OUT/results.jsonl, results.csv and review crops.
     Scan(ScanArgs),
-    /// Draw a form as the center prints it (PNG).
+    /// Draw a form as the center prints it (vector PDF at true A4, or PNG).
     Render(RenderArgs),
     /// Generate filled, scan-degraded pages with truth.jsonl (test, training and benchmark data).
     Synth(SynthArgs),
@@ -127,7 +127,7 @@ struct RenderArgs {
     /// Resolution for PNG output.
     #[arg(long, default_value_t = 300)]
     dpi: u32,
-    /// Output file (.png).
+    /// Output file (.pdf or .png).
     #[arg(short, long)]
     out: PathBuf,
 }
@@ -178,7 +178,11 @@ fn render(a: RenderArgs) -> Result<()> {
             write_atomic(&a.out, buf.get_ref())
                 .with_context(|| format!("writing {}", a.out.display()))?;
         }
-        _ => bail!("{}: output must end in .png", a.out.display()),
+        "pdf" => {
+            let bytes = phieu::pdf::render_pdf(&t, &prefill)?;
+            write_atomic(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
+        }
+        _ => bail!("{}: output must end in .png or .pdf", a.out.display()),
     }
     eprintln!("wrote {}", a.out.display());
     Ok(())

@@ -267,6 +267,66 @@ fn seg_dist(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
     crate::geom::dist(p, [a[0] + t * dx, a[1] + t * dy])
 }
 
+/// A font face of the shipped family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// Regular.
+    Regular,
+    /// Bold.
+    Bold,
+    /// Oblique.
+    Italic,
+}
+
+impl Fonts {
+    /// The font for a face.
+    pub fn of(&self, f: Face) -> &FontRef<'static> {
+        match f {
+            Face::Regular => &self.regular,
+            Face::Bold => &self.bold,
+            Face::Italic => &self.italic,
+        }
+    }
+}
+
+/// Something the printed form can be drawn on, in template mm (raster [`Canvas`] or vector PDF).
+pub trait Surface {
+    /// Fills an axis-aligned box.
+    fn fill_rect(&mut self, b: BoxMm, ink: [u8; 3]);
+    /// Fills a disc.
+    fn fill_disc(&mut self, c: [f64; 2], r: f64, ink: [u8; 3]);
+    /// Draws text with its baseline at (x, y).
+    fn text(&mut self, face: Face, text: &str, x: f64, y: f64, pt: f64, ink: [u8; 3]);
+    /// Strokes a box outline of width `w` centred on the box edges.
+    fn stroke_rect(&mut self, b: BoxMm, w: f64, ink: [u8; 3]) {
+        let h = w / 2.0;
+        self.fill_rect([b[0] - h, b[1] - h, b[2] + h, b[1] + h], ink);
+        self.fill_rect([b[0] - h, b[3] - h, b[2] + h, b[3] + h], ink);
+        self.fill_rect([b[0] - h, b[1] + h, b[0] + h, b[3] - h], ink);
+        self.fill_rect([b[2] - h, b[1] + h, b[2] + h, b[3] - h], ink);
+    }
+}
+
+/// A [`Canvas`] with the fonts it draws text in.
+pub struct RasterSurface<'a> {
+    /// The canvas.
+    pub canvas: &'a mut Canvas,
+    /// Fonts.
+    pub fonts: &'a Fonts,
+}
+
+impl Surface for RasterSurface<'_> {
+    fn fill_rect(&mut self, b: BoxMm, ink: [u8; 3]) {
+        self.canvas.fill_rect(b, ink);
+    }
+    fn fill_disc(&mut self, c: [f64; 2], r: f64, ink: [u8; 3]) {
+        self.canvas.fill_disc(c, r, ink);
+    }
+    fn text(&mut self, face: Face, text: &str, x: f64, y: f64, pt: f64, ink: [u8; 3]) {
+        self.canvas.text(self.fonts.of(face), text, x, y, pt, ink);
+    }
+}
+
 /// Values printed into a form by the one-stop system.
 #[derive(Debug, Clone, Default)]
 pub struct Prefill {
@@ -304,9 +364,19 @@ pub fn qr_modules(content: &str) -> Result<Vec<Vec<bool>>, RenderError> {
 
 const BLACK: [u8; 3] = [0, 0, 0];
 
-/// Draws the printed form (everything the center's printer puts on paper) onto `c`.
+/// Draws the printed form (everything the center's printer puts on paper) onto a raster canvas.
 pub fn render_form(
     c: &mut Canvas,
+    t: &Template,
+    prefill: &Prefill,
+    fonts: &Fonts,
+) -> Result<(), RenderError> {
+    draw_form(&mut RasterSurface { canvas: c, fonts }, t, prefill, fonts)
+}
+
+/// Draws the printed form onto any surface; `fonts` measures text for centring and wrapping.
+pub fn draw_form(
+    c: &mut dyn Surface,
     t: &Template,
     prefill: &Prefill,
     fonts: &Fonts,
@@ -341,7 +411,14 @@ pub fn render_form(
         }
     }
     for tx in &t.texts {
-        let f = fonts.face(tx.bold, tx.italic);
+        let face = if tx.bold {
+            Face::Bold
+        } else if tx.italic {
+            Face::Italic
+        } else {
+            Face::Regular
+        };
+        let f = fonts.of(face);
         // Our shipped font runs wider than the center's; shrink a label rather than let it run into its field.
         let mut pt = tx.pt;
         for fl in &t.fields {
@@ -358,7 +435,7 @@ pub fn render_form(
         } else {
             tx.x
         };
-        c.text(f, &tx.text, x, tx.y, pt, BLACK);
+        c.text(face, &tx.text, x, tx.y, pt, BLACK);
     }
     let lw = t.table.line_mm;
     for f in &t.fields {
@@ -370,7 +447,7 @@ pub fn render_form(
         };
         if let Some(v) = value {
             let p = &f.printed_text;
-            c.text(&fonts.regular, v, p.x, p.y, p.pt, BLACK);
+            c.text(Face::Regular, v, p.x, p.y, p.pt, BLACK);
         }
     }
     draw_table(c, t, fonts);
@@ -378,7 +455,7 @@ pub fn render_form(
     Ok(())
 }
 
-fn draw_table(c: &mut Canvas, t: &Template, fonts: &Fonts) {
+fn draw_table(c: &mut dyn Surface, t: &Template, fonts: &Fonts) {
     let tb = &t.table;
     let lw = tb.line_mm;
     let h = lw / 2.0;
@@ -416,7 +493,7 @@ fn draw_table(c: &mut Canvas, t: &Template, fonts: &Fonts) {
         let _ = i;
         let w = text_width_mm(&fonts.bold, text, 9.0);
         c.text(
-            &fonts.bold,
+            Face::Bold,
             text,
             (span[0] + span[1] - w) / 2.0,
             hy,
@@ -430,7 +507,7 @@ fn draw_table(c: &mut Canvas, t: &Template, fonts: &Fonts) {
             let s = n.to_string();
             let w = text_width_mm(&fonts.regular, &s, 9.5);
             c.text(
-                &fonts.regular,
+                Face::Regular,
                 &s,
                 (tb.columns.stt[0] + tb.columns.stt[1] - w) / 2.0,
                 mid + 1.2,
@@ -438,11 +515,12 @@ fn draw_table(c: &mut Canvas, t: &Template, fonts: &Fonts) {
                 BLACK,
             );
         }
-        let face = if r.number.is_none() {
-            &fonts.bold
+        let rface = if r.number.is_none() {
+            Face::Bold
         } else {
-            &fonts.regular
+            Face::Regular
         };
+        let face = fonts.of(rface);
         let lines = wrap(
             face,
             &r.label,
@@ -453,7 +531,7 @@ fn draw_table(c: &mut Canvas, t: &Template, fonts: &Fonts) {
         let y0 = mid + 1.2 - (lines.len() as f64 - 1.0) * lh / 2.0;
         for (i, l) in lines.iter().enumerate() {
             c.text(
-                face,
+                rface,
                 l,
                 tb.columns.criterion[0] + 1.5,
                 y0 + i as f64 * lh,
@@ -466,7 +544,7 @@ fn draw_table(c: &mut Canvas, t: &Template, fonts: &Fonts) {
             let lines = wrap(&fonts.regular, &o.label, 7.0, col[1] - o.label_at[0] - 0.8);
             for (i, l) in lines.iter().enumerate() {
                 c.text(
-                    &fonts.regular,
+                    Face::Regular,
                     l,
                     o.label_at[0],
                     o.label_at[1] + i as f64 * 3.0,

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import time
 
@@ -22,6 +23,9 @@ import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen  # noqa: E402
+
+DOSSIER = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}-\d{6}-\d{4}$")
+ENTERPRISE = re.compile(r"^\d{10}(-\d{3})?$")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -82,8 +86,7 @@ def run_set(sess, split, n):
         ok += e == 0
         cerr += e
         ctot += len(text)
-        kind = "dossier" if (len(text) == 25 and text[13] == "-" and text[20] == "-" and text[3] == ".") else (
-            "enterprise" if text.replace("-", "").isdigit() and len(text) in (10, 14) else "other")
+        kind = "dossier" if DOSSIER.match(text) else ("enterprise" if ENTERPRISE.match(text) else "other")
         k = kinds.setdefault(kind, [0, 0])
         k[0] += e == 0
         k[1] += 1

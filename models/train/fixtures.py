@@ -1,5 +1,8 @@
 """Write the Rust integration-test fixtures: held-out line crops + labels + greedy ONNX output.
 
+Only grammar-valid dossier / enterprise codes are kept (the generator also makes
+random strings for training robustness; those are not useful to the Rust grammar).
+
   python fixtures.py --model ../codes.onnx --out ../../tests/fixtures/codes
 """
 import argparse
@@ -12,7 +15,22 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen  # noqa: E402
-from eval import recognise, samples, session  # noqa: E402
+from eval import DOSSIER, ENTERPRISE, recognise, samples, session  # noqa: E402
+
+
+def valid_code(t):
+    """Only grammar-valid codes (real date, H/letter slot) go into the fixtures."""
+    if ENTERPRISE.match(t):
+        return True
+    if not DOSSIER.match(t):
+        return False
+    import datetime
+    d = t[14:20]
+    try:
+        datetime.date(2000 + int(d[:2]), int(d[2:4]), int(d[4:6]))
+    except ValueError:
+        return False
+    return 18 <= int(d[:2]) <= 26
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -28,7 +46,13 @@ def main():
     plan = [("eval_printed", "printed", 14), ("eval_sticker", "sticker", 13), ("eval_hand", "hand", 13)]
     for split, variant, n in plan:
         # seed offset 5000: disjoint from the eval.py sample stream
-        for i, (v, text, grey) in enumerate(samples(split, n, seed_offset=5000)):
+        got = []
+        for v, text, grey in samples(split, 20 * n, seed_offset=5000):
+            if valid_code(text):
+                got.append((v, text, grey))
+            if len(got) == n:
+                break
+        for i, (v, text, grey) in enumerate(got):
             fn = "%s_%02d.png" % (variant, i)
             Image.fromarray(grey, mode="L").save(os.path.join(a.out, fn))
             pred, wp = recognise(sess, grey)
