@@ -52,6 +52,18 @@ enum Cmd {
     Render(RenderArgs),
     /// Generate filled, scan-degraded pages with truth.jsonl (test, training and benchmark data).
     Synth(SynthArgs),
+    /// Measure results against a truth file: registration error, confusion and calibration tables, fields.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// truth.jsonl (from `phieu synth` or the shared examples).
+    #[arg(long)]
+    truth: PathBuf,
+    /// results.jsonl from `phieu scan`.
+    #[arg(long)]
+    results: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -146,6 +158,12 @@ fn main() {
         Cmd::Scan(a) => scan(a),
         Cmd::Render(a) => render(a).map(|_| 0),
         Cmd::Synth(a) => synth(a).map(|_| 0),
+        Cmd::Eval(a) => phieu::eval::evaluate(&a.truth, &a.results)
+            .map(|r| {
+                print!("{r}");
+                0
+            })
+            .map_err(Into::into),
     };
     match code {
         Ok(c) => std::process::exit(c),

@@ -1,9 +1,13 @@
 //! Vector PDF output of a form: the same drawing as the raster renderer ([`crate::render::draw_form`]) onto a
 //! true-A4 PDF page, with the shipped DejaVu fonts embedded (so every Vietnamese diacritic prints as designed).
 
-use crate::render::{draw_form, Face, Fonts, Prefill, RenderError, Surface, FONT_BOLD, FONT_ITALIC, FONT_REGULAR};
+use crate::render::{
+    draw_form, Face, Fonts, Prefill, RenderError, Surface, FONT_BOLD, FONT_ITALIC, FONT_REGULAR,
+};
 use crate::template::{BoxMm, Template};
-use printpdf::{Color, IndirectFontRef, Mm, PdfDocument, PdfLayerReference, Point, Polygon, Rect, Rgb};
+use printpdf::{
+    Color, IndirectFontRef, Mm, PdfDocument, PdfLayerReference, Point, Polygon, Rect, Rgb,
+};
 
 /// Errors writing a PDF.
 #[derive(Debug, thiserror::Error)]
@@ -23,15 +27,25 @@ struct PdfSurface {
 }
 
 fn color(ink: [u8; 3]) -> Color {
-    Color::Rgb(Rgb::new(ink[0] as f32 / 255.0, ink[1] as f32 / 255.0, ink[2] as f32 / 255.0, None))
+    Color::Rgb(Rgb::new(
+        ink[0] as f32 / 255.0,
+        ink[1] as f32 / 255.0,
+        ink[2] as f32 / 255.0,
+        None,
+    ))
 }
 
 impl Surface for PdfSurface {
     fn fill_rect(&mut self, b: BoxMm, ink: [u8; 3]) {
         self.layer.set_fill_color(color(ink));
         self.layer.add_rect(
-            Rect::new(Mm(b[0] as f32), Mm((self.page_h - b[3]) as f32), Mm(b[2] as f32), Mm((self.page_h - b[1]) as f32))
-                .with_mode(printpdf::path::PaintMode::Fill),
+            Rect::new(
+                Mm(b[0] as f32),
+                Mm((self.page_h - b[3]) as f32),
+                Mm(b[2] as f32),
+                Mm((self.page_h - b[1]) as f32),
+            )
+            .with_mode(printpdf::path::PaintMode::Fill),
         );
     }
 
@@ -41,7 +55,13 @@ impl Surface for PdfSurface {
         let ring: Vec<(Point, bool)> = (0..n)
             .map(|i| {
                 let a = i as f64 / n as f64 * std::f64::consts::TAU;
-                (Point::new(Mm((c[0] + r * a.cos()) as f32), Mm((self.page_h - c[1] - r * a.sin()) as f32)), false)
+                (
+                    Point::new(
+                        Mm((c[0] + r * a.cos()) as f32),
+                        Mm((self.page_h - c[1] - r * a.sin()) as f32),
+                    ),
+                    false,
+                )
             })
             .collect();
         self.layer.add_polygon(Polygon {
@@ -54,7 +74,13 @@ impl Surface for PdfSurface {
     fn text(&mut self, face: Face, text: &str, x: f64, y: f64, pt: f64, ink: [u8; 3]) {
         let f = &self.fonts[face as usize];
         self.layer.set_fill_color(color(ink));
-        self.layer.use_text(text, pt as f32, Mm(x as f32), Mm((self.page_h - y) as f32), f);
+        self.layer.use_text(
+            text,
+            pt as f32,
+            Mm(x as f32),
+            Mm((self.page_h - y) as f32),
+            f,
+        );
     }
 }
 
@@ -67,7 +93,10 @@ pub fn render_pdf(t: &Template, prefill: &Prefill) -> Result<Vec<u8>, PdfError> 
         Mm(h as f32),
         "form",
     );
-    let font = |bytes: &[u8]| doc.add_external_font_with_subsetting(bytes, true).map_err(|e| PdfError::Pdf(e.to_string()));
+    let font = |bytes: &[u8]| {
+        doc.add_external_font_with_subsetting(bytes, true)
+            .map_err(|e| PdfError::Pdf(e.to_string()))
+    };
     let fonts = [font(FONT_REGULAR)?, font(FONT_BOLD)?, font(FONT_ITALIC)?];
     let mut s = PdfSurface {
         layer: doc.get_page(page).get_layer(layer),
@@ -75,7 +104,8 @@ pub fn render_pdf(t: &Template, prefill: &Prefill) -> Result<Vec<u8>, PdfError> 
         page_h: h,
     };
     draw_form(&mut s, t, prefill, &Fonts::new())?;
-    doc.save_to_bytes().map_err(|e| PdfError::Pdf(e.to_string()))
+    doc.save_to_bytes()
+        .map_err(|e| PdfError::Pdf(e.to_string()))
 }
 
 #[cfg(test)]
@@ -92,6 +122,9 @@ mod tests {
         assert_eq!(pages.len(), 1);
         let text = String::from_utf8_lossy(&pdf);
         assert!(text.contains("FontFile2"), "TrueType font embedded");
-        assert!(text.contains("595.27") || text.contains("595.2"), "A4 width in points");
+        assert!(
+            text.contains("595.27") || text.contains("595.2"),
+            "A4 width in points"
+        );
     }
 }

@@ -270,11 +270,14 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
             }
         }
     }
-    let ink_fraction = ink as f64 / inner.max(1) as f64;
+    let _ = ink;
+    let (blobs, content) = find_blobs(img, &work, &mask);
+    // Blank backs: no ink worth the name once the scanner background (touching the image border) and dust
+    // (specks under ~2.5 mm) are set aside.
+    let ink_fraction = content as f64 / inner.max(1) as f64;
     if ink_fraction < opts.blank_ink_fraction {
         return RegisterOutcome::Blank { ink_fraction };
     }
-    let blobs = find_blobs(img, &work, &mask);
     match fit_markers(&blobs, opts) {
         Some((hm, ids, fit)) => {
             let levels = page_levels(img, &work, &hm, &ids);
@@ -302,7 +305,8 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
     }
 }
 
-fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> Vec<Blob> {
+/// Marker candidates, and the ink area (work px) of components that are neither dust nor scanner background.
+fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, usize) {
     use imageproc::region_labelling::{connected_components, Connectivity};
     let labels = connected_components(mask, Connectivity::Eight, image::Luma([0u8]));
     let (w, h) = mask.dimensions();
@@ -352,6 +356,14 @@ fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> Vec<Blob> {
     }
     let f = work.factor as f64;
     let mut out = vec![];
+    let min_dim = (2.5 * work_px_per_mm(work, full)).max(2.0) as u32;
+    let content: usize = stats
+        .iter()
+        .filter(|s| s.n > 0.0)
+        .filter(|s| s.x0 > 0 && s.y0 > 0 && s.x1 + 1 < w && s.y1 + 1 < h)
+        .filter(|s| (s.x1 - s.x0 + 1).max(s.y1 - s.y0 + 1) >= min_dim)
+        .map(|s| s.n as usize)
+        .sum();
     for (l, s) in stats.iter().enumerate() {
         if s.n < 9.0 {
             continue;
@@ -399,7 +411,13 @@ fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> Vec<Blob> {
     }
     out.sort_by(|a, b| b.area.total_cmp(&a.area));
     out.truncate(14);
-    out
+    (out, content)
+}
+
+/// Working resolution, px/mm, assuming the short side spans about an A4 width.
+fn work_px_per_mm(work: &Work, full: &GrayImage) -> f64 {
+    let _ = full;
+    work.img.width().min(work.img.height()) as f64 / 210.0
 }
 
 /// Sub-pixel centre from grey-weighted ink in a window around a coarse centre.
