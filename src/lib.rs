@@ -1,6 +1,7 @@
 //! phieu: reads scanned satisfaction-rating forms ("Phiếu đánh giá mức độ hài lòng") into structured,
 //! reviewed ratings. One module per pipeline stage; `main.rs` only parses flags and wires them.
 
+pub mod bench;
 pub mod eval;
 pub mod export;
 pub mod geom;

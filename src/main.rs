@@ -54,6 +54,21 @@ enum Cmd {
     Synth(SynthArgs),
     /// Measure results against a truth file: registration error, confusion and calibration tables, fields.
     Eval(EvalArgs),
+    /// Time each stage per page on one thread (decoding excluded from the stage figures).
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Scanned files or folders.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// At most this many pages.
+    #[arg(long, default_value_t = 200)]
+    limit: usize,
+    /// Recognition model.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -158,6 +173,17 @@ fn main() {
         Cmd::Scan(a) => scan(a),
         Cmd::Render(a) => render(a).map(|_| 0),
         Cmd::Synth(a) => synth(a).map(|_| 0),
+        Cmd::Bench(a) => {
+            let reader = Reader {
+                opts: ScanOptions::default(),
+                templates: Template::builtins(),
+                recognizer: phieu::ocr::OcrsRecognizer::load(&a.model)
+                    .ok()
+                    .map(|r| Box::new(r) as Box<dyn phieu::ocr::LineRecognizer>),
+            };
+            print!("{}", phieu::bench::bench(&reader, &a.inputs, a.limit));
+            Ok(0)
+        }
         Cmd::Eval(a) => phieu::eval::evaluate(&a.truth, &a.results)
             .map(|r| {
                 print!("{r}");

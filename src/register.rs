@@ -27,7 +27,7 @@ pub struct RegisterOptions {
 impl Default for RegisterOptions {
     fn default() -> Self {
         RegisterOptions {
-            work_px_per_mm: 2.0,
+            work_px_per_mm: 1.5,
             dark_ratio: 0.6,
             blank_ink_fraction: 0.002,
             max_residual_mm: 0.5,
@@ -141,8 +141,10 @@ pub fn sample(img: &GrayImage, p: Pt) -> f32 {
 
 #[derive(Debug, Clone)]
 struct Blob {
-    /// Full-resolution centre, px.
+    /// Full-resolution centre, px (coarse until refined).
     c: Pt,
+    /// Full-resolution side estimate, px.
+    size: f64,
     /// Full-resolution area, px².
     area: f64,
     /// area / (π r_max²): 1 for a disc, 0.64 for a square.
@@ -278,8 +280,8 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
     if ink_fraction < opts.blank_ink_fraction {
         return RegisterOutcome::Blank { ink_fraction };
     }
-    match fit_markers(&blobs, opts) {
-        Some((hm, ids, fit)) => {
+    match fit_markers(&blobs, opts).and_then(|f| refit(img, &blobs, f)) {
+        Some((hm, ids, fit, _)) => {
             let levels = page_levels(img, &work, &hm, &ids);
             let (rotation, skew_deg) = rotation_of(&hm);
             let px_per_mm = hm.local_scale([105.0, 148.5]);
@@ -402,9 +404,10 @@ fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, us
         let roundness = s.n / (std::f64::consts::PI * r * r);
         let coarse = [(cx + 0.5) * f, (cy + 0.5) * f];
         let size = s.n.sqrt() * f;
-        let c = refine_centroid(full, coarse, size);
+        let _ = full;
         out.push(Blob {
-            c,
+            c: coarse,
+            size,
             area: s.n * f * f,
             roundness,
         });
@@ -462,6 +465,35 @@ fn refine_centroid(img: &GrayImage, c: Pt, size: f64) -> Pt {
     }
 }
 
+/// Refines the chosen markers' centres at full resolution and fits again from them.
+fn refit(img: &GrayImage, blobs: &[Blob], fit: Fit) -> Option<Fit> {
+    let (_, names, kind, chosen) = fit;
+    let ids: Vec<usize> = names
+        .iter()
+        .map(|n| MARKER_IDS.iter().position(|m| m == n).unwrap_or(0))
+        .collect();
+    let pts: Vec<Pt> = chosen
+        .iter()
+        .map(|&i| refine_centroid(img, blobs[i].c, blobs[i].size))
+        .collect();
+    let h = match kind {
+        FitKind::Homography4 => {
+            let src = [
+                marker_mm(ids[0]),
+                marker_mm(ids[1]),
+                marker_mm(ids[2]),
+                marker_mm(ids[3]),
+            ];
+            Homography::from_4(&src, &[pts[0], pts[1], pts[2], pts[3]])?
+        }
+        FitKind::Affine3 => {
+            let src = [marker_mm(ids[0]), marker_mm(ids[1]), marker_mm(ids[2])];
+            Homography::affine_from_3(&src, &[pts[0], pts[1], pts[2]])?
+        }
+    };
+    Some((h, names, kind, chosen))
+}
+
 const MARKER_IDS: [&str; 4] = ["tl", "tr", "bl", "br"];
 /// Marker centres in template mm, in the order of [`MARKER_IDS`]; identical on all our forms.
 fn marker_mm(i: usize) -> Pt {
@@ -517,8 +549,10 @@ fn plausibility(
             round_sq = round_sq.max(b.roundness);
         }
     }
+    // The disc must be clearly rounder than the squares (0.64 ideal vs 1.0; blur, low resolution and clipping at
+    // the image edge pull both towards the middle, so the test is relative).
     if let Some(rb) = round_br {
-        if rb < 0.78 || rb < round_sq + 0.1 {
+        if rb < 0.7 || rb < round_sq + 0.04 {
             return None;
         }
     }
@@ -528,7 +562,7 @@ fn plausibility(
     Some(cost)
 }
 
-type Fit = (Homography, Vec<String>, FitKind);
+type Fit = (Homography, Vec<String>, FitKind, Vec<usize>);
 
 fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
     let n = blobs.len();
@@ -540,6 +574,13 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
             for c in b + 1..n {
                 for d in c + 1..n {
                     let q = [&blobs[a], &blobs[b], &blobs[c], &blobs[d]];
+                    // Markers are alike in size (the disc is 0.79 of a square); skip mixed sets early.
+                    let amax = q.iter().map(|b| b.area).fold(0.0, f64::max);
+                    let amin = q.iter().map(|b| b.area).fold(f64::MAX, f64::min);
+                    if amax > 2.0 * amin {
+                        continue;
+                    }
+                    let idx = [a, b, c, d];
                     let cx = q.iter().map(|b| b.c[0]).sum::<f64>() / 4.0;
                     let cy = q.iter().map(|b| b.c[1]).sum::<f64>() / 4.0;
                     let mut order: Vec<usize> = (0..4).collect();
@@ -555,9 +596,11 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
                         let mut dst = [[0.0; 2]; 4];
                         let mut ids = [0usize; 4];
                         let mut bl = vec![];
+                        let mut chosen = vec![];
                         for k in 0..4 {
                             let id = cyc[k];
                             let blob = q[order[(k + shift) % 4]];
+                            chosen.push(idx[order[(k + shift) % 4]]);
                             src[k] = marker_mm(id);
                             dst[k] = blob.c;
                             ids[k] = id;
@@ -570,7 +613,7 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
                             if best.as_ref().is_none_or(|(bc, _)| cost < *bc) {
                                 let names =
                                     ids.iter().map(|&i| MARKER_IDS[i].to_string()).collect();
-                                best = Some((cost, (h, names, FitKind::Homography4)));
+                                best = Some((cost, (h, names, FitKind::Homography4, chosen)));
                             }
                         }
                     }
@@ -591,6 +634,11 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
                 for missing in 0..4 {
                     let ids: Vec<usize> = (0..4).filter(|&i| i != missing).collect();
                     let q = [&blobs[a], &blobs[b], &blobs[c]];
+                    let amax = q.iter().map(|b| b.area).fold(0.0, f64::max);
+                    let amin = q.iter().map(|b| b.area).fold(f64::MAX, f64::min);
+                    if amax > 2.0 * amin {
+                        continue;
+                    }
                     let src = [marker_mm(ids[0]), marker_mm(ids[1]), marker_mm(ids[2])];
                     let dst = [q[0].c, q[1].c, q[2].c];
                     let Some(h) = Homography::affine_from_3(&src, &dst) else {
@@ -600,7 +648,7 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
                         let cost = cost + 0.5;
                         if best.as_ref().is_none_or(|(bc, _)| cost < *bc) {
                             let names = ids.iter().map(|&i| MARKER_IDS[i].to_string()).collect();
-                            best = Some((cost, (h, names, FitKind::Affine3)));
+                            best = Some((cost, (h, names, FitKind::Affine3, vec![a, b, c])));
                         }
                     }
                 }

@@ -1,12 +1,12 @@
 """Train the CRNN on pre-generated shards (data/train_NNNN.npz), one CPU thread.
 
 Shards are consumed in order 0,1,2,... (waiting for a shard that gen.py is
-still writing); once --shards have been consumed it cycles over them again in a
-seeded random order.  LR follows warmup + cosine over progress =
+still writing); once --shards have been consumed it starts over at shard 0
+(batches are reshuffled with the seeded RNG each time).  LR follows warmup + cosine over progress =
 max(step/steps, elapsed/max_minutes), so the run always anneals inside the
 time budget.
 
-  python train.py --steps 12000 --max-minutes 50
+  python train.py --steps 4600 --max-minutes 55 --shards 13
 """
 import argparse
 import math
@@ -101,9 +101,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(HERE, "data"))
     ap.add_argument("--out", default=os.path.join(HERE, "data", "ckpt"))
-    ap.add_argument("--steps", type=int, default=12000)
+    ap.add_argument("--steps", type=int, default=4600)
     ap.add_argument("--max-minutes", type=float, default=50)
-    ap.add_argument("--shards", type=int, default=80, help="number of distinct train shards to use")
+    ap.add_argument("--shards", type=int, default=13, help="number of distinct train shards to use")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--col-budget", type=int, default=9600, help="batch size * padded width")
     ap.add_argument("--eval-every", type=int, default=500)
@@ -128,7 +128,7 @@ def main():
     loss_avg = None
     done = False
     while not done:
-        k = shard_no if shard_no < args.shards else rng.randrange(args.shards)
+        k = shard_no % args.shards  # epochs over the shards, in order
         fn = os.path.join(args.data, "train_%04d.npz" % k)
         while not os.path.exists(fn):
             if not args.wait_for_shards and shard_no > 0:
