@@ -232,6 +232,22 @@ pub fn decode_constrained(
             nb[i] = best.0 + f[0];
             bp_blank[t][i] = best.1;
         }
+        let top2: Vec<(Option<(f32, usize)>, Option<(f32, usize)>)> = ch
+            .iter()
+            .map(|v| {
+                let mut a: Option<(f32, usize)> = None;
+                let mut b: Option<(f32, usize)> = None;
+                for (k, &x) in v.iter().enumerate() {
+                    if a.is_none_or(|(av, _)| x > av) {
+                        b = a;
+                        a = Some((x, k));
+                    } else if b.is_none_or(|(bv, _)| x > bv) {
+                        b = Some((x, k));
+                    }
+                }
+                (a, b)
+            })
+            .collect();
         for i in 0..l {
             for (k, &c) in idx[i].iter().enumerate() {
                 let mut best = (ch[i][k], Bp::Ch(i, k));
@@ -239,9 +255,15 @@ pub fn decode_constrained(
                     best = (blank[i], Bp::Blank(i));
                 }
                 if i > 0 {
-                    for (k2, &v) in ch[i - 1].iter().enumerate() {
-                        if idx[i - 1][k2] != c && v > best.0 {
-                            best = (v, Bp::Ch(i - 1, k2));
+                    // Best previous label with a different character: the best, or the runner-up if it clashes.
+                    let (b1, b2) = top2[i - 1];
+                    for cand in [b1, b2].into_iter().flatten() {
+                        let (v, k2) = cand;
+                        if idx[i - 1][k2] != c {
+                            if v > best.0 {
+                                best = (v, Bp::Ch(i - 1, k2));
+                            }
+                            break;
                         }
                     }
                 }
@@ -385,19 +407,36 @@ pub fn find_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Option<G
     if y1 <= y0 + 2 {
         return None;
     }
-    let mut x0 = w;
-    let mut x1 = 0;
+    // Columns with ink in the band, grouped into runs separated by gaps wider than the line height; the code is
+    // the heaviest run (a sticker edge, a hole punch or a stray stroke beside it stays out).
+    let lh0 = (y1 - y0) as u32;
+    let mut cols = vec![0u32; w as usize];
     for yy in y0..y1 {
         for x in 0..w {
             if ink(x, yy as u32) {
-                x0 = x0.min(x);
-                x1 = x1.max(x);
+                cols[x as usize] += 1;
             }
         }
     }
-    if x1 <= x0 {
-        return None;
+    let gap_max = lh0.max(4);
+    let mut runs: Vec<(u32, u32, u32)> = vec![];
+    let mut cur: Option<(u32, u32, u32)> = None;
+    for x in 0..w {
+        let c = cols[x as usize];
+        if c == 0 {
+            continue;
+        }
+        cur = match cur {
+            Some((a, b, m)) if x - b <= gap_max => Some((a, x, m + c)),
+            Some(run) => {
+                runs.push(run);
+                Some((x, x, c))
+            }
+            None => Some((x, x, c)),
+        };
     }
+    runs.extend(cur);
+    let &(x0, x1, _) = runs.iter().max_by_key(|r| r.2)?;
     let lh = (y1 - y0) as u32;
     let my = (lh as f64 * 0.25).round() as u32;
     let mx = (lh as f64 * 0.3).round() as u32;

@@ -65,7 +65,7 @@ def export(ckpt, out, opset=17):
         "output_name": "output",
         "input_height": INPUT_H,
         "input_layout": "[batch, 1, 32, W] float32, luminance in [0,1] minus 0.5 (paper ~ +0.5, ink ~ -0.5)",
-        "resize": "height->32 keeping aspect, width=max(10, round(32*w/h)), bilinear, align_corners=false, no antialias",
+        "resize": "height->32 keeping aspect, width=max(10, floor(32*w/h + 0.5)) (round half up), bilinear, align_corners=false, no antialias",
         "pad_multiple": PAD_MULTIPLE,
         "pad_value": -0.5,
         "pad_side": "right",

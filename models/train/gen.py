@@ -136,7 +136,7 @@ def resize_bilinear_h32(grey_u8):
     """grey uint8 [h,w] -> float32 [32, W] in [0,1]; torch bilinear, align_corners=False, no antialias."""
     src = grey_u8.astype(np.float32) / 255.0
     h, w = src.shape
-    W = max(10, int(round(INPUT_H * w / h)))
+    W = max(10, int(math.floor(INPUT_H * w / h + 0.5)))  # round half up (not Python's half-to-even)
     H = INPUT_H
 
     def coords(n_out, n_in):
