@@ -88,6 +88,26 @@ pub fn decode_qr(region: &GrayImage) -> Option<String> {
     None
 }
 
+/// Looks for our QR anywhere on a page whose markers were not found (corners cut off or folded): a page that is
+/// one of our forms must not be dismissed as "not a form".
+pub fn find_qr_anywhere(img: &GrayImage) -> Option<QrInfo> {
+    // About 5 px/mm keeps QR modules (0.76 mm) at ~4 px while bounding the work.
+    let scale = (img.width().min(img.height()) as f64 / 210.0 / 5.0).max(1.0);
+    let small = if scale > 1.2 {
+        image::imageops::resize(
+            img,
+            (img.width() as f64 / scale) as u32,
+            (img.height() as f64 / scale) as u32,
+            image::imageops::FilterType::Triangle,
+        )
+    } else {
+        img.clone()
+    };
+    decode_qr(&small)
+        .map(|c| parse_qr(&c))
+        .filter(|q| q.template.is_some())
+}
+
 /// The identification verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Identification {

@@ -56,6 +56,17 @@ enum Cmd {
     Eval(EvalArgs),
     /// Time each stage per page on one thread (decoding excluded from the stage figures).
     Bench(BenchArgs),
+    /// Code-reader accuracy per variant on labelled crops from `phieu synth --field-crops`.
+    EvalCodes(EvalCodesArgs),
+}
+
+#[derive(clap::Args)]
+struct EvalCodesArgs {
+    /// The crops folder (holding labels.jsonl).
+    crops: PathBuf,
+    /// Recognition model.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -184,6 +195,16 @@ fn main() {
             print!("{}", phieu::bench::bench(&reader, &a.inputs, a.limit));
             Ok(0)
         }
+        Cmd::EvalCodes(a) => phieu::ocr::OcrsRecognizer::load(&a.model)
+            .map_err(anyhow::Error::from)
+            .and_then(|m| {
+                phieu::bench::eval_codes(&m, &a.crops, &Template::builtins())
+                    .map_err(|e| anyhow::anyhow!(e))
+            })
+            .map(|r| {
+                print!("{r}");
+                0
+            }),
         Cmd::Eval(a) => phieu::eval::evaluate(&a.truth, &a.results)
             .map(|r| {
                 print!("{r}");
@@ -233,12 +254,12 @@ fn render(a: RenderArgs) -> Result<()> {
 }
 
 fn scan(a: ScanArgs) -> Result<i32> {
+    // Deep stacks for the workers: some third-party image routines recurse on large dark regions.
+    let mut pool = rayon::ThreadPoolBuilder::new().stack_size(64 << 20);
     if let Some(j) = a.jobs {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(j.max(1))
-            .build_global()
-            .ok();
+        pool = pool.num_threads(j.max(1));
     }
+    pool.build_global().ok();
     let mut templates = Template::builtins();
     for p in &a.templates {
         templates.push(Template::load(p)?);

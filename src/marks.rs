@@ -31,6 +31,9 @@ pub struct MarkOptions {
     pub faint_max: f64,
     /// Rows whose confidence falls below this go to review.
     pub review_below: f64,
+    /// A page with at least this many rows without any ink is suspicious (pencil lost in a 1-bit scan, a dropout
+    /// colour, a wrong page): every row of it goes to review.
+    pub max_blank_rows: usize,
 }
 
 impl Default for MarkOptions {
@@ -46,6 +49,7 @@ impl Default for MarkOptions {
             marked_max: 0.55,
             faint_max: 0.04,
             review_below: 0.9,
+            max_blank_rows: 4,
         }
     }
 }
@@ -105,6 +109,8 @@ pub enum RowReason {
     PartialFill,
     /// Every box in the row filled or the read is otherwise doubtful.
     LowConfidence,
+    /// Most rows of the page are blank: marks may have been lost (e.g. pencil in a 1-bit scan).
+    FewMarksOnPage,
 }
 
 /// The answer read from one row.
@@ -315,6 +321,25 @@ pub fn decide_row(row: &str, boxes: Vec<BoxReading>, opts: &MarkOptions) -> RowR
     }
 }
 
+/// Page-level check: when most rows hold no ink at all, marks may have been lost in scanning, so no row of the
+/// page is trusted. Returns whether the page was flagged.
+pub fn flag_sparse_page(rows: &mut [RowReading], opts: &MarkOptions) -> bool {
+    let blank = rows
+        .iter()
+        .filter(|r| r.boxes.iter().all(|b| b.state == BoxState::Empty))
+        .count();
+    if blank < opts.max_blank_rows {
+        return false;
+    }
+    for r in rows.iter_mut() {
+        if r.status == RowStatus::Accepted {
+            r.status = RowStatus::NeedsReview;
+            r.reason = Some(RowReason::FewMarksOnPage);
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,6 +507,33 @@ mod tests {
             &MarkOptions::default(),
         );
         assert_eq!(r.status, RowStatus::NeedsReview);
+    }
+
+    #[test]
+    fn page_with_mostly_blank_rows_goes_to_review() {
+        let blank = || {
+            vec![
+                br("a", BoxState::Empty),
+                br("b", BoxState::Empty),
+                br("c", BoxState::Empty),
+            ]
+        };
+        let mut rows: Vec<RowReading> = (0..10)
+            .map(|i| {
+                let boxes = if i < 4 {
+                    vec![
+                        br("a", BoxState::Marked),
+                        br("b", BoxState::Empty),
+                        br("c", BoxState::Empty),
+                    ]
+                } else {
+                    blank()
+                };
+                decide_row("r", boxes, &MarkOptions::default())
+            })
+            .collect();
+        assert!(flag_sparse_page(&mut rows, &MarkOptions::default()));
+        assert!(rows.iter().all(|r| r.status == RowStatus::NeedsReview));
     }
 
     #[test]

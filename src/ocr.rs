@@ -354,7 +354,7 @@ impl Default for FieldOptions {
         FieldOptions {
             inset_mm: 0.8,
             empty_ink: 0.004,
-            min_char_prob: 0.9,
+            min_char_prob: 0.95,
             max_gap: 1.0,
             px_per_mm: 10.0,
         }

@@ -4,9 +4,9 @@
 use crate::export::{
     AnswerOut, FieldOut, PageRecord, PageStatus, RegistrationOut, SourceRef, SCHEMA,
 };
-use crate::identify::{identify, IdentifyOptions};
+use crate::identify::{find_qr_anywhere, identify, IdentifyOptions};
 use crate::load::{expand_inputs, load_page, page_count, Page, PageRef};
-use crate::marks::{read_row, MarkOptions, RowStatus};
+use crate::marks::{flag_sparse_page, read_row, MarkOptions, RowStatus};
 use crate::ocr::{read_field, FieldOptions, FieldStatus, LineRecognizer};
 use crate::register::{register, verify, warp_region, RegisterOptions, RegisterOutcome};
 use crate::template::Template;
@@ -113,6 +113,19 @@ impl Reader {
                 return PageRecord::bare(src, PageStatus::Blank, vec![])
             }
             RegisterOutcome::NotAForm { reason } => {
+                times.register.fetch_add(us(t0), Ordering::Relaxed);
+                if let Some(q) = find_qr_anywhere(img) {
+                    // One of our forms whose corners are missing: a person must see it, it is not "not a form".
+                    let mut r = PageRecord::bare(
+                        src,
+                        PageStatus::NeedsReview,
+                        vec!["markers_not_found".into()],
+                    );
+                    r.template = q.template.clone();
+                    r.qr = Some(q.content);
+                    r.error = Some(reason);
+                    return r;
+                }
                 let mut r = PageRecord::bare(src, PageStatus::Rejected, vec!["not_a_form".into()]);
                 r.error = Some(reason);
                 return r;
@@ -161,13 +174,22 @@ impl Reader {
 
         let t2 = std::time::Instant::now();
         let mut answers = BTreeMap::new();
-        for row in &t.rows {
-            let boxes: Vec<_> = row
-                .options
-                .iter()
-                .map(|o| (o.id.clone(), o.bbox, reg.h))
-                .collect();
-            let rr = read_row(img, &boxes, row, &reg.levels, &self.opts.marks);
+        let mut readings: Vec<_> = t
+            .rows
+            .iter()
+            .map(|row| {
+                let boxes: Vec<_> = row
+                    .options
+                    .iter()
+                    .map(|o| (o.id.clone(), o.bbox, reg.h))
+                    .collect();
+                read_row(img, &boxes, row, &reg.levels, &self.opts.marks)
+            })
+            .collect();
+        if flag_sparse_page(&mut readings, &self.opts.marks) {
+            reasons.push("few_marks_on_page".into());
+        }
+        for (row, rr) in t.rows.iter().zip(readings) {
             let mut status = rr.status;
             let mut reason = rr.reason.map(|r| {
                 serde_json::to_value(r)
