@@ -88,7 +88,7 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
     let (mut tmpl_ok, mut tmpl_n, mut tmpl_noqr_ok, mut tmpl_noqr_n) = (0, 0, 0, 0);
     // Marks: confusion truth-type × outcome, calibration bins.
     let mut conf: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let mut calib = vec![(0usize, 0usize); 10];
+    let mut calib = [(0usize, 0usize); 10];
     let mut fields: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     for t in &truth {
         let key = (

@@ -173,6 +173,9 @@ pub fn greedy(lp: &[Vec<f32>], alphabet: &[char]) -> (String, f32) {
     (out, score)
 }
 
+/// Best and runner-up (score, candidate) of one label position.
+type Top2 = (Option<(f32, usize)>, Option<(f32, usize)>);
+
 /// Best CTC path whose label is one fixed-length sequence of character classes (Viterbi over
 /// (position, character) states).
 pub fn decode_constrained(
@@ -232,7 +235,7 @@ pub fn decode_constrained(
             nb[i] = best.0 + f[0];
             bp_blank[t][i] = best.1;
         }
-        let top2: Vec<(Option<(f32, usize)>, Option<(f32, usize)>)> = ch
+        let top2: Vec<Top2> = ch
             .iter()
             .map(|v| {
                 let mut a: Option<(f32, usize)> = None;
