@@ -105,9 +105,15 @@ pub struct PageRecord {
     pub schema: String,
     /// Where the page came from.
     pub source: SourceRef,
+    /// SHA-256 of the input file's bytes (resume key together with the page number).
+    #[serde(default)]
+    pub file_sha256: Option<String>,
     /// SHA-256 of the decoded page pixels (duplicate detection).
     #[serde(default)]
     pub page_hash: Option<String>,
+    /// For a page scanned twice: the first copy (in output order).
+    #[serde(default)]
+    pub duplicate_of: Option<SourceRef>,
     /// Outcome.
     pub status: PageStatus,
     /// Page-level reasons (not_a_form, template_conflict, registration_unverified, ...).
@@ -141,7 +147,9 @@ impl PageRecord {
         PageRecord {
             schema: SCHEMA.to_string(),
             source,
+            file_sha256: None,
             page_hash: None,
+            duplicate_of: None,
             status,
             reasons,
             template: None,
@@ -252,6 +260,52 @@ pub fn to_csv(records: &[PageRecord], row_ids: &[String]) -> String {
     s
 }
 
+/// Flags duplicates across a batch: a page whose pixels equal an earlier page's (scanned twice) gets
+/// `duplicate_page` and `duplicate_of`; forms sharing one dossier code all get `duplicate_dossier`. Flagged pages
+/// are never `accepted`, so an importer cannot count one rating twice. Returns the number of flagged pages.
+pub fn flag_duplicates(records: &mut [PageRecord]) -> usize {
+    use std::collections::HashMap;
+    let mut flagged = std::collections::BTreeSet::new();
+    let mut first: HashMap<String, SourceRef> = HashMap::new();
+    for (i, r) in records.iter_mut().enumerate() {
+        let is_form = matches!(r.status, PageStatus::Accepted | PageStatus::NeedsReview);
+        let Some(h) = r.page_hash.clone().filter(|_| is_form) else {
+            continue;
+        };
+        match first.get(&h) {
+            Some(src) => {
+                r.duplicate_of = Some(src.clone());
+                r.reasons.push("duplicate_page".into());
+                flagged.insert(i);
+            }
+            None => {
+                first.insert(h, r.source.clone());
+            }
+        }
+    }
+    let mut by_code: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        if r.duplicate_of.is_some() {
+            continue;
+        }
+        if let Some(v) = r.fields.get("dossier_code").and_then(|f| f.value.clone()) {
+            by_code.entry(v).or_default().push(i);
+        }
+    }
+    for idx in by_code.values().filter(|v| v.len() > 1) {
+        for &i in idx {
+            records[i].reasons.push("duplicate_dossier".into());
+            flagged.insert(i);
+        }
+    }
+    for &i in &flagged {
+        if records[i].status == PageStatus::Accepted {
+            records[i].status = PageStatus::NeedsReview;
+        }
+    }
+    flagged.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +323,27 @@ mod tests {
             "no temp files left"
         );
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn page_scanned_twice_is_flagged_once_and_not_accepted() {
+        let mk = |p: &str, h: &str| {
+            let mut r = PageRecord::bare(
+                SourceRef {
+                    path: p.into(),
+                    page: 1,
+                },
+                PageStatus::Accepted,
+                vec![],
+            );
+            r.page_hash = Some(h.into());
+            r
+        };
+        let mut v = vec![mk("a.png", "x"), mk("b.png", "y"), mk("c.png", "x")];
+        assert_eq!(flag_duplicates(&mut v), 1);
+        assert_eq!(v[0].status, PageStatus::Accepted);
+        assert_eq!(v[2].status, PageStatus::NeedsReview);
+        assert_eq!(v[2].duplicate_of.as_ref().unwrap().path, "a.png");
     }
 
     #[test]

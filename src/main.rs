@@ -316,10 +316,25 @@ fn scan(a: ScanArgs) -> Result<i32> {
             );
         }
     };
-    let mut records = run(&reader, &units, Some(&a.out), &times, &on_done);
+    let journal_path = a.out.join(".phieu").join("journal.jsonl");
+    let journal = phieu::pipeline::Journal::open(&journal_path)
+        .with_context(|| format!("opening {}", journal_path.display()))?;
+    let resumed = units
+        .iter()
+        .filter(|u| journal.finished(u).is_some())
+        .count();
+    let mut records = run(
+        &reader,
+        &units,
+        Some(&a.out),
+        &times,
+        Some(&journal),
+        &on_done,
+    );
     pb.finish_and_clear();
     records.extend(bad);
     records.sort_by(|x, y| (&x.source.path, x.source.page).cmp(&(&y.source.path, y.source.page)));
+    let duplicates = phieu::export::flag_duplicates(&mut records);
     write_atomic(&a.out.join("results.jsonl"), to_jsonl(&records).as_bytes())?;
     let row_ids: Vec<String> = reader.templates[0]
         .rows
@@ -330,6 +345,11 @@ fn scan(a: ScanArgs) -> Result<i32> {
         &a.out.join("results.csv"),
         to_csv(&records, &row_ids).as_bytes(),
     )?;
+    let manifest = manifest(&a, &units, &records, &reader);
+    write_atomic(
+        &a.out.join("manifest.json"),
+        (serde_json::to_string_pretty(&manifest)? + "\n").as_bytes(),
+    )?;
     let count = |s: PageStatus| records.iter().filter(|r| r.status == s).count();
     let secs = start.elapsed().as_secs_f64();
     let n = units.len();
@@ -338,7 +358,8 @@ fn scan(a: ScanArgs) -> Result<i32> {
             v.load(Ordering::Relaxed) as f64 / 1000.0 / n.max(1) as f64
         };
         eprintln!(
-            "phieu: {n} pages in {secs:.1}s ({:.1} pages/s): {} accepted, {} needs review, {} rejected, {} blank\n\
+            "phieu: {n} pages in {secs:.1}s ({:.1} pages/s): {} accepted, {} needs review, {} rejected, {} blank, \
+             {duplicates} duplicates, {resumed} resumed from an earlier run\n\
              phieu: per page (CPU ms): load {:.1}, register {:.1}, identify+verify {:.1}, marks {:.1}, codes {:.1}\n\
              phieu: wrote {}",
             n as f64 / secs.max(1e-9),
@@ -395,4 +416,32 @@ fn synth(a: SynthArgs) -> Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+/// The batch manifest: inputs with content hashes, versions and options (no timestamps, so re-runs are identical).
+fn manifest(
+    a: &ScanArgs,
+    units: &[phieu::pipeline::Unit],
+    records: &[phieu::export::PageRecord],
+    reader: &Reader,
+) -> serde_json::Value {
+    let mut inputs: std::collections::BTreeMap<String, (String, u32)> = Default::default();
+    for u in units {
+        let e = inputs
+            .entry(u.source.path.to_string_lossy().into_owned())
+            .or_insert((u.file_sha256.clone(), 0));
+        e.1 += 1;
+    }
+    let model_sha = phieu::pipeline::file_sha256(&a.model).ok();
+    let count = |s: PageStatus| records.iter().filter(|r| r.status == s).count();
+    serde_json::json!({
+        "program": format!("phieu {}", phieu::VERSION),
+        "results_schema": phieu::export::SCHEMA,
+        "templates": reader.templates.iter().map(|t| serde_json::json!({"id": t.template_id, "version": t.version})).collect::<Vec<_>>(),
+        "model": {"version": model_version(), "sha256": model_sha, "loaded": reader.recognizer.is_some()},
+        "options": {"review_crops": !a.no_crops, "extra_templates": a.templates},
+        "inputs": inputs.iter().map(|(p, (h, n))| serde_json::json!({"path": p, "sha256": h, "pages": n})).collect::<Vec<_>>(),
+        "pages": {"total": records.len(), "accepted": count(PageStatus::Accepted), "needs_review": count(PageStatus::NeedsReview),
+                  "rejected": count(PageStatus::Rejected), "blank": count(PageStatus::Blank)},
+    })
 }

@@ -340,7 +340,9 @@ impl Reader {
         PageRecord {
             schema: SCHEMA.into(),
             source: src,
+            file_sha256: None,
             page_hash: None,
+            duplicate_of: None,
             status: if all_ok {
                 PageStatus::Accepted
             } else {
@@ -385,6 +387,16 @@ fn save_png(path: &Path, img: &image::GrayImage) -> bool {
 pub struct Unit {
     /// Which page.
     pub source: PageRef,
+    /// SHA-256 of the file's bytes.
+    pub file_sha256: String,
+}
+
+/// SHA-256 of a file's bytes, hex.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex(&h.finalize()))
 }
 
 /// Expands inputs into page units (sorted by path, page) plus records for files that cannot be opened.
@@ -410,18 +422,25 @@ pub fn plan(inputs: &[PathBuf]) -> (Vec<Unit>, Vec<PageRecord>) {
             r
         })
         .collect();
-    let counts: Vec<(PathBuf, Result<u32, crate::load::LoadError>)> = files
+    let counts: Vec<(PathBuf, Result<(u32, String), crate::load::LoadError>)> = files
         .par_iter()
-        .map(|f| (f.clone(), page_count(f)))
+        .map(|f| {
+            let hash = file_sha256(f).map_err(|source| crate::load::LoadError::Io {
+                path: f.clone(),
+                source,
+            });
+            (f.clone(), hash.and_then(|h| page_count(f).map(|n| (n, h))))
+        })
         .collect();
     let mut units = vec![];
     for (f, c) in counts {
         match c {
-            Ok(n) => units.extend((1..=n).map(|page| Unit {
+            Ok((n, h)) => units.extend((1..=n).map(|page| Unit {
                 source: PageRef {
                     path: f.clone(),
                     page,
                 },
+                file_sha256: h.clone(),
             })),
             Err(e) => {
                 let mut r = PageRecord::bare(
@@ -447,11 +466,16 @@ pub fn run(
     units: &[Unit],
     out: Option<&Path>,
     times: &StageTimes,
+    journal: Option<&Journal>,
     on_done: &(dyn Fn(&PageRecord) + Sync),
 ) -> Vec<PageRecord> {
     let mut recs: Vec<PageRecord> = units
         .par_iter()
         .map(|u| {
+            if let Some(done) = journal.and_then(|j| j.finished(u)) {
+                on_done(&done);
+                return done;
+            }
             let t = std::time::Instant::now();
             let rec = match load_page(&u.source.path, u.source.page) {
                 Ok(page) => {
@@ -473,10 +497,78 @@ pub fn run(
                     r
                 }
             };
+            let mut rec = rec;
+            rec.file_sha256 = Some(u.file_sha256.clone());
+            if let Some(j) = journal {
+                if let Err(e) = j.append(&rec) {
+                    eprintln!("phieu: warning: cannot write the resume journal: {e}");
+                }
+            }
             on_done(&rec);
             rec
         })
         .collect();
     recs.sort_by(|a, b| (&a.source.path, a.source.page).cmp(&(&b.source.path, b.source.page)));
     recs
+}
+
+/// The resume journal: one record per finished page, appended as pages complete, so an interrupted run
+/// (even `kill -9`) restarts without redoing or duplicating pages. Keyed by (file SHA-256, page).
+pub struct Journal {
+    file: std::sync::Mutex<std::fs::File>,
+    done: std::collections::HashMap<(String, u32), PageRecord>,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal at `path` and loads the finished pages; a torn last line is ignored.
+    pub fn open(path: &Path) -> std::io::Result<Journal> {
+        let mut done = std::collections::HashMap::new();
+        if let Ok(text) = std::fs::read_to_string(path) {
+            for line in text.lines() {
+                if let Ok(r) = serde_json::from_str::<PageRecord>(line) {
+                    if let Some(h) = r.file_sha256.clone() {
+                        done.insert((h, r.source.page), r);
+                    }
+                }
+            }
+        }
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        // A torn line from a killed run must not glue onto the next record.
+        let needs_nl = std::fs::read(path)
+            .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
+            .unwrap_or(false);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        if needs_nl {
+            std::io::Write::write_all(&mut file, b"\n")?;
+        }
+        Ok(Journal {
+            file: std::sync::Mutex::new(file),
+            done,
+        })
+    }
+
+    /// A finished record for this unit, if any (re-targeted to the unit's current path).
+    pub fn finished(&self, u: &Unit) -> Option<PageRecord> {
+        self.done
+            .get(&(u.file_sha256.clone(), u.source.page))
+            .map(|r| {
+                let mut r = r.clone();
+                r.source.path = u.source.path.to_string_lossy().into_owned();
+                r
+            })
+    }
+
+    /// Appends a finished record (one line, flushed).
+    pub fn append(&self, r: &PageRecord) -> std::io::Result<()> {
+        let mut line = serde_json::to_string(r).expect("records serialize");
+        line.push('\n');
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        std::io::Write::write_all(&mut *f, line.as_bytes())?;
+        std::io::Write::flush(&mut *f)
+    }
 }

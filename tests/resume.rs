@@ -1,0 +1,89 @@
+//! Re-runs and interruptions: the same command twice gives identical outputs and skips finished pages; a run
+//! killed with SIGKILL at any moment resumes without duplicates or losses.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scan(out: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_phieu"))
+        .args(["scan", "samples", "--out"])
+        .arg(out)
+        .current_dir(root())
+        .output()
+        .expect("phieu runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("phieu-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    d
+}
+
+#[test]
+fn rerun_is_identical_and_skips_finished_pages() {
+    let out = tmp("rerun");
+    scan(&out);
+    let first = std::fs::read(out.join("results.jsonl")).unwrap();
+    let again = scan(&out);
+    assert_eq!(std::fs::read(out.join("results.jsonl")).unwrap(), first);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("8 resumed"), "{err}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn torn_journal_after_a_crash_resumes_without_duplicates() {
+    let reference = tmp("ref");
+    scan(&reference);
+    let want = std::fs::read_to_string(reference.join("results.jsonl")).unwrap();
+    let out = tmp("torn");
+    scan(&out);
+    // Keep three finished pages and half of a fourth line, as a kill mid-write leaves it.
+    let j = out.join(".phieu/journal.jsonl");
+    let text = std::fs::read_to_string(&j).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let torn = format!(
+        "{}\n{}",
+        lines[..3].join("\n"),
+        &lines[3][..lines[3].len() / 2]
+    );
+    std::fs::write(&j, torn).unwrap();
+    std::fs::remove_file(out.join("results.jsonl")).unwrap();
+    let o = scan(&out);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("3 resumed"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("results.jsonl")).unwrap(),
+        want
+    );
+    std::fs::remove_dir_all(&out).ok();
+    std::fs::remove_dir_all(&reference).ok();
+}
+
+#[test]
+fn kill_9_at_any_moment_then_rerun_gives_the_full_results() {
+    let reference = tmp("ref9");
+    scan(&reference);
+    let want = std::fs::read_to_string(reference.join("results.jsonl")).unwrap();
+    for delay_ms in [50u64, 150, 300] {
+        let out = tmp(&format!("kill{delay_ms}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_phieu"))
+            .args(["scan", "samples", "--quiet", "--out"])
+            .arg(&out)
+            .current_dir(root())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().ok(); // SIGKILL on Unix
+        child.wait().ok();
+        scan(&out);
+        let got = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+        assert_eq!(got, want, "after a kill at {delay_ms} ms");
+        std::fs::remove_dir_all(&out).ok();
+    }
+    std::fs::remove_dir_all(&reference).ok();
+}
