@@ -422,7 +422,8 @@ pub fn plan(inputs: &[PathBuf]) -> (Vec<Unit>, Vec<PageRecord>) {
             r
         })
         .collect();
-    let counts: Vec<(PathBuf, Result<(u32, String), crate::load::LoadError>)> = files
+    type Counted = (PathBuf, Result<(u32, String), crate::load::LoadError>);
+    let counts: Vec<Counted> = files
         .par_iter()
         .map(|f| {
             let hash = file_sha256(f).map_err(|source| crate::load::LoadError::Io {
