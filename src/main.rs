@@ -282,7 +282,17 @@ fn scan(a: ScanArgs) -> Result<i32> {
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let start = std::time::Instant::now();
-    let (units, bad) = plan(&a.inputs);
+    let (mut units, bad) = plan(&a.inputs);
+    // Never read our own outputs (review crops) back in when OUT lies inside an input folder.
+    if let Ok(out_abs) = a.out.canonicalize() {
+        units.retain(|u| {
+            u.source
+                .path
+                .canonicalize()
+                .map(|p| !p.starts_with(&out_abs))
+                .unwrap_or(true)
+        });
+    }
     for b in &bad {
         eprintln!(
             "phieu: {}",

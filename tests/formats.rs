@@ -1,0 +1,171 @@
+//! Input formats as scanners write them: multi-page 1-bit CCITT Group 4 TIFF, PDF with one JPEG per page,
+//! multi-page greyscale TIFF, and a broken file that must be named while the rest of the batch goes on.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("phieu-fmt-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn scan(inputs: &[&Path], out: &Path) -> (Option<i32>, Vec<Value>, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_phieu"))
+        .arg("scan")
+        .args(inputs)
+        .args(["--quiet", "--no-crops", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    let recs = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (
+        o.status.code(),
+        recs,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn multi_page_group4_tiff_reads_every_page() {
+    let f = root().join("tests/fixtures/formats/four_forms_g4_khdt_gtvt_khdt_khdt.tif");
+    let out = tmp("g4");
+    let (_, recs, _) = scan(&[&f], &out.join("o"));
+    let got: Vec<(u64, &str)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r["source"]["page"].as_u64().unwrap(),
+                r["template"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![(1, "khdt"), (2, "gtvt"), (3, "khdt"), (4, "khdt")]
+    );
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// A scanner-style PDF: each page one full-page DCT (JPEG) image.
+fn jpeg_pdf(pages: &[PathBuf], out: &Path) {
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let mut kids = vec![];
+    for p in pages {
+        let bytes = std::fs::read(p).unwrap();
+        let img = image::load_from_memory(&bytes).unwrap();
+        let (w, h) = (img.width() as i64, img.height() as i64);
+        let cs = if img.color().has_color() {
+            "DeviceRGB"
+        } else {
+            "DeviceGray"
+        };
+        let img_id = doc.add_object(Stream::new(
+            dictionary! {"Type" => "XObject", "Subtype" => "Image", "Width" => w, "Height" => h,
+            "ColorSpace" => cs, "BitsPerComponent" => 8, "Filter" => "DCTDecode"},
+            bytes,
+        ));
+        let content = format!("q {w} 0 0 {h} 0 0 cm /Im0 Do Q");
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content.into_bytes()));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "MediaBox" => vec![0.into(), 0.into(), w.into(), h.into()],
+            "Contents" => content_id,
+            "Resources" => dictionary! {"XObject" => dictionary! {"Im0" => img_id}},
+        });
+        kids.push(Object::Reference(page_id));
+    }
+    let n = kids.len() as i64;
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {"Type" => "Pages", "Kids" => kids, "Count" => n}),
+    );
+    let catalog = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
+    doc.trailer.set("Root", catalog);
+    doc.save(out).unwrap();
+}
+
+#[test]
+fn scanner_pdf_with_jpeg_pages_reads_every_page() {
+    let dir = tmp("pdf");
+    let pdf = dir.join("batch.pdf");
+    jpeg_pdf(
+        &[
+            root().join("samples/synth_00002.jpg"),
+            root().join("samples/synth_00001.jpg"),
+        ],
+        &pdf,
+    );
+    let (_, recs, _) = scan(&[&pdf], &dir.join("o"));
+    let got: Vec<(u64, &str)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r["source"]["page"].as_u64().unwrap(),
+                r["template"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(got, vec![(1, "khdt"), (2, "gtvt")]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn multi_page_grey_tiff_reads_every_page() {
+    use tiff::encoder::{colortype, TiffEncoder};
+    let dir = tmp("tiff");
+    let path = dir.join("two.tif");
+    let mut enc = TiffEncoder::new(std::fs::File::create(&path).unwrap()).unwrap();
+    for s in ["samples/synth_00003.jpg", "samples/synth_00002.jpg"] {
+        let g = image::open(root().join(s)).unwrap().to_luma8();
+        enc.write_image::<colortype::Gray8>(g.width(), g.height(), g.as_raw())
+            .unwrap();
+    }
+    drop(enc);
+    let (_, recs, _) = scan(&[&path], &dir.join("o"));
+    let got: Vec<&str> = recs
+        .iter()
+        .map(|r| r["template"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(got, vec!["gtvt", "khdt"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn broken_file_is_named_and_the_batch_goes_on() {
+    let dir = tmp("broken");
+    std::fs::write(dir.join("broken.png"), b"not an image at all").unwrap();
+    std::fs::copy(root().join("samples/synth_00001.jpg"), dir.join("good.jpg")).unwrap();
+    let (code, recs, err) = scan(&[&dir], &dir.join("o"));
+    assert_eq!(code, Some(3), "exit code 3 = some inputs unreadable");
+    assert!(err.contains("broken.png"), "{err}");
+    assert_eq!(recs.len(), 2);
+    let broken = recs
+        .iter()
+        .find(|r| {
+            r["source"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("broken.png")
+        })
+        .unwrap();
+    assert_eq!(broken["status"], "rejected");
+    assert!(broken["error"].as_str().unwrap().contains("broken.png"));
+    let good = recs
+        .iter()
+        .find(|r| r["source"]["path"].as_str().unwrap().ends_with("good.jpg"))
+        .unwrap();
+    assert_eq!(good["template"], "gtvt");
+    std::fs::remove_dir_all(&dir).ok();
+}
