@@ -470,44 +470,83 @@ pub fn run(
     journal: Option<&Journal>,
     on_done: &(dyn Fn(&PageRecord) + Sync),
 ) -> Vec<PageRecord> {
-    let mut recs: Vec<PageRecord> = units
-        .par_iter()
-        .map(|u| {
-            if let Some(done) = journal.and_then(|j| j.finished(u)) {
-                on_done(&done);
-                return done;
+    let work = |u: &Unit| -> PageRecord {
+        if let Some(done) = journal.and_then(|j| j.finished(u)) {
+            on_done(&done);
+            return done;
+        }
+        let t = std::time::Instant::now();
+        let rec = match load_page(&u.source.path, u.source.page) {
+            Ok(page) => {
+                times.load.fetch_add(us(t), Ordering::Relaxed);
+                let mut r = reader.read_page(&page, out, times);
+                r.page_hash = Some(page_hash(&page.image));
+                r
             }
-            let t = std::time::Instant::now();
-            let rec = match load_page(&u.source.path, u.source.page) {
-                Ok(page) => {
-                    times.load.fetch_add(us(t), Ordering::Relaxed);
-                    let mut r = reader.read_page(&page, out, times);
-                    r.page_hash = Some(page_hash(&page.image));
-                    r
-                }
-                Err(e) => {
-                    let mut r = PageRecord::bare(
-                        SourceRef {
-                            path: u.source.path.to_string_lossy().into_owned(),
-                            page: u.source.page,
-                        },
-                        PageStatus::Rejected,
-                        vec!["unreadable".into()],
-                    );
-                    r.error = Some(e.to_string());
-                    r
-                }
-            };
-            let mut rec = rec;
-            rec.file_sha256 = Some(u.file_sha256.clone());
-            if let Some(j) = journal {
-                if let Err(e) = j.append(&rec) {
-                    eprintln!("phieu: warning: cannot write the resume journal: {e}");
-                }
+            Err(e) => {
+                let mut r = PageRecord::bare(
+                    SourceRef {
+                        path: u.source.path.to_string_lossy().into_owned(),
+                        page: u.source.page,
+                    },
+                    PageStatus::Rejected,
+                    vec!["unreadable".into()],
+                );
+                r.error = Some(e.to_string());
+                r
             }
-            on_done(&rec);
-            rec
-        })
+        };
+        let mut rec = rec;
+        rec.file_sha256 = Some(u.file_sha256.clone());
+        if let Some(j) = journal {
+            if let Err(e) = j.append(&rec) {
+                eprintln!("phieu: warning: cannot write the resume journal: {e}");
+            }
+        }
+        on_done(&rec);
+        rec
+    };
+    // Pages go to a fixed set of workers that each hold one page at a time, so memory is bounded by the worker
+    // count. (A rayon task that waits on the model's own thread pool would steal further pages meanwhile, and
+    // pages would pile up in flight.)
+    let workers = rayon::current_num_threads().max(1).min(units.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<PageRecord>>> =
+        units.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            std::thread::Builder::new()
+                // Some third-party image routines recurse deeply on large dark regions.
+                .stack_size(64 << 20)
+                .spawn_scoped(scope, || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(u) = units.get(i) else { break };
+                    // A bug on one page must not take the batch down: it becomes that page's rejection.
+                    let rec = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(u)))
+                        .unwrap_or_else(|_| {
+                            let mut r = PageRecord::bare(
+                                SourceRef {
+                                    path: u.source.path.to_string_lossy().into_owned(),
+                                    page: u.source.page,
+                                },
+                                PageStatus::Rejected,
+                                vec!["internal_error".into()],
+                            );
+                            r.error = Some(format!(
+                                "{} page {}: internal error while reading",
+                                u.source.path.display(),
+                                u.source.page
+                            ));
+                            r
+                        });
+                    *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(rec);
+                })
+                .expect("spawn worker");
+        }
+    });
+    let mut recs: Vec<PageRecord> = slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
         .collect();
     recs.sort_by(|a, b| (&a.source.path, a.source.page).cmp(&(&b.source.path, b.source.page)));
     recs
