@@ -89,6 +89,7 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
     // Marks: confusion truth-type × outcome, calibration bins.
     let mut conf: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut calib = [(0usize, 0usize); 10];
+    let mut calib_all = [(0usize, 0usize); 10];
     let mut fields: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     for t in &truth {
         let key = (
@@ -211,6 +212,13 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
                 *conf
                     .entry((typ.to_string(), outcome.to_string()))
                     .or_default() += 1;
+                if a["status"] == "accepted" || a["status"] == "needs_review" {
+                    // Every proposal, accepted or not: would it have been right if taken as is?
+                    let c = a["confidence"].as_f64().unwrap_or(0.0);
+                    let bin = ((c * 10.0).floor() as usize).min(9);
+                    calib_all[bin].0 += 1;
+                    calib_all[bin].1 += (typ != "ambiguous" && &a["choice"] == want) as usize;
+                }
                 if a["status"] == "accepted" {
                     let c = a["confidence"].as_f64().unwrap_or(0.0);
                     let bin = ((c * 10.0).floor() as usize).min(9);
@@ -322,6 +330,18 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
             let _ = writeln!(
                 out,
                 "  [{:.1}, {:.1})  n={n:6}  accuracy {:.4}",
+                i as f64 / 10.0,
+                (i + 1) as f64 / 10.0,
+                *ok as f64 / *n as f64
+            );
+        }
+    }
+    let _ = writeln!(out, "\n== calibration of every row proposal, accepted or sent to review (confidence bin -> share right)");
+    for (i, (n, ok)) in calib_all.iter().enumerate() {
+        if *n > 0 {
+            let _ = writeln!(
+                out,
+                "  [{:.1}, {:.1})  n={n:6}  right {:.4}",
                 i as f64 / 10.0,
                 (i + 1) as f64 / 10.0,
                 *ok as f64 / *n as f64
