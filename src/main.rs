@@ -109,8 +109,8 @@ struct SynthArgs {
     /// Also write labelled crops of the code fields to OUT/crops/ (for training the recognizer).
     #[arg(long)]
     field_crops: bool,
-    /// Handwritten digits atlas (default: the training atlas; pass assets/hand/digits_test.png for held-out sets).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/hand/digits_train.png"))]
+    /// Handwritten digits atlas (default: the training atlas; pass models/hand/digits_test.png for held-out sets).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/models/hand/digits_train.png"))]
     hand_atlas: PathBuf,
     /// Fixed resolution (default: a 150/200/300 dpi mix).
     #[arg(long)]

