@@ -29,6 +29,8 @@ pub struct MarkOptions {
     pub marked_max: f64,
     /// Faint coverage above which an otherwise empty box is doubtful.
     pub faint_max: f64,
+    /// Faint coverage at or above which a box holds a light mark (pencil).
+    pub light_min: f64,
     /// Rows whose confidence falls below this go to review.
     pub review_below: f64,
     /// A page with at least this many rows without any ink is suspicious (pencil lost in a 1-bit scan, a dropout
@@ -48,6 +50,7 @@ impl Default for MarkOptions {
             filled_min: 0.8,
             marked_max: 0.55,
             faint_max: 0.04,
+            light_min: 0.07,
             review_below: 0.9,
             max_blank_rows: 4,
         }
@@ -202,6 +205,10 @@ pub fn classify(coverage: f64, faint: f64, opts: &MarkOptions) -> (BoxState, f64
         let lo = ramp(coverage, opts.marked_min, opts.marked_min * 2.0);
         let hi = ramp(opts.marked_max - coverage, 0.0, 0.1);
         return (BoxState::Marked, 0.9 + 0.1 * lo.min(hi));
+    }
+    if faint >= opts.light_min {
+        // A light mark (pencil, pale pen): little ink passes the dark level but a clear stroke passes the faint one.
+        return (BoxState::Marked, 0.92);
     }
     if coverage <= opts.empty_max && faint <= opts.faint_max {
         let c = 0.9
@@ -415,6 +422,19 @@ mod tests {
             state(|c| c.fill_rect([7.6, 7.6, 12.4, 12.4], [30, 30, 30])),
             BoxState::Filled
         );
+    }
+
+    #[test]
+    fn pencil_tick_should_be_marked() {
+        let s = state(|c| {
+            c.stroke(
+                &[[8.5, 10.0], [9.8, 11.6], [12.0, 8.2]],
+                0.55,
+                [95, 95, 100],
+                0.6,
+            )
+        });
+        assert_eq!(s, BoxState::Marked);
     }
 
     #[test]
