@@ -112,6 +112,19 @@ impl Reader {
             RegisterOutcome::Blank { .. } => {
                 return PageRecord::bare(src, PageStatus::Blank, vec![])
             }
+            RegisterOutcome::MarkersMissing { reason } => {
+                times.register.fetch_add(us(t0), Ordering::Relaxed);
+                let q = find_qr_anywhere(img);
+                let mut r = PageRecord::bare(
+                    src,
+                    PageStatus::NeedsReview,
+                    vec!["markers_not_found".into()],
+                );
+                r.template = q.as_ref().and_then(|q| q.template.clone());
+                r.qr = q.map(|q| q.content);
+                r.error = Some(reason);
+                return r;
+            }
             RegisterOutcome::NotAForm { reason } => {
                 times.register.fetch_add(us(t0), Ordering::Relaxed);
                 if let Some(q) = find_qr_anywhere(img) {

@@ -107,6 +107,11 @@ pub enum RegisterOutcome {
         /// Fraction of ink pixels.
         ink_fraction: f64,
     },
+    /// No marker configuration, but the page carries a large ruled table like ours (corners cut off or folded).
+    MarkersMissing {
+        /// Why.
+        reason: String,
+    },
     /// Ink but no marker configuration.
     NotAForm {
         /// Why.
@@ -273,7 +278,7 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
         }
     }
     let _ = ink;
-    let (blobs, content) = find_blobs(img, &work, &mask);
+    let (blobs, content, grid_mm) = find_blobs(img, &work, &mask);
     // Blank backs: no ink worth the name once the scanner background (touching the image border) and dust
     // (specks under ~2.5 mm) are set aside.
     let ink_fraction = content as f64 / inner.max(1) as f64;
@@ -297,6 +302,12 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
                 check: FitCheck::default(),
             }))
         }
+        None if grid_mm >= 100.0 => RegisterOutcome::MarkersMissing {
+            reason: format!(
+                "corner markers not found, but a ruled table of {grid_mm:.0} mm is on the page ({} marker-like blobs)",
+                blobs.len()
+            ),
+        },
         None => RegisterOutcome::NotAForm {
             reason: format!(
                 "no corner-marker configuration found ({} marker-like blobs, ink {:.1}%)",
@@ -308,7 +319,7 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
 }
 
 /// Marker candidates, and the ink area (work px) of components that are neither dust nor scanner background.
-fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, usize) {
+fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, usize, f64) {
     use imageproc::region_labelling::{connected_components, Connectivity};
     let labels = connected_components(mask, Connectivity::Eight, image::Luma([0u8]));
     let (w, h) = mask.dimensions();
@@ -366,6 +377,15 @@ fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, us
         .filter(|s| (s.x1 - s.x0 + 1).max(s.y1 - s.y0 + 1) >= min_dim)
         .map(|s| s.n as usize)
         .sum();
+    // The rating table is one connected grid of rules, far larger than any glyph, word or logo: its extent (mm)
+    // tells a form whose corners are missing from a page of text.
+    let ppm = work_px_per_mm(work, full);
+    let grid_mm = stats
+        .iter()
+        .filter(|s| s.n > 0.0)
+        .filter(|s| s.x0 > 0 && s.y0 > 0 && s.x1 + 1 < w && s.y1 + 1 < h)
+        .map(|s| ((s.x1 - s.x0 + 1).min(s.y1 - s.y0 + 1)) as f64 / ppm)
+        .fold(0.0, f64::max);
     for (l, s) in stats.iter().enumerate() {
         if s.n < 9.0 {
             continue;
@@ -414,7 +434,7 @@ fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, us
     }
     out.sort_by(|a, b| b.area.total_cmp(&a.area));
     out.truncate(14);
-    (out, content)
+    (out, content, grid_mm)
 }
 
 /// Working resolution, px/mm, assuming the short side spans about an A4 width.
