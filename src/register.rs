@@ -258,6 +258,33 @@ impl Work {
 /// Finds the markers and fits the transform. Does not read anything.
 pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
     let work = work_image(img, opts);
+    let (mask, inner) = ink_mask(&work, opts);
+    let (blobs, content, grid_mm) = find_blobs(img, &work, &mask);
+    // Blank backs: no ink worth the name once the scanner background (touching the image border) and dust
+    // (specks under ~2.5 mm) are set aside.
+    let ink_fraction = content as f64 / inner.max(1) as f64;
+    if ink_fraction < opts.blank_ink_fraction {
+        return RegisterOutcome::Blank { ink_fraction };
+    }
+    let fitted = fit_markers(&blobs, opts).and_then(|f| refit(img, &blobs, f));
+    // Without markers, look for the ruled table at a resolution where its 0.3 mm rules survive (only on such
+    // pages, so the cost is not paid on normal forms).
+    let grid_mm = if fitted.is_none() {
+        let fine = RegisterOptions {
+            work_px_per_mm: 4.0,
+            ..opts.clone()
+        };
+        let work4 = work_image(img, &fine);
+        let (mask4, _) = ink_mask(&work4, &fine);
+        grid_mm.max(find_blobs(img, &work4, &mask4).2)
+    } else {
+        grid_mm
+    };
+    registration_from(img, &work, fitted, blobs.len(), grid_mm, ink_fraction)
+}
+
+/// Ink mask of the working image and the number of pixels in its inner area (borders excluded).
+fn ink_mask(work: &Work, opts: &RegisterOptions) -> (GrayImage, usize) {
     let (w, h) = work.img.dimensions();
     let raw = work.img.as_raw();
     let mut mask = GrayImage::new(w, h);
@@ -278,16 +305,20 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
         }
     }
     let _ = ink;
-    let (blobs, content, grid_mm) = find_blobs(img, &work, &mask);
-    // Blank backs: no ink worth the name once the scanner background (touching the image border) and dust
-    // (specks under ~2.5 mm) are set aside.
-    let ink_fraction = content as f64 / inner.max(1) as f64;
-    if ink_fraction < opts.blank_ink_fraction {
-        return RegisterOutcome::Blank { ink_fraction };
-    }
-    match fit_markers(&blobs, opts).and_then(|f| refit(img, &blobs, f)) {
+    (mask, inner)
+}
+
+fn registration_from(
+    img: &GrayImage,
+    work: &Work,
+    fitted: Option<Fit>,
+    n_blobs: usize,
+    grid_mm: f64,
+    ink_fraction: f64,
+) -> RegisterOutcome {
+    match fitted {
         Some((hm, ids, fit, _)) => {
-            let levels = page_levels(img, &work, &hm, &ids);
+            let levels = page_levels(img, work, &hm, &ids);
             let (rotation, skew_deg) = rotation_of(&hm);
             let px_per_mm = hm.local_scale([105.0, 148.5]);
             RegisterOutcome::Registered(Box::new(Registration {
@@ -304,14 +335,12 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
         }
         None if grid_mm >= 100.0 => RegisterOutcome::MarkersMissing {
             reason: format!(
-                "corner markers not found, but a ruled table of {grid_mm:.0} mm is on the page ({} marker-like blobs)",
-                blobs.len()
+                "corner markers not found, but a ruled table of {grid_mm:.0} mm is on the page ({n_blobs} marker-like blobs)"
             ),
         },
         None => RegisterOutcome::NotAForm {
             reason: format!(
-                "no corner-marker configuration found ({} marker-like blobs, ink {:.1}%)",
-                blobs.len(),
+                "no corner-marker configuration found ({n_blobs} marker-like blobs, ink {:.1}%)",
                 ink_fraction * 100.0
             ),
         },
@@ -966,6 +995,25 @@ mod tests {
             panic!("not registered")
         };
         assert_eq!(r.rotation, 180);
+    }
+
+    #[test]
+    fn form_with_three_corners_cut_off_goes_to_review_not_rejection() {
+        let t = Template::builtin("gtvt").unwrap();
+        let mut img = page(&t, 100.0);
+        let s = 100.0 / 25.4;
+        for c in [[14.0, 14.0], [196.0, 14.0], [196.0, 283.0]] {
+            for y in ((c[1] - 6.0) * s) as u32..((c[1] + 6.0) * s) as u32 {
+                for x in ((c[0] - 6.0) * s) as u32..((c[0] + 6.0) * s) as u32 {
+                    img.put_pixel(x, y, image::Luma([255]));
+                }
+            }
+        }
+        let out = register(&img, &RegisterOptions::default());
+        assert!(
+            matches!(out, RegisterOutcome::MarkersMissing { .. }),
+            "{out:?}"
+        );
     }
 
     #[test]
