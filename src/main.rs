@@ -326,7 +326,29 @@ fn scan(a: ScanArgs) -> Result<i32> {
             );
         }
     };
-    let journal_path = a.out.join(".phieu").join("journal.jsonl");
+    // Finished pages are reused only by the same program, model, templates and options: a new build or setting
+    // reads everything again instead of mixing old and new results.
+    let fingerprint = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        if let Ok(exe) = std::env::current_exe().and_then(std::fs::read) {
+            h.update(&exe);
+        }
+        h.update(phieu::pipeline::file_sha256(&a.model).unwrap_or_default());
+        for t in &reader.templates {
+            h.update(serde_json::to_vec(t).unwrap_or_default());
+        }
+        h.update(format!("{:?}", reader.opts));
+        h.finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let journal_path = a
+        .out
+        .join(".phieu")
+        .join(format!("journal-{fingerprint}.jsonl"));
     let journal = phieu::pipeline::Journal::open(&journal_path)
         .with_context(|| format!("opening {}", journal_path.display()))?;
     let resumed = units

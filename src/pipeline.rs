@@ -165,6 +165,7 @@ impl Reader {
         };
         let Some(tid) = template else {
             times.identify.fetch_add(us(t1), Ordering::Relaxed);
+            // Marker-like blobs on a text page can fit by chance; without our table it is not our form.
             let mut r = PageRecord::bare(src, PageStatus::Rejected, vec!["not_a_form".into()]);
             r.error = Some(format!(
                 "markers found but no known table layout (scores {:?})",

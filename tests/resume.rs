@@ -43,7 +43,16 @@ fn torn_journal_after_a_crash_resumes_without_duplicates() {
     let out = tmp("torn");
     scan(&out);
     // Keep three finished pages and half of a fourth line, as a kill mid-write leaves it.
-    let j = out.join(".phieu/journal.jsonl");
+    let j = std::fs::read_dir(out.join(".phieu"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("journal-")
+        })
+        .expect("journal written");
     let text = std::fs::read_to_string(&j).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let torn = format!(
