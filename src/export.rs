@@ -50,6 +50,9 @@ pub struct FieldOut {
     /// Crop of the field for the operator, relative to the output folder.
     #[serde(default)]
     pub crop: Option<String>,
+    /// A returned dossier one edit away from the reading, proposed to the operator (never applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
 }
 
 /// One rating row's result.

@@ -146,6 +146,13 @@ struct ScanArgs {
     /// Do not write review crops.
     #[arg(long)]
     no_crops: bool,
+    /// The one-stop system's export of returned dossiers (CSV, header row, first column `code`); a read code
+    /// not in it goes to review, with a unique one-edit neighbour proposed to the operator.
+    #[arg(long)]
+    returned: Option<PathBuf>,
+    /// Allowed agency prefix of dossier codes (`ddd.dd.dd.Ldd`, repeatable); others go to review.
+    #[arg(long = "agency")]
+    agencies: Vec<String>,
     /// Hide the progress bar.
     #[arg(short, long)]
     quiet: bool,
@@ -272,9 +279,21 @@ fn scan(a: ScanArgs) -> Result<i32> {
                 None
             }
         };
+    let returned = match &a.returned {
+        Some(p) => phieu::validate::read_returned_csv(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        None => vec![],
+    };
     let reader = Reader {
         opts: ScanOptions {
             review_crops: !a.no_crops,
+            validate: phieu::validate::ValidateOptions {
+                returned,
+                agencies: a.agencies.clone(),
+                today: Some(phieu::validate::today_yymmdd()),
+            },
             ..Default::default()
         },
         templates,
@@ -471,7 +490,8 @@ fn manifest(
         "results_schema": phieu::export::SCHEMA,
         "templates": reader.templates.iter().map(|t| serde_json::json!({"id": t.template_id, "version": t.version})).collect::<Vec<_>>(),
         "model": {"version": model_version(), "sha256": model_sha, "loaded": reader.recognizer.is_some()},
-        "options": {"review_crops": !a.no_crops, "extra_templates": a.templates},
+        "options": {"review_crops": !a.no_crops, "extra_templates": a.templates, "agencies": a.agencies,
+                    "returned": a.returned.as_ref().map(|p| serde_json::json!({"path": p, "sha256": phieu::pipeline::file_sha256(p).ok()}))},
         "inputs": inputs.iter().map(|(p, (h, n))| serde_json::json!({"path": p, "sha256": h, "pages": n})).collect::<Vec<_>>(),
         "pages": {"total": records.len(), "accepted": count(PageStatus::Accepted), "needs_review": count(PageStatus::NeedsReview),
                   "rejected": count(PageStatus::Rejected), "blank": count(PageStatus::Blank)},

@@ -10,7 +10,9 @@ use crate::marks::{flag_sparse_page, read_row, MarkOptions, RowStatus};
 use crate::ocr::{read_field, FieldOptions, FieldStatus, LineRecognizer};
 use crate::register::{register, verify, warp_region, RegisterOptions, RegisterOutcome};
 use crate::template::Template;
-use crate::validate::{dossier_problems, CodePattern, ValidateOptions};
+use crate::validate::{
+    dossier_problems, match_returned, CodePattern, ReturnedMatch, ValidateOptions,
+};
 use rayon::prelude::*;
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -275,6 +277,7 @@ impl Reader {
                 self.recognizer.as_deref(),
                 &self.opts.fields,
             );
+            let mut suggestion = None;
             if f.id == "dossier_code" {
                 if let Some(v) = fr.value.clone() {
                     for p in dossier_problems(&v, &self.opts.validate) {
@@ -285,6 +288,21 @@ impl Reader {
                                 .unwrap()
                                 .to_string(),
                         );
+                    }
+                }
+                if !self.opts.validate.returned.is_empty() {
+                    if let Some(v) = fr.value.clone() {
+                        match match_returned(&v, &self.opts.validate.returned) {
+                            ReturnedMatch::Found => {}
+                            ReturnedMatch::Nearest(c) => {
+                                fr.reasons.push("not_in_returned".into());
+                                suggestion = Some(c);
+                            }
+                            ReturnedMatch::AmbiguousNearest => {
+                                fr.reasons.push("ambiguous_nearest".into())
+                            }
+                            ReturnedMatch::NotFound => fr.reasons.push("not_in_returned".into()),
+                        }
                     }
                 }
                 if let Some(hs) = id.qr.as_ref().and_then(|q| q.dossier.clone()) {
@@ -325,6 +343,7 @@ impl Reader {
                         .to_string(),
                     reasons: fr.reasons,
                     crop,
+                    suggestion,
                 },
             );
         }

@@ -176,6 +176,8 @@ pub enum ValueProblem {
 /// Options for semantic checks on dossier codes.
 #[derive(Debug, Clone, Default)]
 pub struct ValidateOptions {
+    /// Dossier codes the one-stop system returned (sorted); empty = no system-of-record check.
+    pub returned: Vec<String>,
     /// Allowed agency prefixes (`ddd.dd.dd.Ldd`); empty = any.
     pub agencies: Vec<String>,
     /// Latest acceptable received date as (yy, mm, dd); `None` = no upper bound.
@@ -225,6 +227,90 @@ pub fn dossier_problems(code: &str, opts: &ValidateOptions) -> Vec<ValueProblem>
         }
     }
     out
+}
+
+/// How a read dossier code relates to the system of record's returned dossiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnedMatch {
+    /// The code is in the list.
+    Found,
+    /// Not in the list; exactly one listed code is one edit away (a proposal for the operator, never applied).
+    Nearest(String),
+    /// Not in the list; several listed codes are one edit away.
+    AmbiguousNearest,
+    /// Not in the list and nothing close.
+    NotFound,
+}
+
+/// Looks a code up in the sorted returned-dossiers list.
+pub fn match_returned(code: &str, returned: &[String]) -> ReturnedMatch {
+    if returned.binary_search_by(|c| c.as_str().cmp(code)).is_ok() {
+        return ReturnedMatch::Found;
+    }
+    let near: Vec<&String> = returned
+        .iter()
+        .filter(|c| c.len().abs_diff(code.len()) <= 1 && edit_distance(c, code) == 1)
+        .take(2)
+        .collect();
+    match near.as_slice() {
+        [one] => ReturnedMatch::Nearest((*one).clone()),
+        [] => ReturnedMatch::NotFound,
+        _ => ReturnedMatch::AmbiguousNearest,
+    }
+}
+
+/// Reads the one-stop system's export of returned dossiers: CSV with a header row whose first column is the
+/// dossier code (further columns such as procedure, department, counter, officer, received, returned are kept
+/// by the system, not needed here). Returns the sorted, de-duplicated codes.
+pub fn read_returned_csv(text: &str) -> Result<Vec<String>, String> {
+    let mut lines = text.lines().map(|l| l.trim_start_matches('\u{feff}'));
+    let header = lines.next().ok_or("empty file")?;
+    let first = header
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"')
+        .to_ascii_lowercase();
+    if first != "code" && first != "dossier_code" && first != "ma_ho_so" {
+        return Err(format!(
+            "first column must be `code` (the dossier code), found `{first}`"
+        ));
+    }
+    let mut codes: Vec<String> = lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"')
+                .to_string()
+        })
+        .filter(|c| !c.is_empty())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    Ok(codes)
+}
+
+/// Today's date as (yy, mm, dd), from the system clock (UTC).
+pub fn today_yymmdd() -> (u32, u32, u32) {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    ((y % 100) as u32, m as u32, d as u32)
 }
 
 /// Levenshtein distance over chars.
@@ -279,6 +365,34 @@ mod tests {
             Some((26, 11, 26))
         ));
         assert!(dossier_date_ok("000.00.17.H48-240229-0001", None));
+    }
+
+    #[test]
+    fn returned_list_lookup_proposes_only_a_unique_neighbour() {
+        let list = read_returned_csv("code,procedure,officer\n000.00.17.H48-210426-0001,x,y\n000.00.17.H48-210426-0002,x,y\n000.00.17.H48-210427-0009,x,y\n").unwrap();
+        assert_eq!(
+            match_returned("000.00.17.H48-210426-0001", &list),
+            ReturnedMatch::Found
+        );
+        assert_eq!(
+            match_returned("000.00.17.H48-210426-0003", &list),
+            ReturnedMatch::AmbiguousNearest
+        );
+        assert_eq!(
+            match_returned("000.00.17.H48-210427-0008", &list),
+            ReturnedMatch::Nearest("000.00.17.H48-210427-0009".into())
+        );
+        assert_eq!(
+            match_returned("111.00.17.H48-210427-0008", &list),
+            ReturnedMatch::NotFound
+        );
+        assert!(read_returned_csv("name,code\n").is_err());
+    }
+
+    #[test]
+    fn today_is_a_plausible_date() {
+        let (y, m, d) = today_yymmdd();
+        assert!(y >= 24 && (1..=12).contains(&m) && (1..=31).contains(&d));
     }
 
     #[test]
