@@ -443,16 +443,7 @@ pub fn plan(inputs: &[PathBuf]) -> (Vec<Unit>, Vec<PageRecord>) {
                 | crate::load::LoadError::Unsupported { path }
                 | crate::load::LoadError::Decode { path, .. } => path.clone(),
             };
-            let mut r = PageRecord::bare(
-                SourceRef {
-                    path: path.to_string_lossy().into_owned(),
-                    page: 1,
-                },
-                PageStatus::Rejected,
-                vec!["unreadable".into()],
-            );
-            r.error = Some(e.to_string());
-            r
+            rejected_page(&path, 1, "unreadable", e.to_string())
         })
         .collect();
     type Counted = (PathBuf, Result<(u32, String), crate::load::LoadError>);
@@ -476,18 +467,7 @@ pub fn plan(inputs: &[PathBuf]) -> (Vec<Unit>, Vec<PageRecord>) {
                 },
                 file_sha256: h.clone(),
             })),
-            Err(e) => {
-                let mut r = PageRecord::bare(
-                    SourceRef {
-                        path: f.to_string_lossy().into_owned(),
-                        page: 1,
-                    },
-                    PageStatus::Rejected,
-                    vec!["unreadable".into()],
-                );
-                r.error = Some(e.to_string());
-                bad.push(r);
-            }
+            Err(e) => bad.push(rejected_page(&f, 1, "unreadable", e.to_string())),
         }
     }
     (units, bad)
@@ -516,18 +496,7 @@ pub fn run(
                 r.page_hash = Some(page_hash(&page.image));
                 r
             }
-            Err(e) => {
-                let mut r = PageRecord::bare(
-                    SourceRef {
-                        path: u.source.path.to_string_lossy().into_owned(),
-                        page: u.source.page,
-                    },
-                    PageStatus::Rejected,
-                    vec!["unreadable".into()],
-                );
-                r.error = Some(e.to_string());
-                r
-            }
+            Err(e) => rejected_page(&u.source.path, u.source.page, "unreadable", e.to_string()),
         };
         let mut rec = rec;
         rec.file_sha256 = Some(u.file_sha256.clone());
@@ -557,20 +526,12 @@ pub fn run(
                     // A bug on one page must not take the batch down: it becomes that page's rejection.
                     let rec = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(u)))
                         .unwrap_or_else(|_| {
-                            let mut r = PageRecord::bare(
-                                SourceRef {
-                                    path: u.source.path.to_string_lossy().into_owned(),
-                                    page: u.source.page,
-                                },
-                                PageStatus::Rejected,
-                                vec!["internal_error".into()],
-                            );
-                            r.error = Some(format!(
+                            let msg = format!(
                                 "{} page {}: internal error while reading",
                                 u.source.path.display(),
                                 u.source.page
-                            ));
-                            r
+                            );
+                            rejected_page(&u.source.path, u.source.page, "internal_error", msg)
                         });
                     *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(rec);
                 })
@@ -644,4 +605,15 @@ impl Journal {
         std::io::Write::write_all(&mut *f, line.as_bytes())?;
         std::io::Write::flush(&mut *f)
     }
+}
+
+/// A rejected page's record, with the reason and an error text that names the file and page.
+fn rejected_page(path: &Path, page: u32, reason: &str, error: String) -> PageRecord {
+    let src = SourceRef {
+        path: path.to_string_lossy().into_owned(),
+        page,
+    };
+    let mut r = PageRecord::bare(src, PageStatus::Rejected, vec![reason.into()]);
+    r.error = Some(error);
+    r
 }
