@@ -57,6 +57,20 @@ fn file_name(p: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Prints a table of confidence bins (tenths) as (rows, rows right).
+fn write_bins(out: &mut String, title: &str, label: &str, bins: &[(usize, usize); 10]) {
+    let _ = writeln!(out, "\n== {title}");
+    for (i, (n, ok)) in bins.iter().enumerate().filter(|(_, (n, _))| *n > 0) {
+        let _ = writeln!(
+            out,
+            "  [{:.1}, {:.1})  n={n:6}  {label} {:.4}",
+            i as f64 / 10.0,
+            (i + 1) as f64 / 10.0,
+            *ok as f64 / *n as f64
+        );
+    }
+}
+
 /// Evaluates `results` against `truth` and returns a printable report.
 pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
     let truth = read_jsonl(truth)?;
@@ -186,12 +200,12 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
             .unwrap_or_default();
         if let Some(ans) = t["answers"].as_object() {
             for (rid, want) in ans {
-                let typ = if amb.contains(&rid.as_str()) {
-                    "ambiguous"
+                let typ: String = if amb.contains(&rid.as_str()) {
+                    "ambiguous".into()
                 } else if canc.contains(&rid.as_str()) {
-                    "cancelled"
+                    "cancelled".into()
                 } else if want.is_null() {
-                    "blank"
+                    "blank".into()
                 } else {
                     // Name the mark style for single rows.
                     let style = t["marks"][rid]
@@ -200,7 +214,7 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
                         .and_then(|v| v.as_str())
                         .unwrap_or("?");
                     let style = style.split('+').next().unwrap_or(style);
-                    &*Box::leak(format!("single:{style}").into_boxed_str())
+                    format!("single:{style}")
                 };
                 let a = &r["answers"][rid];
                 let outcome = match a["status"].as_str() {
@@ -209,9 +223,7 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
                     Some("needs_review") => "review",
                     _ => "missing",
                 };
-                *conf
-                    .entry((typ.to_string(), outcome.to_string()))
-                    .or_default() += 1;
+                *conf.entry((typ.clone(), outcome.to_string())).or_default() += 1;
                 if a["status"] == "accepted" || a["status"] == "needs_review" {
                     // Every proposal, accepted or not: would it have been right if taken as is?
                     let c = a["confidence"].as_f64().unwrap_or(0.0);
@@ -321,33 +333,18 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
         }
     }
     let _ = writeln!(out, "  rows {tot}: silent errors {silent} = {:.3}%   automatic {auto}/{} non-ambiguous = {:.2}%", pct(silent, tot), tot - amb_n, pct(auto, tot - amb_n));
-    let _ = writeln!(
-        out,
-        "\n== calibration of accepted rows (confidence bin -> observed accuracy)"
+    write_bins(
+        &mut out,
+        "calibration of accepted rows (confidence bin -> observed accuracy)",
+        "accuracy",
+        &calib,
     );
-    for (i, (n, ok)) in calib.iter().enumerate() {
-        if *n > 0 {
-            let _ = writeln!(
-                out,
-                "  [{:.1}, {:.1})  n={n:6}  accuracy {:.4}",
-                i as f64 / 10.0,
-                (i + 1) as f64 / 10.0,
-                *ok as f64 / *n as f64
-            );
-        }
-    }
-    let _ = writeln!(out, "\n== calibration of every row proposal, accepted or sent to review (confidence bin -> share right)");
-    for (i, (n, ok)) in calib_all.iter().enumerate() {
-        if *n > 0 {
-            let _ = writeln!(
-                out,
-                "  [{:.1}, {:.1})  n={n:6}  right {:.4}",
-                i as f64 / 10.0,
-                (i + 1) as f64 / 10.0,
-                *ok as f64 / *n as f64
-            );
-        }
-    }
+    write_bins(
+        &mut out,
+        "calibration of every row proposal, accepted or sent to review (confidence bin -> share right)",
+        "right",
+        &calib_all,
+    );
     let _ = writeln!(
         out,
         "\n== fields (field, variant): auto_ok / SILENT / review / missed"

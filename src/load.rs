@@ -54,8 +54,6 @@ pub struct Page {
     pub image: GrayImage,
     /// Whether the source had colour.
     pub color: bool,
-    /// Whether the source was 1-bit.
-    pub bilevel: bool,
 }
 
 /// File kinds we read.
@@ -179,7 +177,6 @@ pub fn load_page(path: &Path, page: u32) -> Result<Page, LoadError> {
         FileKind::Tiff => load_tiff_page(&bytes, page).map_err(dec)?,
         FileKind::Pdf => load_pdf_page(&bytes, page).map_err(dec)?,
     };
-    let bilevel = matches!(&img, DynamicImage::ImageLuma8(g) if g.pixels().all(|p| p.0[0] == 0 || p.0[0] == 255));
     let (image, color) = to_gray(img);
     Ok(Page {
         source: PageRef {
@@ -188,7 +185,6 @@ pub fn load_page(path: &Path, page: u32) -> Result<Page, LoadError> {
         },
         image,
         color,
-        bilevel,
     })
 }
 

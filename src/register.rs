@@ -259,7 +259,7 @@ impl Work {
 pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
     let work = work_image(img, opts);
     let (mask, inner) = ink_mask(&work, opts);
-    let (blobs, content, grid_mm) = find_blobs(img, &work, &mask);
+    let (blobs, content, grid_mm) = find_blobs(&work, &mask);
     // Blank backs: no ink worth the name once the scanner background (touching the image border) and dust
     // (specks under ~2.5 mm) are set aside.
     let ink_fraction = content as f64 / inner.max(1) as f64;
@@ -276,7 +276,7 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
         };
         let work4 = work_image(img, &fine);
         let (mask4, _) = ink_mask(&work4, &fine);
-        grid_mm.max(find_blobs(img, &work4, &mask4).2)
+        grid_mm.max(find_blobs(&work4, &mask4).2)
     } else {
         grid_mm
     };
@@ -288,7 +288,6 @@ fn ink_mask(work: &Work, opts: &RegisterOptions) -> (GrayImage, usize) {
     let (w, h) = work.img.dimensions();
     let raw = work.img.as_raw();
     let mut mask = GrayImage::new(w, h);
-    let mut ink = 0usize;
     let mut inner = 0usize;
     let (mx, my) = (w / 25, h / 25);
     for y in 0..h {
@@ -300,11 +299,9 @@ fn ink_mask(work: &Work, opts: &RegisterOptions) -> (GrayImage, usize) {
             }
             if x >= mx && x < w - mx && y >= my && y < h - my {
                 inner += 1;
-                ink += dark as usize;
             }
         }
     }
-    let _ = ink;
     (mask, inner)
 }
 
@@ -348,7 +345,7 @@ fn registration_from(
 }
 
 /// Marker candidates, and the ink area (work px) of components that are neither dust nor scanner background.
-fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, usize, f64) {
+fn find_blobs(work: &Work, mask: &GrayImage) -> (Vec<Blob>, usize, f64) {
     use imageproc::region_labelling::{connected_components, Connectivity};
     let labels = connected_components(mask, Connectivity::Eight, image::Luma([0u8]));
     let (w, h) = mask.dimensions();
@@ -398,7 +395,7 @@ fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, us
     }
     let f = work.factor as f64;
     let mut out = vec![];
-    let min_dim = (2.5 * work_px_per_mm(work, full)).max(2.0) as u32;
+    let min_dim = (2.5 * work_px_per_mm(work)).max(2.0) as u32;
     let content: usize = stats
         .iter()
         .filter(|s| s.n > 0.0)
@@ -408,7 +405,7 @@ fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, us
         .sum();
     // The rating table is one connected grid of rules, far larger than any glyph, word or logo: its extent (mm)
     // tells a form whose corners are missing from a page of text.
-    let ppm = work_px_per_mm(work, full);
+    let ppm = work_px_per_mm(work);
     let grid_mm = stats
         .iter()
         .filter(|s| s.n > 0.0)
@@ -453,7 +450,6 @@ fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, us
         let roundness = s.n / (std::f64::consts::PI * r * r);
         let coarse = [(cx + 0.5) * f, (cy + 0.5) * f];
         let size = s.n.sqrt() * f;
-        let _ = full;
         out.push(Blob {
             c: coarse,
             size,
@@ -467,8 +463,7 @@ fn find_blobs(full: &GrayImage, work: &Work, mask: &GrayImage) -> (Vec<Blob>, us
 }
 
 /// Working resolution, px/mm, assuming the short side spans about an A4 width.
-fn work_px_per_mm(work: &Work, full: &GrayImage) -> f64 {
-    let _ = full;
+fn work_px_per_mm(work: &Work) -> f64 {
     work.img.width().min(work.img.height()) as f64 / 210.0
 }
 

@@ -484,13 +484,11 @@ fn draw_table(c: &mut dyn Surface, t: &Template, fonts: &Fonts) {
     }
     let hy = top + tb.header_height * 0.65;
     let opt_span = [tb.columns.options[0][0], x_right];
-    for (i, (text, span)) in tb
+    for (text, span) in tb
         .header
         .iter()
         .zip([tb.columns.stt, tb.columns.criterion, opt_span])
-        .enumerate()
     {
-        let _ = i;
         let w = text_width_mm(&fonts.bold, text, 9.0);
         c.text(
             Face::Bold,

@@ -363,8 +363,7 @@ fn draw_sticker(
         [15, 15, 15],
     );
     let ang = jit(rng, 4.0).to_radians();
-    let cx =
-        (field[0] + field[2]) / 2.0 + jit(rng, 3.0) - (field[2] - field[0] - sw).max(0.0) * 0.0;
+    let cx = (field[0] + field[2]) / 2.0 + jit(rng, 3.0);
     let cy = (field[1] + field[3]) / 2.0 + jit(rng, 0.8);
     let s = c.px_per_mm;
     let (sn, cs) = ang.sin_cos();
@@ -822,37 +821,17 @@ pub fn synth_page(
     } else {
         let jpeg = !opts.degrade || rng.gen_bool(0.7) || opts.jpeg_only;
         let q = rng.gen_range(40..92u8);
-        if color {
-            if jpeg {
-                degr.push(format!("jpeg:q={q}"));
-                (
-                    encode_jpeg(&image::DynamicImage::ImageRgb8(img), q),
-                    "jpg",
-                    "rgb",
-                )
-            } else {
-                (
-                    encode_png(&image::DynamicImage::ImageRgb8(img)),
-                    "png",
-                    "rgb",
-                )
-            }
+        let (page, color_name) = if color {
+            (image::DynamicImage::ImageRgb8(img), "rgb")
         } else {
             let g = image::DynamicImage::ImageRgb8(img).to_luma8();
-            if jpeg {
-                degr.push(format!("jpeg:q={q}"));
-                (
-                    encode_jpeg(&image::DynamicImage::ImageLuma8(g), q),
-                    "jpg",
-                    "gray",
-                )
-            } else {
-                (
-                    encode_png(&image::DynamicImage::ImageLuma8(g)),
-                    "png",
-                    "gray",
-                )
-            }
+            (image::DynamicImage::ImageLuma8(g), "gray")
+        };
+        if jpeg {
+            degr.push(format!("jpeg:q={q}"));
+            (encode_jpeg(&page, q), "jpg", color_name)
+        } else {
+            (encode_png(&page), "png", color_name)
         }
     };
     let name = format!("synth_{index:05}.{ext}");

@@ -36,20 +36,24 @@ fn scan(inputs: &[&Path], out: &Path) -> (Option<i32>, Vec<Value>, String) {
     )
 }
 
-#[test]
-fn multi_page_group4_tiff_reads_every_page() {
-    let f = root().join("tests/fixtures/formats/four_forms_g4_khdt_gtvt_khdt_khdt.tif");
-    let out = tmp("g4");
-    let (_, recs, _) = scan(&[&f], &out.join("o"));
-    let got: Vec<(u64, &str)> = recs
-        .iter()
+/// (page number, template id or "-") of each record, in output order.
+fn pages_and_templates(recs: &[Value]) -> Vec<(u64, &str)> {
+    recs.iter()
         .map(|r| {
             (
                 r["source"]["page"].as_u64().unwrap(),
                 r["template"].as_str().unwrap_or("-"),
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn multi_page_group4_tiff_reads_every_page() {
+    let f = root().join("tests/fixtures/formats/four_forms_g4_khdt_gtvt_khdt_khdt.tif");
+    let out = tmp("g4");
+    let (_, recs, _) = scan(&[&f], &out.join("o"));
+    let got = pages_and_templates(&recs);
     assert_eq!(
         got,
         vec![(1, "khdt"), (2, "gtvt"), (3, "khdt"), (4, "khdt")]
@@ -108,15 +112,7 @@ fn scanner_pdf_with_jpeg_pages_reads_every_page() {
         &pdf,
     );
     let (_, recs, _) = scan(&[&pdf], &dir.join("o"));
-    let got: Vec<(u64, &str)> = recs
-        .iter()
-        .map(|r| {
-            (
-                r["source"]["page"].as_u64().unwrap(),
-                r["template"].as_str().unwrap_or("-"),
-            )
-        })
-        .collect();
+    let got = pages_and_templates(&recs);
     assert_eq!(got, vec![(1, "khdt"), (2, "gtvt")]);
     std::fs::remove_dir_all(&dir).ok();
 }
