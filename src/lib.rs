@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod eval;
 pub mod export;
+pub mod final_record;
 pub mod geom;
 pub mod identify;
 pub mod load;

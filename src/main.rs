@@ -484,8 +484,25 @@ fn manifest(
         e.1 += 1;
     }
     let model_sha = phieu::pipeline::file_sha256(&a.model).ok();
+    // The batch is named by its content, so the same scans give the same id wherever they lie.
+    let batch_id = {
+        use sha2::Digest;
+        let mut hashes: Vec<&str> = inputs.values().map(|(h, _)| h.as_str()).collect();
+        hashes.sort_unstable();
+        let mut h = sha2::Sha256::new();
+        for x in hashes {
+            h.update(x.as_bytes());
+            h.update(b"\n");
+        }
+        h.finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
     let count = |s: PageStatus| records.iter().filter(|r| r.status == s).count();
     serde_json::json!({
+        "batch_id": batch_id,
         "program": format!("phieu {}", phieu::VERSION),
         "results_schema": phieu::export::SCHEMA,
         "templates": reader.templates.iter().map(|t| serde_json::json!({"id": t.template_id, "version": t.version})).collect::<Vec<_>>(),
