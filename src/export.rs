@@ -24,7 +24,7 @@ pub enum PageStatus {
 }
 
 /// Where a page came from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SourceRef {
     /// Input file path as given.
     pub path: String,
