@@ -168,6 +168,13 @@ impl PageRecord {
 
 /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, bytes, true)
+}
+
+/// Like [`write_atomic`], but without the fsync when `durable` is false: for outputs that can be made again
+/// (review crops), where a flush per file would stall a worker for milliseconds. A crash still never leaves a
+/// half-written file under the final name; only a power cut can lose the last ones.
+pub fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
@@ -175,7 +182,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
     }
     std::fs::rename(&tmp, path)
 }

@@ -118,6 +118,9 @@ struct SynthArgs {
     /// Write every page as JPEG.
     #[arg(long)]
     jpeg_only: bool,
+    /// Write every page in greyscale.
+    #[arg(long)]
+    gray_only: bool,
     /// Fraction of blank backs.
     #[arg(long, default_value_t = 0.04)]
     blank_fraction: f64,
@@ -448,6 +451,7 @@ fn synth(a: SynthArgs) -> Result<()> {
         field_crops: a.field_crops,
         dpi: a.dpi,
         jpeg_only: a.jpeg_only,
+        gray_only: a.gray_only,
     };
     if opts.hand_atlas.is_none() {
         eprintln!(

@@ -408,11 +408,26 @@ impl Reader {
 }
 
 fn save_png(path: &Path, img: &image::GrayImage) -> bool {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    if img.write_to(&mut buf, image::ImageFormat::Png).is_err() {
+    use image::ImageEncoder;
+    let mut buf = Vec::new();
+    // Crops are small and short-lived: fast compression keeps them off the batch's critical path.
+    let enc = image::codecs::png::PngEncoder::new_with_quality(
+        &mut buf,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Sub,
+    );
+    if enc
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::L8,
+        )
+        .is_err()
+    {
         return false;
     }
-    crate::export::write_atomic(path, buf.get_ref()).is_ok()
+    crate::export::write_atomic_with(path, &buf, false).is_ok()
 }
 
 /// A unit of work: one page of one file.
@@ -493,7 +508,16 @@ pub fn run(
             Ok(page) => {
                 times.load.fetch_add(us(t), Ordering::Relaxed);
                 let mut r = reader.read_page(&page, out, times);
-                r.page_hash = Some(page_hash(&page.image));
+                // A single-image file's bytes already identify its page (and are hashed anyway); hashing
+                // megapixels again costs more than reading the page's marks.
+                r.page_hash = Some(
+                    if crate::load::file_kind(&u.source.path) == Some(crate::load::FileKind::Raster)
+                    {
+                        u.file_sha256.clone()
+                    } else {
+                        page_hash(&page.image)
+                    },
+                );
                 r
             }
             Err(e) => rejected_page(&u.source.path, u.source.page, "unreadable", e.to_string()),

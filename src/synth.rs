@@ -56,6 +56,8 @@ pub struct SynthOptions {
     pub dpi: Option<f64>,
     /// Write every page as JPEG (small files, e.g. for bundled samples).
     pub jpeg_only: bool,
+    /// Write every page in greyscale (no colour scans), as a feeder set to grey mode does.
+    pub gray_only: bool,
 }
 
 impl Default for SynthOptions {
@@ -69,6 +71,7 @@ impl Default for SynthOptions {
             field_crops: false,
             dpi: None,
             jpeg_only: false,
+            gray_only: false,
         }
     }
 }
@@ -749,7 +752,8 @@ pub fn synth_page(
     let mut img = warp_rgb(&c.img, &inv, iw, ih, bg);
     drop(c);
 
-    let color = rng.gen_bool(0.35);
+    // Drawn even when grey is forced, so the rest of the page's random stream stays the same.
+    let color = rng.gen_bool(0.35) && !opts.gray_only;
     let bilevel = opts.degrade && rng.gen_bool(0.15) && !opts.jpeg_only;
     if opts.degrade {
         if rng.gen_bool(0.3) {
