@@ -115,7 +115,6 @@ impl Reader {
                 return PageRecord::bare(src, PageStatus::Blank, vec![])
             }
             RegisterOutcome::MarkersMissing { reason } => {
-                times.register.fetch_add(us(t0), Ordering::Relaxed);
                 let q = find_qr_anywhere(img);
                 let mut r = PageRecord::bare(
                     src,
@@ -128,7 +127,6 @@ impl Reader {
                 return r;
             }
             RegisterOutcome::NotAForm { reason } => {
-                times.register.fetch_add(us(t0), Ordering::Relaxed);
                 if let Some(q) = find_qr_anywhere(img) {
                     // One of our forms whose corners are missing: a person must see it, it is not "not a form".
                     let mut r = PageRecord::bare(
@@ -166,6 +164,23 @@ impl Reader {
             (None, false) => None,
         };
         let Some(tid) = template else {
+            // A fit through a clipped or stained marker misses the table too: if our QR is on the page, it is one
+            // of our forms that a person must see.
+            if let Some(q) = find_qr_anywhere(img) {
+                times.identify.fetch_add(us(t1), Ordering::Relaxed);
+                let mut r = PageRecord::bare(
+                    src,
+                    PageStatus::NeedsReview,
+                    vec!["registration_failed".into()],
+                );
+                r.template = q.template.clone();
+                r.qr = Some(q.content);
+                r.error = Some(format!(
+                    "markers found but the table is not where they say (scores {:?})",
+                    id.layout_scores
+                ));
+                return r;
+            }
             times.identify.fetch_add(us(t1), Ordering::Relaxed);
             // Marker-like blobs on a text page can fit by chance; without our table it is not our form.
             let mut r = PageRecord::bare(src, PageStatus::Rejected, vec!["not_a_form".into()]);
