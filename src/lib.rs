@@ -14,6 +14,7 @@ pub mod pdf;
 pub mod pipeline;
 pub mod register;
 pub mod render;
+pub mod review;
 pub mod synth;
 pub mod template;
 pub mod validate;

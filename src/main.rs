@@ -58,6 +58,8 @@ enum Cmd {
     Bench(BenchArgs),
     /// Code-reader accuracy per variant on labelled crops from `phieu synth --field-crops`.
     EvalCodes(EvalCodesArgs),
+    /// Merge a scan's results with the review decisions into final records (JSON lines or CSV).
+    Export(ExportArgs),
 }
 
 #[derive(clap::Args)]
@@ -215,6 +217,7 @@ fn main() {
                 print!("{r}");
                 0
             }),
+        Cmd::Export(a) => export_final(a),
         Cmd::Eval(a) => phieu::eval::evaluate(&a.truth, &a.results)
             .map(|r| {
                 print!("{r}");
@@ -517,4 +520,41 @@ fn manifest(
         "pages": {"total": records.len(), "accepted": count(PageStatus::Accepted), "needs_review": count(PageStatus::NeedsReview),
                   "rejected": count(PageStatus::Rejected), "blank": count(PageStatus::Blank)},
     })
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The scan folder (holding results.jsonl, manifest.json and review.jsonl).
+    dir: PathBuf,
+    /// Output file: `.csv` for one spreadsheet row per form, anything else for JSON lines (phieu-final/1).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Write the records even while review items are undecided (listed in each record's `unresolved`).
+    #[arg(long)]
+    allow_unreviewed: bool,
+}
+
+/// `phieu export`: exit 0 when written, 1 when refused because items are unresolved, 2 on other errors.
+fn export_final(a: ExportArgs) -> Result<i32> {
+    let opts = phieu::review::ExportOptions {
+        allow_unreviewed: a.allow_unreviewed,
+        ..Default::default()
+    };
+    match phieu::review::export(&a.dir, &a.out, &opts) {
+        Ok(s) => {
+            eprintln!(
+                "phieu: wrote {} final records to {} ({} values decided by a person, {} items unresolved)",
+                s.records,
+                a.out.display(),
+                s.by_person,
+                s.unresolved
+            );
+            Ok(0)
+        }
+        Err(e @ phieu::review::ReviewError::Unresolved { .. }) => {
+            eprintln!("phieu: {e}");
+            Ok(1)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
