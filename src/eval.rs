@@ -97,6 +97,7 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
         mut review_bad,
         mut review_good,
     ) = (0, 0, 0, 0, 0, 0);
+    let mut page_review = 0;
     let mut errs: Vec<f64> = vec![];
     let mut causes: BTreeMap<String, usize> = BTreeMap::new();
     let (mut tmpl_ok, mut tmpl_n, mut tmpl_noqr_ok, mut tmpl_noqr_n) = (0, 0, 0, 0);
@@ -189,6 +190,9 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
                     ))
                     .or_default() += 1;
             }
+        } else if r["status"] == "needs_review" {
+            // No registration at all (markers missing, fit failed): the whole page goes to a person.
+            page_review += 1;
         }
         let amb: Vec<&str> = t["ambiguous_rows"]
             .as_array()
@@ -287,7 +291,11 @@ pub fn evaluate(truth: &Path, results: &Path) -> Result<String, EvalError> {
         review_good + review_bad,
         review_good
     );
-    let ok_or_review = verified_ok + review_good + review_bad;
+    let _ = writeln!(
+        out,
+        "sent to review without a registration (markers not found, fit failed): {page_review}"
+    );
+    let ok_or_review = verified_ok + review_good + review_bad + page_review;
     let _ = writeln!(
         out,
         "form pages registered <=0.5 mm or sent to review: {ok_or_review}/{forms} = {:.2}%",
