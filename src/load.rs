@@ -1,12 +1,43 @@
 //! Loading pages: expands files and folders into `(file, page)` units and decodes one page at a time to a
-//! greyscale image (PNG, JPEG, multi-page TIFF incl. 1-bit Group 4, PDF with one image per page).
+//! greyscale image (PNG, JPEG, multi-page TIFF incl. 1-bit Group 4, PDF with one image per page), within the
+//! limits of [`LoadOptions`] so that no input, however broken or hostile, can exhaust memory or time.
 //!
 //! Colour pages are reduced to the darkest channel, so blue and red pens keep their contrast against paper.
+//! A multi-page file is parsed once per [`PageSource`] and its pages are then decoded one by one.
 
 use image::{DynamicImage, GrayImage};
 use serde::{Deserialize, Serialize};
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Limits that keep hostile or broken inputs from exhausting memory or time. Every limit is checked from the
+/// file's headers before the pixels are allocated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadOptions {
+    /// Largest page, in pixels (width × height). The default, 120 megapixels, is more than three times an A4
+    /// page at 600 dpi (35 MP) and about the size of A3 at 600 dpi; anything larger is refused as `too_large`.
+    pub max_pixels: u64,
+    /// Pages read from one file. Further pages get one `too_many_pages` record for the whole rest of the file.
+    pub max_pages_per_file: u32,
+    /// Wall time one page may take from the start of its decoding. It is checked between stages; a page past
+    /// it goes to review with `time_budget_exceeded`.
+    pub page_time_budget: Duration,
+    /// Smallest plausible size of the form against the page, linear (0.75: a form printed at 75% or less of
+    /// its size on the sheet, e.g. two pages per sheet, goes to review as `form_scale`).
+    pub min_form_scale: f64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_pixels: 120_000_000,
+            max_pages_per_file: 2000,
+            page_time_budget: Duration::from_secs(60),
+            min_form_scale: 0.75,
+        }
+    }
+}
 
 /// Errors while finding or decoding pages; each names the file and, where known, the page.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +56,12 @@ pub enum LoadError {
         /// File.
         path: PathBuf,
     },
+    /// The file has no bytes at all.
+    #[error("{path} page 1: empty file (0 bytes)")]
+    Empty {
+        /// File.
+        path: PathBuf,
+    },
     /// The page could not be decoded.
     #[error("{path} page {page}: cannot decode: {reason}")]
     Decode {
@@ -35,6 +72,96 @@ pub enum LoadError {
         /// Cause.
         reason: String,
     },
+    /// The page's header declares more pixels than [`LoadOptions::max_pixels`]; nothing was allocated.
+    #[error(
+        "{path} page {page}: image of {width} x {height} pixels exceeds the limit of {limit} pixels \
+         (--max-pixels); refused before decoding"
+    )]
+    TooLarge {
+        /// File.
+        path: PathBuf,
+        /// Page number, from 1.
+        page: u32,
+        /// Declared width.
+        width: u64,
+        /// Declared height.
+        height: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The file has more pages than [`LoadOptions::max_pages_per_file`].
+    #[error(
+        "{path} page {first_skipped}: the file has {pages} pages; only the first {limit} are read \
+         (--max-pages-per-file), pages {first_skipped} onwards are not"
+    )]
+    TooManyPages {
+        /// File.
+        path: PathBuf,
+        /// Pages found ("more than N" when counting stopped at the limit).
+        pages: String,
+        /// First page not read.
+        first_skipped: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// An encrypted PDF that does not open with an empty password.
+    #[error("{path} page 1: encrypted PDF (password protected); save it without a password and scan again")]
+    Encrypted {
+        /// File.
+        path: PathBuf,
+    },
+    /// A PDF page that holds no image (a text or vector page, not a scan).
+    #[error("{path} page {page}: the page has no image (not a scanner PDF page)")]
+    NoImage {
+        /// File.
+        path: PathBuf,
+        /// Page number, from 1.
+        page: u32,
+    },
+}
+
+impl LoadError {
+    /// The record reasons for this error: always `unreadable` (the page was not read), then the specific cause
+    /// where there is one (`empty_file`, `too_large`, `too_many_pages`, `encrypted`, `no_page_image`).
+    pub fn reasons(&self) -> Vec<String> {
+        let specific = match self {
+            LoadError::Io { .. } | LoadError::Unsupported { .. } | LoadError::Decode { .. } => None,
+            LoadError::Empty { .. } => Some("empty_file"),
+            LoadError::TooLarge { .. } => Some("too_large"),
+            LoadError::TooManyPages { .. } => Some("too_many_pages"),
+            LoadError::Encrypted { .. } => Some("encrypted"),
+            LoadError::NoImage { .. } => Some("no_page_image"),
+        };
+        std::iter::once("unreadable")
+            .chain(specific)
+            .map(String::from)
+            .collect()
+    }
+
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            LoadError::Io { path, .. }
+            | LoadError::Unsupported { path }
+            | LoadError::Empty { path }
+            | LoadError::Decode { path, .. }
+            | LoadError::TooLarge { path, .. }
+            | LoadError::TooManyPages { path, .. }
+            | LoadError::Encrypted { path }
+            | LoadError::NoImage { path, .. } => path,
+        }
+    }
+
+    /// The page the error is about (1 for whole-file errors; the first skipped page for `too_many_pages`).
+    pub fn page(&self) -> u32 {
+        match self {
+            LoadError::Decode { page, .. }
+            | LoadError::TooLarge { page, .. }
+            | LoadError::NoImage { page, .. } => *page,
+            LoadError::TooManyPages { first_skipped, .. } => *first_skipped,
+            _ => 1,
+        }
+    }
 }
 
 /// A page's identity: file and page number (from 1).
@@ -54,6 +181,8 @@ pub struct Page {
     pub image: GrayImage,
     /// Whether the source had colour.
     pub color: bool,
+    /// When decoding of this page began: the start of its time budget.
+    pub started: Instant,
 }
 
 /// File kinds we read.
@@ -75,6 +204,26 @@ pub fn file_kind(path: &Path) -> Option<FileKind> {
         "tif" | "tiff" => Some(FileKind::Tiff),
         "pdf" => Some(FileKind::Pdf),
         _ => None,
+    }
+}
+
+/// The kind of a file by its content, falling back to `by_ext`: a PDF or TIFF saved under a wrong extension is
+/// still read as what it is.
+fn sniff(bytes: &[u8], by_ext: FileKind) -> FileKind {
+    let head = &bytes[..bytes.len().min(1024)];
+    if head.starts_with(b"II*\0")
+        || head.starts_with(b"MM\0*")
+        || head.starts_with(b"II+\0")
+        || head.starts_with(b"MM\0+")
+    {
+        FileKind::Tiff
+    } else if head.windows(5).any(|w| w == b"%PDF-") {
+        // The PDF header may follow some junk bytes; readers accept it within the first kilobyte.
+        FileKind::Pdf
+    } else if head.starts_with(b"\x89PNG") || head.starts_with(b"\xff\xd8") {
+        FileKind::Raster
+    } else {
+        by_ext
     }
 }
 
@@ -117,7 +266,9 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
     };
     for e in rd.flatten() {
         let p = e.path();
-        if p.is_dir() {
+        // file_type() does not follow links, so a symlink loop cannot make the walk endless.
+        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir {
             walk(&p, files, errors);
         } else if file_kind(&p).is_some() {
             files.push(p);
@@ -125,67 +276,318 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
     }
 }
 
-/// Number of pages in a file.
+/// Number of pages in a file (after opening it once; see [`PageSource`]).
 pub fn page_count(path: &Path) -> Result<u32, LoadError> {
-    let kind = file_kind(path).ok_or_else(|| LoadError::Unsupported {
-        path: path.to_path_buf(),
-    })?;
-    let dec = |reason: String| LoadError::Decode {
-        path: path.to_path_buf(),
-        page: 1,
-        reason,
-    };
-    match kind {
-        FileKind::Raster => Ok(1),
-        FileKind::Tiff => {
-            let f = std::fs::File::open(path).map_err(|source| LoadError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let mut d = tiff::decoder::Decoder::new(std::io::BufReader::new(f))
-                .map_err(|e| dec(e.to_string()))?;
-            let mut n = 1;
-            while d.more_images() {
-                d.next_image().map_err(|e| dec(e.to_string()))?;
-                n += 1;
-            }
-            Ok(n)
-        }
-        FileKind::Pdf => {
-            let doc = lopdf::Document::load(path).map_err(|e| dec(e.to_string()))?;
-            Ok(doc.get_pages().len() as u32)
-        }
+    Ok(PageSource::open(path, &LoadOptions::default())?.page_count())
+}
+
+/// Decodes page `page` (from 1) of `path`. Opens and parses the file for this one page; use [`PageSource`] to
+/// read several pages of one file.
+pub fn load_page(path: &Path, page: u32) -> Result<Page, LoadError> {
+    PageSource::open(path, &LoadOptions::default())?.page(page)
+}
+
+enum Parsed {
+    Raster(Vec<u8>),
+    Tiff(Box<tiff::decoder::Decoder<Cursor<Vec<u8>>>>),
+    Pdf {
+        doc: Box<lopdf::Document>,
+        pages: Vec<lopdf::ObjectId>,
+    },
+}
+
+/// One opened input file: parsed once, then decoded page by page. Holds the file's bytes (and, for a PDF, its
+/// object table), never more than one decoded page.
+pub struct PageSource {
+    path: PathBuf,
+    opts: LoadOptions,
+    parsed: Parsed,
+    pages: u32,
+    /// Whether `pages` is the exact count (TIFF counting stops past the page limit).
+    exact: bool,
+}
+
+/// Why a page failed inside the decoders, before path and page are attached.
+enum Fail {
+    Decode(String),
+    TooLarge(u64, u64),
+    NoImage,
+}
+
+impl From<String> for Fail {
+    fn from(s: String) -> Self {
+        Fail::Decode(s)
     }
 }
 
-/// Decodes page `page` (from 1) of `path`.
-pub fn load_page(path: &Path, page: u32) -> Result<Page, LoadError> {
-    let kind = file_kind(path).ok_or_else(|| LoadError::Unsupported {
-        path: path.to_path_buf(),
-    })?;
-    let dec = |reason: String| LoadError::Decode {
-        path: path.to_path_buf(),
-        page,
-        reason,
-    };
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let img = match kind {
-        FileKind::Raster => image::load_from_memory(&bytes).map_err(|e| dec(e.to_string()))?,
-        FileKind::Tiff => load_tiff_page(&bytes, page).map_err(dec)?,
-        FileKind::Pdf => load_pdf_page(&bytes, page).map_err(dec)?,
-    };
-    let (image, color) = to_gray(img);
-    Ok(Page {
-        source: PageRef {
+impl From<&str> for Fail {
+    fn from(s: &str) -> Self {
+        Fail::Decode(s.to_string())
+    }
+}
+
+impl PageSource {
+    /// Opens `path` and parses its structure (page list, directories); no page is decoded yet.
+    pub fn open(path: &Path, opts: &LoadOptions) -> Result<PageSource, LoadError> {
+        let by_ext = file_kind(path).ok_or_else(|| LoadError::Unsupported {
             path: path.to_path_buf(),
-            page,
-        },
-        image,
-        color,
+        })?;
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(path, bytes, by_ext, opts)
+    }
+
+    /// Like [`PageSource::open`] for bytes already in memory; `path` only names the source in errors and
+    /// `by_ext` is the kind assumed when the content does not tell.
+    pub fn from_bytes(
+        path: &Path,
+        bytes: Vec<u8>,
+        by_ext: FileKind,
+        opts: &LoadOptions,
+    ) -> Result<PageSource, LoadError> {
+        let path = path.to_path_buf();
+        if bytes.is_empty() {
+            return Err(LoadError::Empty { path });
+        }
+        let dec = |reason: String| LoadError::Decode {
+            path: path.clone(),
+            page: 1,
+            reason,
+        };
+        let (parsed, pages, exact) = match sniff(&bytes, by_ext) {
+            FileKind::Raster => (Parsed::Raster(bytes), 1, true),
+            FileKind::Tiff => {
+                let mut d = tiff::decoder::Decoder::new(Cursor::new(bytes))
+                    .map_err(|e| dec(e.to_string()))?
+                    .with_limits(tiff_limits(opts));
+                // Walking the directory chain is cheap; stop one past the limit so a file with millions of
+                // directories costs no more than the limit. A broken directory ends the file there: it becomes
+                // the last page, whose decoding then reports the error.
+                let mut n = 1u32;
+                let mut exact = true;
+                while d.more_images() {
+                    if n > opts.max_pages_per_file {
+                        exact = false;
+                        break;
+                    }
+                    n += 1;
+                    if d.next_image().is_err() {
+                        break;
+                    }
+                }
+                (Parsed::Tiff(Box::new(d)), n, exact)
+            }
+            FileKind::Pdf => {
+                // The PDF parser recurses once per nesting level: a file of a million `[` would overflow any
+                // stack and abort the whole batch, so such files are refused before parsing.
+                match pdf_nesting(&bytes, false) {
+                    Ok(d) if d <= MAX_PDF_NESTING => {}
+                    Ok(d) => {
+                        return Err(dec(format!(
+                        "objects nested {d} deep (more than {MAX_PDF_NESTING}): not a scanner PDF"
+                    )))
+                    }
+                    Err(e) => return Err(dec(e)),
+                }
+                let mut doc = lopdf::Document::load_mem(&bytes).map_err(|e| dec(e.to_string()))?;
+                drop(bytes);
+                // PDFs "protected" only against editing open with the empty user password.
+                if doc.is_encrypted() && doc.decrypt("").is_err() {
+                    return Err(LoadError::Encrypted { path });
+                }
+                let pages: Vec<_> = doc.get_pages().into_values().collect();
+                if pages.is_empty() {
+                    return Err(dec("the PDF has no pages".into()));
+                }
+                let n = u32::try_from(pages.len()).unwrap_or(u32::MAX);
+                (
+                    Parsed::Pdf {
+                        doc: Box::new(doc),
+                        pages,
+                    },
+                    n,
+                    true,
+                )
+            }
+        };
+        Ok(PageSource {
+            path,
+            opts: opts.clone(),
+            parsed,
+            pages,
+            exact,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Pages in the file (for TIFF, counting stops one past [`LoadOptions::max_pages_per_file`]).
+    pub fn page_count(&self) -> u32 {
+        self.pages
+    }
+
+    /// Pages to read: the page count capped at the limit.
+    pub fn readable_pages(&self) -> u32 {
+        self.pages.min(self.opts.max_pages_per_file)
+    }
+
+    /// The `too_many_pages` error for this file, if it has more pages than the limit.
+    pub fn too_many_pages(&self) -> Option<LoadError> {
+        let limit = self.opts.max_pages_per_file;
+        (self.pages > limit).then(|| LoadError::TooManyPages {
+            path: self.path.clone(),
+            pages: if self.exact {
+                self.pages.to_string()
+            } else {
+                format!("more than {limit}")
+            },
+            first_skipped: limit.saturating_add(1),
+            limit,
+        })
+    }
+
+    /// Decodes page `page` (from 1).
+    pub fn page(&mut self, page: u32) -> Result<Page, LoadError> {
+        let started = Instant::now();
+        let max_pixels = self.opts.max_pixels;
+        let img = match &mut self.parsed {
+            Parsed::Raster(bytes) if page == 1 => decode_raster(bytes, max_pixels),
+            Parsed::Raster(_) => Err(Fail::Decode("no such page".into())),
+            Parsed::Tiff(d) => decode_tiff_page(d, page, max_pixels),
+            Parsed::Pdf { doc, pages } => {
+                match (page as usize).checked_sub(1).and_then(|i| pages.get(i)) {
+                    Some(id) => decode_pdf_page(doc, *id, max_pixels),
+                    None => Err(Fail::Decode("no such page".into())),
+                }
+            }
+        };
+        let img = img.map_err(|f| match f {
+            Fail::Decode(reason) => LoadError::Decode {
+                path: self.path.clone(),
+                page,
+                reason,
+            },
+            Fail::TooLarge(width, height) => LoadError::TooLarge {
+                path: self.path.clone(),
+                page,
+                width,
+                height,
+                limit: max_pixels,
+            },
+            Fail::NoImage => LoadError::NoImage {
+                path: self.path.clone(),
+                page,
+            },
+        })?;
+        let (image, color) = to_gray(img);
+        Ok(Page {
+            source: PageRef {
+                path: self.path.clone(),
+                page,
+            },
+            image,
+            color,
+            started,
+        })
+    }
+}
+
+fn check_pixels(w: u64, h: u64, max_pixels: u64) -> Result<(), Fail> {
+    if w == 0 || h == 0 {
+        return Err(Fail::Decode(format!("image of {w} x {h} pixels")));
+    }
+    if w.saturating_mul(h) > max_pixels {
+        return Err(Fail::TooLarge(w, h));
+    }
+    Ok(())
+}
+
+/// Bytes a decoder may hold for a page at the pixel limit: 4 bytes a pixel (RGBA) plus headroom.
+fn alloc_limit(max_pixels: u64) -> u64 {
+    max_pixels.saturating_mul(4).saturating_add(64 << 20)
+}
+
+fn tiff_limits(opts: &LoadOptions) -> tiff::decoder::Limits {
+    let mut l = tiff::decoder::Limits::default();
+    // Room for a 16-bit RGB page at the pixel limit; headers are checked against max_pixels first anyway.
+    l.decoding_buffer_size =
+        usize::try_from(opts.max_pixels.saturating_mul(6)).unwrap_or(usize::MAX);
+    l
+}
+
+/// PNG or JPEG (or anything the image crate recognises), with the size checked from the header first.
+fn decode_raster(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, Fail> {
+    let reader = || {
+        image::ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| Fail::Decode(e.to_string()))
+    };
+    let (w, h) = reader()?
+        .into_dimensions()
+        .map_err(|e| Fail::Decode(e.to_string()))?;
+    check_pixels(w as u64, h as u64, max_pixels)?;
+    // The JPEG decoder fills a cut-off file with grey and succeeds; half a page must not pass for a page.
+    if bytes.starts_with(b"\xff\xd8") {
+        let tail = &bytes[bytes.len().saturating_sub(64 << 10)..];
+        if !tail.windows(2).any(|w| w == b"\xff\xd9") {
+            return Err("truncated JPEG: the file ends before its end-of-image marker".into());
+        }
+    }
+    let mut r = reader()?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(alloc_limit(max_pixels));
+    r.limits(limits);
+    r.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => Fail::TooLarge(w as u64, h as u64),
+        e => Fail::Decode(e.to_string()),
     })
+}
+
+/// Why a page that registration found "blank" is no paper scan at all: mostly dark (lid open, inverted or
+/// failed scan; reason `dark_page`) or noise with no paper surface (`noise_page`). `None` for a plausible page.
+pub fn implausible_page(img: &GrayImage) -> Option<(&'static str, String)> {
+    let (w, h) = img.dimensions();
+    if w < 2 || h < 2 {
+        return None;
+    }
+    // A grid of samples is enough for whole-page statistics and bounds the cost on huge pages.
+    let step = (((w as u64 * h as u64) / 250_000) as f64).sqrt().max(1.0) as u32;
+    let (mut n, mut dark, mut jump) = (0u64, 0u64, 0u64);
+    for y in (0..h).step_by(step as usize) {
+        for x in (0..w - 1).step_by(step as usize) {
+            let a = img.get_pixel(x, y).0[0];
+            let b = img.get_pixel(x + 1, y).0[0];
+            n += 1;
+            dark += (a < 128) as u64;
+            jump += (a.abs_diff(b) > 60) as u64;
+        }
+    }
+    let (dark, jump) = (dark as f64 / n as f64, jump as f64 / n as f64);
+    // Noise first: half of uniform noise is also "dark".
+    if jump > 0.2 {
+        Some((
+            "noise_page",
+            format!(
+                "{:.0}% of neighbouring pixels jump in brightness: noise, not a paper scan",
+                jump * 100.0
+            ),
+        ))
+    } else if dark > 0.5 {
+        Some((
+            "dark_page",
+            format!(
+                "{:.0}% of the page is dark: not a paper scan (lid open or inverted?)",
+                dark * 100.0
+            ),
+        ))
+    } else {
+        None
+    }
 }
 
 /// Greyscale by darkest channel for colour images (keeps coloured ink dark), plain luma otherwise.
@@ -207,75 +609,123 @@ pub fn to_gray(img: DynamicImage) -> (GrayImage, bool) {
     }
 }
 
-fn load_tiff_page(bytes: &[u8], page: u32) -> Result<DynamicImage, String> {
-    use tiff::decoder::{Decoder, DecodingResult};
-    let mut d = Decoder::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
-    d.seek_to_image(page as usize - 1)
+/// Unpacks 1, 2 or 4 bit grey samples (rows padded to a byte) to 8 bits, black = 0.
+fn unpack_bits(
+    buf: &[u8],
+    w: u32,
+    h: u32,
+    bits: u8,
+    white_is_zero: bool,
+) -> Result<GrayImage, Fail> {
+    let (w, h) = (w as usize, h as usize);
+    let bits = bits as usize;
+    let row = (w * bits).div_ceil(8);
+    if buf.len() < row * h {
+        return Err(Fail::Decode(format!("short {bits}-bit data")));
+    }
+    let max = (1u16 << bits) - 1;
+    let mut out = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let bit = x * bits;
+            let byte = buf[y * row + bit / 8];
+            let v = (byte >> (8 - bits - bit % 8)) as u16 & max;
+            let v = (v * 255 / max) as u8;
+            out[y * w + x] = if white_is_zero { 255 - v } else { v };
+        }
+    }
+    GrayImage::from_raw(w as u32, h as u32, out).ok_or_else(|| Fail::Decode("size".into()))
+}
+
+fn decode_tiff_page(
+    d: &mut tiff::decoder::Decoder<Cursor<Vec<u8>>>,
+    page: u32,
+    max_pixels: u64,
+) -> Result<DynamicImage, Fail> {
+    use tiff::decoder::DecodingResult;
+    let index = (page as usize)
+        .checked_sub(1)
+        .ok_or_else(|| Fail::Decode("no such page".into()))?;
+    d.seek_to_image(index)
         .map_err(|e| format!("no such page ({e})"))?;
     let (w, h) = d.dimensions().map_err(|e| e.to_string())?;
+    check_pixels(w as u64, h as u64, max_pixels)?;
     let ct = d.colortype().map_err(|e| e.to_string())?;
-    let photometric_white_zero = matches!(
+    let white_is_zero = matches!(
         d.get_tag_u32(tiff::tags::Tag::PhotometricInterpretation),
         Ok(0)
     );
-    let data = d.read_image().map_err(|e| e.to_string())?;
+    let data = d.read_image().map_err(|e| match e {
+        tiff::TiffError::LimitsExceeded => Fail::TooLarge(w as u64, h as u64),
+        e => Fail::Decode(e.to_string()),
+    })?;
     let buf = match data {
         DecodingResult::U8(v) => v,
         DecodingResult::U16(v) => v.iter().map(|x| (x >> 8) as u8).collect(),
-        _ => return Err("unsupported TIFF sample format".into()),
+        _ => return Err("unsupported TIFF sample format (only 1 to 16-bit integers)".into()),
     };
     use tiff::ColorType as C;
+    let size = || Fail::Decode("pixel data shorter than the image size".into());
     let img = match ct {
-        C::Gray(1) => {
-            let row = (w as usize).div_ceil(8);
-            let mut out = vec![0u8; (w * h) as usize];
-            for y in 0..h as usize {
-                for x in 0..w as usize {
-                    let bit = (buf[y * row + x / 8] >> (7 - x % 8)) & 1;
-                    let white = (bit == 1) != photometric_white_zero;
-                    out[y * w as usize + x] = if white { 255 } else { 0 };
-                }
-            }
-            DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, out).ok_or("size")?)
+        C::Gray(b @ (1 | 2 | 4)) => {
+            DynamicImage::ImageLuma8(unpack_bits(&buf, w, h, b, white_is_zero)?)
         }
-        C::Gray(8) => {
-            let mut g = GrayImage::from_raw(w, h, buf).ok_or("size")?;
-            if photometric_white_zero {
+        C::Gray(8 | 16) => {
+            let mut g = GrayImage::from_raw(w, h, buf).ok_or_else(size)?;
+            if white_is_zero {
                 image::imageops::invert(&mut g);
             }
             DynamicImage::ImageLuma8(g)
         }
-        C::RGB(8) => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, buf).ok_or("size")?),
-        C::RGBA(8) => {
-            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or("size")?)
+        C::RGB(8 | 16) => {
+            DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, buf).ok_or_else(size)?)
         }
-        other => return Err(format!("unsupported TIFF colour type {other:?}")),
+        C::RGBA(8 | 16) => {
+            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or_else(size)?)
+        }
+        other => return Err(format!("unsupported TIFF colour type {other:?}").into()),
     };
     Ok(img)
 }
 
-fn load_pdf_page(bytes: &[u8], page: u32) -> Result<DynamicImage, String> {
+fn decode_pdf_page(
+    doc: &lopdf::Document,
+    pid: lopdf::ObjectId,
+    max_pixels: u64,
+) -> Result<DynamicImage, Fail> {
     use lopdf::Object;
-    let doc = lopdf::Document::load_mem(bytes).map_err(|e| e.to_string())?;
-    let pages = doc.get_pages();
-    let pid = *pages.get(&page).ok_or("no such page")?;
+    // Resources are inherited through /Parent, which the PDF library follows recursively: bound the chain first.
+    let mut node = pid;
+    for depth in 0.. {
+        if depth > MAX_PDF_NESTING {
+            return Err(format!("page tree deeper than {MAX_PDF_NESTING} levels").into());
+        }
+        match doc
+            .get_dictionary(node)
+            .and_then(|d| d.get(b"Parent"))
+            .and_then(|p| p.as_reference())
+        {
+            Ok(parent) => node = parent,
+            Err(_) => break,
+        }
+    }
     // Scanner PDFs hold one full-page image per page; take the largest image XObject.
-    let mut best: Option<(u64, lopdf::Stream)> = None;
+    let mut best: Option<(u64, &lopdf::Stream)> = None;
     let (res, res_ids) = doc.get_page_resources(pid).map_err(|e| e.to_string())?;
-    let mut dicts: Vec<lopdf::Dictionary> = vec![];
+    let mut dicts: Vec<&lopdf::Dictionary> = vec![];
     if let Some(r) = res {
-        dicts.push(r.clone());
+        dicts.push(r);
     }
     for id in res_ids {
         if let Ok(d) = doc.get_dictionary(id) {
-            dicts.push(d.clone());
+            dicts.push(d);
         }
     }
     for r in dicts {
         let Ok(xo) = r.get(b"XObject") else { continue };
         let xo = match xo {
-            Object::Reference(id) => doc.get_dictionary(*id).map_err(|e| e.to_string())?.clone(),
-            Object::Dictionary(d) => d.clone(),
+            Object::Reference(id) => doc.get_dictionary(*id).map_err(|e| e.to_string())?,
+            Object::Dictionary(d) => d,
             _ => continue,
         };
         for (_, v) in xo.iter() {
@@ -286,27 +736,146 @@ fn load_pdf_page(bytes: &[u8], page: u32) -> Result<DynamicImage, String> {
             if s.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() != Some(b"Image") {
                 continue;
             }
-            let w = s.dict.get(b"Width").and_then(|o| o.as_i64()).unwrap_or(0) as u64;
-            let h = s.dict.get(b"Height").and_then(|o| o.as_i64()).unwrap_or(0) as u64;
-            if best.as_ref().is_none_or(|(a, _)| w * h > *a) {
-                best = Some((w * h, s.clone()));
+            let dim = |k: &[u8]| s.dict.get(k).and_then(|o| o.as_i64()).unwrap_or(0).max(0) as u64;
+            let area = dim(b"Width").saturating_mul(dim(b"Height"));
+            if best.as_ref().is_none_or(|(a, _)| area > *a) {
+                best = Some((area, s));
             }
         }
     }
-    let (_, s) = best.ok_or("page has no image (not a scanner PDF)")?;
-    decode_pdf_image(&doc, &s)
+    let (_, s) = best.ok_or(Fail::NoImage)?;
+    decode_pdf_image(doc, s, max_pixels)
 }
 
-fn decode_pdf_image(doc: &lopdf::Document, s: &lopdf::Stream) -> Result<DynamicImage, String> {
+/// Deepest nesting of PDF objects (arrays, dictionaries, page-tree levels) we parse; real files stay below 20.
+const MAX_PDF_NESTING: usize = 256;
+
+/// Object streams inflate to at most this many bytes before parsing.
+const MAX_OBJECT_STREAM: u64 = 64 << 20;
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The deepest nesting of arrays and dictionaries in PDF object syntax, skipping strings, comments and stream
+/// data, and looking inside Flate object streams (`/ObjStm`, whose objects the parser reads too). An object
+/// stream that inflates past [`MAX_OBJECT_STREAM`] is an error.
+fn pdf_nesting(bytes: &[u8], inside_object_stream: bool) -> Result<usize, String> {
+    let (mut depth, mut max, mut paren) = (0usize, 0usize, 0usize);
+    let n = bytes.len();
+    let mut i = 0;
+    while i < n {
+        let c = bytes[i];
+        if paren > 0 {
+            match c {
+                b'\\' => i += 1,
+                b'(' => paren += 1,
+                b')' => paren -= 1,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'(' => paren = 1,
+            b'%' => {
+                while i < n && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' => depth = depth.saturating_sub(1),
+            b'<' if bytes.get(i + 1) == Some(&b'<') => {
+                depth += 1;
+                max = max.max(depth);
+                i += 2;
+                continue;
+            }
+            b'>' if bytes.get(i + 1) == Some(&b'>') => {
+                depth = depth.saturating_sub(1);
+                i += 2;
+                continue;
+            }
+            b's' if !inside_object_stream
+                && bytes[i..].starts_with(b"stream")
+                && matches!(bytes.get(i + 6), Some(b'\r' | b'\n')) =>
+            {
+                let mut start = i + 6;
+                if bytes.get(start) == Some(&b'\r') {
+                    start += 1;
+                }
+                if bytes.get(start) == Some(&b'\n') {
+                    start += 1;
+                }
+                let end = find(&bytes[start..], b"endstream").map_or(n, |k| start + k);
+                // The stream's own dictionary: from the last `obj` keyword before it.
+                let back = &bytes[i.saturating_sub(4096)..i];
+                let dict = back
+                    .windows(3)
+                    .rposition(|w| w == b"obj")
+                    .map_or(back, |k| &back[k..]);
+                if find(dict, b"/ObjStm").is_some() && find(dict, b"/FlateDecode").is_some() {
+                    let mut inner = vec![];
+                    let read = flate2::read::ZlibDecoder::new(&bytes[start..end])
+                        .take(MAX_OBJECT_STREAM + 1)
+                        .read_to_end(&mut inner);
+                    if inner.len() as u64 > MAX_OBJECT_STREAM {
+                        return Err(format!(
+                            "an object stream inflates past {MAX_OBJECT_STREAM} bytes"
+                        ));
+                    }
+                    // A corrupt stream is left to the parser, which reports it.
+                    if read.is_ok() {
+                        max = max.max(depth + pdf_nesting(&inner, true)?);
+                    }
+                }
+                i = end + "endstream".len();
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(max)
+}
+
+/// Inflates a Flate stream into at most `limit` bytes; a stream that would grow past it is a bomb.
+fn bounded_inflate(data: &[u8], limit: u64) -> Result<Vec<u8>, Fail> {
+    let mut out = vec![];
+    flate2::read::ZlibDecoder::new(data)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| format!("bad Flate data: {e}"))?;
+    if out.len() as u64 > limit {
+        return Err(format!("Flate data inflates past {limit} bytes").into());
+    }
+    Ok(out)
+}
+
+fn decode_pdf_image(
+    doc: &lopdf::Document,
+    s: &lopdf::Stream,
+    max_pixels: u64,
+) -> Result<DynamicImage, Fail> {
     let d = &s.dict;
-    let w = d
-        .get(b"Width")
-        .and_then(|o| o.as_i64())
-        .map_err(|e| e.to_string())? as u32;
-    let h = d
-        .get(b"Height")
-        .and_then(|o| o.as_i64())
-        .map_err(|e| e.to_string())? as u32;
+    let dim = |k: &[u8]| -> Result<u64, Fail> {
+        let v = d
+            .get(k)
+            .and_then(|o| o.as_i64())
+            .map_err(|e| e.to_string())?;
+        u64::try_from(v).map_err(|_| Fail::Decode(format!("negative image size {v}")))
+    };
+    let (w, h) = (dim(b"Width")?, dim(b"Height")?);
+    // Refuse from the declared size, before any decompression.
+    check_pixels(w, h, max_pixels)?;
+    let (w, h) = (
+        u32::try_from(w).map_err(|_| Fail::TooLarge(w, h))?,
+        u32::try_from(h).map_err(|_| Fail::TooLarge(w, h))?,
+    );
     let filters: Vec<Vec<u8>> = match d.get(b"Filter") {
         Ok(lopdf::Object::Name(n)) => vec![n.clone()],
         Ok(lopdf::Object::Array(a)) => a
@@ -316,13 +885,18 @@ fn decode_pdf_image(doc: &lopdf::Document, s: &lopdf::Stream) -> Result<DynamicI
         _ => vec![],
     };
     let last = filters.last().map(|f| f.as_slice());
+    let n_pixels = (w as usize) * (h as usize);
     match last {
-        Some(b"DCTDecode") => image::load_from_memory(&s.content).map_err(|e| e.to_string()),
+        // The JPEG's own header is checked against the limit again while decoding.
+        Some(b"DCTDecode") => decode_raster(&s.content, max_pixels),
         Some(b"JBIG2Decode") => {
             Err("JBIG2-compressed page: not supported, rescan without 'high compression'".into())
         }
         Some(b"JPXDecode") => Err("JPEG 2000 page: not supported".into()),
         Some(b"CCITTFaxDecode") => {
+            if w > u16::MAX as u32 || h > u16::MAX as u32 {
+                return Err(Fail::TooLarge(w as u64, h as u64));
+            }
             let parms = d.get(b"DecodeParms").ok().and_then(|o| match o {
                 lopdf::Object::Dictionary(p) => Some(p.clone()),
                 lopdf::Object::Array(a) => a.iter().find_map(|x| x.as_dict().ok().cloned()),
@@ -335,30 +909,49 @@ fn decode_pdf_image(doc: &lopdf::Document, s: &lopdf::Stream) -> Result<DynamicI
             if k >= 0 {
                 return Err("CCITT Group 3 page: only Group 4 is supported".into());
             }
-            let mut out = Vec::with_capacity((w * h) as usize);
+            let mut out = Vec::with_capacity(n_pixels);
+            let mut row = vec![255u8; w as usize];
             fax::decoder::decode_g4(
                 s.content.iter().copied(),
                 w as u16,
                 Some(h as u16),
                 |line| {
-                    let mut row = vec![255u8; w as usize];
+                    if out.len() >= n_pixels {
+                        return;
+                    }
+                    row.fill(255);
                     for (x, c) in fax::decoder::pels(line, w as u16).enumerate() {
                         // Decoded colours are CCITT colours already; BlackIs1 only concerns raw bit output.
-                        row[x] = if c == fax::Color::Black { 0 } else { 255 };
+                        if let Some(p) = row.get_mut(x) {
+                            *p = if c == fax::Color::Black { 0 } else { 255 };
+                        }
                     }
                     out.extend_from_slice(&row);
                 },
             )
             .ok_or("bad CCITT data")?;
-            out.resize((w * h) as usize, 255);
+            out.resize(n_pixels, 255);
             Ok(DynamicImage::ImageLuma8(
                 GrayImage::from_raw(w, h, out).ok_or("size")?,
             ))
         }
         _ => {
+            // At most 3 bytes a pixel are meaningful; anything longer is not read.
+            let limit = (n_pixels as u64).saturating_mul(3);
             let data = if filters.is_empty() {
                 s.content.clone()
+            } else if filters.iter().all(|f| f == b"FlateDecode") && d.get(b"DecodeParms").is_err()
+            {
+                let mut data = s.content.clone();
+                for _ in &filters {
+                    data = bounded_inflate(&data, limit)?;
+                }
+                data
             } else {
+                if filters.iter().any(|f| f == b"FlateDecode") {
+                    // Predictors are applied by lopdf; measure the inflated size first so it never sees a bomb.
+                    bounded_inflate(&s.content, limit.saturating_mul(2))?;
+                }
                 s.decompressed_content().map_err(|e| e.to_string())?
             };
             let bpc = d
@@ -381,26 +974,14 @@ fn decode_pdf_image(doc: &lopdf::Document, s: &lopdf::Stream) -> Result<DynamicI
                 (b"DeviceGray", 8) => GrayImage::from_raw(w, h, data)
                     .map(DynamicImage::ImageLuma8)
                     .ok_or_else(|| "short grey data".into()),
-                (b"DeviceGray", 1) => {
-                    let row = (w as usize).div_ceil(8);
-                    if data.len() < row * h as usize {
-                        return Err("short 1-bit data".into());
-                    }
-                    let mut out = vec![0u8; (w * h) as usize];
-                    for y in 0..h as usize {
-                        for x in 0..w as usize {
-                            let bit = (data[y * row + x / 8] >> (7 - x % 8)) & 1;
-                            out[y * w as usize + x] = if bit == 1 { 255 } else { 0 };
-                        }
-                    }
-                    Ok(DynamicImage::ImageLuma8(
-                        GrayImage::from_raw(w, h, out).ok_or("size")?,
-                    ))
-                }
+                (b"DeviceGray", b @ (1 | 2 | 4)) => Ok(DynamicImage::ImageLuma8(unpack_bits(
+                    &data, w, h, b as u8, false,
+                )?)),
                 (c, b) => Err(format!(
                     "unsupported PDF image ({} {b}-bit)",
                     String::from_utf8_lossy(c)
-                )),
+                )
+                .into()),
             }
         }
     }
@@ -425,5 +1006,115 @@ mod tests {
         let (files, errs) = expand_inputs(&[PathBuf::from("Cargo.toml")]);
         assert!(files.is_empty());
         assert!(errs[0].to_string().contains("Cargo.toml"));
+    }
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let mut buf = Cursor::new(vec![]);
+        GrayImage::from_pixel(w, h, image::Luma([200]))
+            .write_to(&mut buf, image::ImageFormat::Png)
+            .unwrap();
+        buf.into_inner()
+    }
+
+    #[test]
+    fn a_page_over_the_pixel_limit_is_refused_from_its_header() {
+        let opts = LoadOptions {
+            max_pixels: 100,
+            ..LoadOptions::default()
+        };
+        let mut src =
+            PageSource::from_bytes(Path::new("big.png"), png(20, 10), FileKind::Raster, &opts)
+                .unwrap();
+        let e = src.page(1).err().expect("refused");
+        assert!(
+            matches!(
+                e,
+                LoadError::TooLarge {
+                    width: 20,
+                    height: 10,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(e.reasons(), ["unreadable", "too_large"]);
+        assert!(e.to_string().contains("big.png page 1"), "{e}");
+        let mut ok =
+            PageSource::from_bytes(Path::new("ok.png"), png(10, 10), FileKind::Raster, &opts)
+                .unwrap();
+        assert_eq!(ok.page(1).unwrap().image.dimensions(), (10, 10));
+    }
+
+    #[test]
+    fn content_decides_over_a_wrong_extension() {
+        let mut src = PageSource::from_bytes(
+            Path::new("really-a-png.pdf"),
+            png(8, 6),
+            FileKind::Pdf,
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(src.page(1).unwrap().image.dimensions(), (8, 6));
+    }
+
+    #[test]
+    fn two_and_four_bit_grey_unpack_to_the_full_range() {
+        // 2-bit: samples 0,1,2,3 in one byte; 4-bit: 0x0F then 0xF0.
+        let g = unpack_bits(&[0b00_01_10_11], 4, 1, 2, false).ok().unwrap();
+        assert_eq!(g.as_raw(), &[0, 85, 170, 255]);
+        let g = unpack_bits(&[0x0F], 2, 1, 4, true).ok().unwrap();
+        assert_eq!(g.as_raw(), &[255, 0]);
+        assert!(
+            unpack_bits(&[0], 4, 2, 2, false).is_err(),
+            "short data is an error"
+        );
+    }
+
+    #[test]
+    fn black_and_noise_pages_are_not_paper_but_a_white_page_is() {
+        let black = GrayImage::new(300, 400);
+        assert_eq!(implausible_page(&black).map(|r| r.0), Some("dark_page"));
+        let mut state = 1u32;
+        let noise = GrayImage::from_fn(300, 400, |_, _| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            image::Luma([(state >> 24) as u8])
+        });
+        assert_eq!(implausible_page(&noise).map(|r| r.0), Some("noise_page"));
+        let mut paper = GrayImage::from_pixel(300, 400, image::Luma([235]));
+        // A dark scanner border along one side is still paper.
+        for y in 0..400 {
+            for x in 0..40 {
+                paper.put_pixel(x, y, image::Luma([10]));
+            }
+        }
+        assert_eq!(implausible_page(&paper), None);
+    }
+
+    #[test]
+    fn pdf_nesting_counts_arrays_and_dictionaries_but_not_strings_or_streams() {
+        let pdf = b"1 0 obj << /A [ [ 1 ] ] /S (a [[[ string) >> endobj\n\
+                    2 0 obj << /Length 5 >> stream\n[[[[[\nendstream endobj % [[[[ comment\n";
+        assert_eq!(pdf_nesting(pdf, false), Ok(3));
+        let deep = [b"<< /A ".as_slice(), &[b'['; 5000]].concat();
+        assert_eq!(pdf_nesting(&deep, false), Ok(5001));
+        let e = PageSource::from_bytes(
+            Path::new("deep.pdf"),
+            [b"%PDF-1.4\n".as_slice(), &deep].concat(),
+            FileKind::Pdf,
+            &LoadOptions::default(),
+        )
+        .err()
+        .expect("refused");
+        assert!(e.to_string().contains("nested 5001 deep"), "{e}");
+    }
+
+    #[test]
+    fn a_flate_bomb_is_cut_off_at_the_limit() {
+        use std::io::Write;
+        let mut e = flate2::write::ZlibEncoder::new(vec![], flate2::Compression::best());
+        e.write_all(&vec![0u8; 1 << 20]).unwrap();
+        let z = e.finish().unwrap();
+        assert!(bounded_inflate(&z, 1000).is_err());
+        assert_eq!(bounded_inflate(&z, 1 << 20).ok().unwrap().len(), 1 << 20);
     }
 }

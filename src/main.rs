@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use phieu::export::{to_csv, to_jsonl, write_atomic, PageStatus};
-use phieu::pipeline::{plan, run, Reader, ScanOptions, StageTimes};
+use phieu::pipeline::{run, Reader, ScanOptions, StageTimes};
 use phieu::render::{render_form, Canvas, Fonts, Prefill};
 use phieu::template::Template;
 use std::io::IsTerminal;
@@ -161,6 +161,16 @@ struct ScanArgs {
     /// Hide the progress bar.
     #[arg(short, long)]
     quiet: bool,
+    /// Largest page in pixels (width x height), checked from the file header before decoding; larger pages are
+    /// rejected as `too_large` (default: 120 million, A3 at 600 dpi).
+    #[arg(long, default_value_t = phieu::load::LoadOptions::default().max_pixels)]
+    max_pixels: u64,
+    /// Pages read from one file; the rest of a longer file gets one `too_many_pages` record.
+    #[arg(long, default_value_t = phieu::load::LoadOptions::default().max_pages_per_file)]
+    max_pages_per_file: u32,
+    /// Wall time per page in ms, checked between stages; a slower page goes to review (`time_budget_exceeded`).
+    #[arg(long, default_value_t = phieu::load::LoadOptions::default().page_time_budget.as_millis() as u64)]
+    page_time_budget_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -300,6 +310,12 @@ fn scan(a: ScanArgs) -> Result<i32> {
                 agencies: a.agencies.clone(),
                 today: Some(phieu::validate::today_yymmdd()),
             },
+            load: phieu::load::LoadOptions {
+                max_pixels: a.max_pixels,
+                max_pages_per_file: a.max_pages_per_file,
+                page_time_budget: std::time::Duration::from_millis(a.page_time_budget_ms),
+                ..Default::default()
+            },
             ..Default::default()
         },
         templates,
@@ -307,7 +323,7 @@ fn scan(a: ScanArgs) -> Result<i32> {
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let start = std::time::Instant::now();
-    let (mut units, bad) = plan(&a.inputs);
+    let (mut units, bad) = phieu::pipeline::plan_with(&a.inputs, &reader.opts.load);
     // Never read our own outputs (review crops) back in when OUT lies inside an input folder.
     if let Ok(out_abs) = a.out.canonicalize() {
         units.retain(|u| {

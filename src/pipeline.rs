@@ -5,7 +5,7 @@ use crate::export::{
     AnswerOut, FieldOut, PageRecord, PageStatus, RegistrationOut, SourceRef, SCHEMA,
 };
 use crate::identify::{find_qr_anywhere, identify, IdentifyOptions};
-use crate::load::{expand_inputs, load_page, page_count, Page, PageRef};
+use crate::load::{expand_inputs, LoadError, LoadOptions, Page, PageRef, PageSource};
 use crate::marks::{flag_sparse_page, read_row, MarkOptions, RowStatus};
 use crate::ocr::{read_field, FieldOptions, FieldStatus, LineRecognizer};
 use crate::register::{register, verify, warp_region, RegisterOptions, RegisterOutcome};
@@ -34,6 +34,8 @@ pub struct ScanOptions {
     pub validate: ValidateOptions,
     /// Write review crops under `out/review/`.
     pub review_crops: bool,
+    /// Limits on input size, pages per file and time per page.
+    pub load: LoadOptions,
 }
 
 /// Shared read-only state for a batch.
@@ -100,6 +102,33 @@ pub fn page_hash(img: &image::GrayImage) -> String {
 }
 
 impl Reader {
+    /// A `needs_review` record when `page` has used up its time budget by the end of `stage`: a page that slow
+    /// is abnormal, and the rest of the batch must not wait on it.
+    fn over_budget(&self, page: &Page, stage: &str) -> Option<PageRecord> {
+        let budget = self.opts.load.page_time_budget;
+        let spent = page.started.elapsed();
+        if spent <= budget {
+            return None;
+        }
+        let src = SourceRef {
+            path: page.source.path.to_string_lossy().into_owned(),
+            page: page.source.page,
+        };
+        let mut r = PageRecord::bare(
+            src,
+            PageStatus::NeedsReview,
+            vec!["time_budget_exceeded".into()],
+        );
+        r.error = Some(format!(
+            "{} page {}: {} ms after {stage}, over the budget of {} ms (--page-time-budget-ms); not read further",
+            page.source.path.display(),
+            page.source.page,
+            spent.as_millis(),
+            budget.as_millis()
+        ));
+        Some(r)
+    }
+
     /// Reads one decoded page. `out` is where review crops go (none when `None`).
     pub fn read_page(&self, page: &Page, out: Option<&Path>, times: &StageTimes) -> PageRecord {
         let src = SourceRef {
@@ -107,12 +136,32 @@ impl Reader {
             page: page.source.page,
         };
         let img = &page.image;
+        if let Some(r) = self.over_budget(page, "decoding") {
+            return r;
+        }
         let t0 = std::time::Instant::now();
         let outcome = register(img, &self.opts.register);
         times.register.fetch_add(us(t0), Ordering::Relaxed);
+        if let Some(r) = self.over_budget(page, "registration") {
+            return r;
+        }
         let mut reg = match outcome {
             RegisterOutcome::Blank { .. } => {
-                return PageRecord::bare(src, PageStatus::Blank, vec![])
+                // A black or pure-noise page has no "ink" by the paper-relative measure, yet it is no blank back.
+                if let Some((why, error)) = crate::load::implausible_page(img) {
+                    let mut r = PageRecord::bare(
+                        src,
+                        PageStatus::Rejected,
+                        vec!["not_a_form".into(), why.into()],
+                    );
+                    r.error = Some(format!(
+                        "{} page {}: {error}",
+                        page.source.path.display(),
+                        page.source.page
+                    ));
+                    return r;
+                }
+                return PageRecord::bare(src, PageStatus::Blank, vec![]);
             }
             RegisterOutcome::MarkersMissing { reason } => {
                 let q = find_qr_anywhere(img);
@@ -198,6 +247,24 @@ impl Reader {
             .expect("identified template exists");
         verify(img, &mut reg, t, &self.opts.register);
         times.identify.fetch_add(us(t1), Ordering::Relaxed);
+        if id.qr.as_ref().is_some_and(|q| {
+            q.template
+                .as_ref()
+                .is_none_or(|q| !self.templates.iter().any(|t| &t.template_id == q))
+        }) {
+            // A QR that is not one of our payloads (junk, or a form we do not know) on our layout: someone must look.
+            reasons.push("qr_unrecognised".into());
+        }
+        // The form's printed extent against the image's (rotation-invariant): a form printed at half size on
+        // a full sheet reads at half the linear size.
+        let form_px = t.page_mm[0] * t.page_mm[1] * reg.px_per_mm * reg.px_per_mm;
+        let linear = (form_px / (img.width() as f64 * img.height() as f64)).sqrt();
+        if linear < self.opts.load.min_form_scale {
+            reasons.push("form_scale".into());
+        }
+        if let Some(r) = self.over_budget(page, "identification") {
+            return r;
+        }
         if !reg.check.ok {
             reasons.push("registration_unverified".into());
         }
@@ -278,6 +345,9 @@ impl Reader {
             );
         }
         times.marks.fetch_add(us(t2), Ordering::Relaxed);
+        if let Some(r) = self.over_budget(page, "checkbox reading") {
+            return r;
+        }
 
         let t3 = std::time::Instant::now();
         let mut fields = BTreeMap::new();
@@ -462,45 +532,60 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-/// Expands inputs into page units (sorted by path, page) plus records for files that cannot be opened.
+/// Expands inputs into page units (sorted by path, page) plus records for files that cannot be opened, with
+/// the default [`LoadOptions`].
 pub fn plan(inputs: &[PathBuf]) -> (Vec<Unit>, Vec<PageRecord>) {
+    plan_with(inputs, &LoadOptions::default())
+}
+
+/// [`plan`] under the given limits: a file with more pages than `max_pages_per_file` gives units for the
+/// pages up to the limit and one `too_many_pages` record for the rest.
+pub fn plan_with(inputs: &[PathBuf], limits: &LoadOptions) -> (Vec<Unit>, Vec<PageRecord>) {
     let (files, errors) = expand_inputs(inputs);
-    let mut bad: Vec<PageRecord> = errors
-        .into_iter()
-        .map(|e| {
-            let path = match &e {
-                crate::load::LoadError::Io { path, .. }
-                | crate::load::LoadError::Unsupported { path }
-                | crate::load::LoadError::Decode { path, .. } => path.clone(),
-            };
-            rejected_page(&path, 1, "unreadable", e.to_string())
-        })
-        .collect();
-    type Counted = (PathBuf, Result<(u32, String), crate::load::LoadError>);
+    let mut bad: Vec<PageRecord> = errors.iter().map(load_rejection).collect();
+    type Counted = (PathBuf, Result<(u32, String, Option<LoadError>), LoadError>);
     let counts: Vec<Counted> = files
         .par_iter()
         .map(|f| {
-            let hash = file_sha256(f).map_err(|source| crate::load::LoadError::Io {
+            let hash = file_sha256(f).map_err(|source| LoadError::Io {
                 path: f.clone(),
                 source,
             });
-            (f.clone(), hash.and_then(|h| page_count(f).map(|n| (n, h))))
+            let counted = hash.and_then(|h| {
+                let src = PageSource::open(f, limits)?;
+                Ok((src.readable_pages(), h, src.too_many_pages()))
+            });
+            (f.clone(), counted)
         })
         .collect();
     let mut units = vec![];
     for (f, c) in counts {
         match c {
-            Ok((n, h)) => units.extend((1..=n).map(|page| Unit {
-                source: PageRef {
-                    path: f.clone(),
-                    page,
-                },
-                file_sha256: h.clone(),
-            })),
-            Err(e) => bad.push(rejected_page(&f, 1, "unreadable", e.to_string())),
+            Ok((n, h, rest)) => {
+                units.extend((1..=n).map(|page| Unit {
+                    source: PageRef {
+                        path: f.clone(),
+                        page,
+                    },
+                    file_sha256: h.clone(),
+                }));
+                if let Some(e) = rest {
+                    let mut r = load_rejection(&e);
+                    r.file_sha256 = Some(h);
+                    bad.push(r);
+                }
+            }
+            Err(e) => bad.push(load_rejection(&e)),
         }
     }
     (units, bad)
+}
+
+/// The rejected record for a load error: reasons from [`LoadError::reasons`], the error text names file and page.
+fn load_rejection(e: &LoadError) -> PageRecord {
+    let mut r = rejected_page(e.path(), e.page(), "unreadable", e.to_string());
+    r.reasons = e.reasons();
+    r
 }
 
 /// Reads every unit in parallel; `on_done` is called after each page (for progress). Output is sorted by
@@ -513,14 +598,37 @@ pub fn run(
     journal: Option<&Journal>,
     on_done: &(dyn Fn(&PageRecord) + Sync),
 ) -> Vec<PageRecord> {
-    let work = |u: &Unit| -> PageRecord {
+    // `open` is the worker's current file: pages of a file are consecutive units and each worker takes units in
+    // increasing order, so every worker parses a multi-page file at most once.
+    let work = |u: &Unit, open: &mut Option<Opened>| -> PageRecord {
         if let Some(done) = journal.and_then(|j| j.finished(u)) {
             on_done(&done);
             return done;
         }
         let t = std::time::Instant::now();
-        let rec = match load_page(&u.source.path, u.source.page) {
-            Ok(page) => {
+        if open.as_ref().is_none_or(|(p, _)| *p != u.source.path) {
+            // Drop the previous file before parsing the next, so a worker holds one file at a time.
+            *open = None;
+            *open = Some((
+                u.source.path.clone(),
+                PageSource::open(&u.source.path, &reader.opts.load),
+            ));
+        }
+        let loaded = match open.as_mut() {
+            Some((_, Ok(s))) => Some(s.page(u.source.page).map_err(|e| load_rejection(&e))),
+            Some((_, Err(e))) => {
+                let mut r = load_rejection(e);
+                // An error from opening the file names page 1; this unit's page is the one to report.
+                if r.source.page != u.source.page {
+                    r.source.page = u.source.page;
+                    r.error = Some(format!("{e} (while opening it for page {})", u.source.page));
+                }
+                Some(Err(r))
+            }
+            None => None,
+        };
+        let rec = match loaded {
+            Some(Ok(page)) => {
                 times.load.fetch_add(us(t), Ordering::Relaxed);
                 let mut r = reader.read_page(&page, out, times);
                 // A single-image file's bytes already identify its page (and are hashed anyway); hashing
@@ -533,9 +641,24 @@ pub fn run(
                         page_hash(&page.image)
                     },
                 );
+                // Every error text names its file and page, whichever stage wrote it.
+                let here = format!("{} page {}", u.source.path.display(), u.source.page);
+                if let Some(e) = r.error.as_mut().filter(|e| !e.starts_with(&here)) {
+                    *e = format!("{here}: {e}");
+                }
                 r
             }
-            Err(e) => rejected_page(&u.source.path, u.source.page, "unreadable", e.to_string()),
+            Some(Err(r)) => r,
+            None => rejected_page(
+                &u.source.path,
+                u.source.page,
+                "unreadable",
+                format!(
+                    "{} page {}: not opened",
+                    u.source.path.display(),
+                    u.source.page
+                ),
+            ),
         };
         let mut rec = rec;
         rec.file_sha256 = Some(u.file_sha256.clone());
@@ -559,12 +682,18 @@ pub fn run(
             std::thread::Builder::new()
                 // Some third-party image routines recurse deeply on large dark regions.
                 .stack_size(64 << 20)
-                .spawn_scoped(scope, || loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(u) = units.get(i) else { break };
-                    // A bug on one page must not take the batch down: it becomes that page's rejection.
-                    let rec = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(u)))
+                .spawn_scoped(scope, || {
+                    let mut open: Option<Opened> = None;
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(u) = units.get(i) else { break };
+                        // A bug on one page must not take the batch down: it becomes that page's rejection.
+                        let rec = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            work(u, &mut open)
+                        }))
                         .unwrap_or_else(|_| {
+                            // The decoder may be mid-way through the file; start afresh for the next page.
+                            open = None;
                             let msg = format!(
                                 "{} page {}: internal error while reading",
                                 u.source.path.display(),
@@ -572,7 +701,8 @@ pub fn run(
                             );
                             rejected_page(&u.source.path, u.source.page, "internal_error", msg)
                         });
-                    *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(rec);
+                        *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(rec);
+                    }
                 })
                 .expect("spawn worker");
         }
@@ -584,6 +714,9 @@ pub fn run(
     recs.sort_by(|a, b| (&a.source.path, a.source.page).cmp(&(&b.source.path, b.source.page)));
     recs
 }
+
+/// A worker's current file: its path and the parsed file, or why it could not be opened.
+type Opened = (PathBuf, Result<PageSource, LoadError>);
 
 /// The resume journal: one record per finished page, appended as pages complete, so an interrupted run
 /// (even `kill -9`) restarts without redoing or duplicating pages. Keyed by (file SHA-256, page).
