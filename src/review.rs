@@ -5,6 +5,8 @@
 //! The web page that shows the queue lives in [`server`]; this module holds everything that must be right
 //! without a browser.
 
+pub mod server;
+
 use crate::export::{write_atomic, PageRecord, PageStatus, SourceRef};
 use crate::final_record::{
     DecidedBy, Decision, FinalRecord, FinalValue, ItemId, ItemKind, DECISION_SCHEMA, FINAL_SCHEMA,
