@@ -194,6 +194,7 @@ impl DecisionLog {
             path: path.to_path_buf(),
             source,
         };
+        let existed = path.exists();
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -201,6 +202,14 @@ impl DecisionLog {
             .truncate(false)
             .open(path)
             .map_err(io)?;
+        if !existed {
+            // A new file's name lives in its folder: sync that too, or a crash could lose the whole log.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Ok(d) = std::fs::File::open(dir) {
+                    d.sync_all().ok();
+                }
+            }
+        }
         let mut bytes = vec![];
         file.read_to_end(&mut bytes).map_err(io)?;
         let text = String::from_utf8_lossy(&bytes).into_owned();

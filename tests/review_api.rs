@@ -134,11 +134,41 @@ fn review_api_guards_and_saves_decisions() {
     assert!(saved[1]["at"].as_str().unwrap().ends_with('Z'));
     s.kill();
 
-    // A restart resumes with what was saved.
-    let s = Server::start(&out, "Lan");
+    // A restart resumes with what was saved; `--returned` offers the nearest returned dossiers for codes.
+    let returned = dir.join("returned.csv");
+    std::fs::write(
+        &returned,
+        "code,procedure\n000.20.31.H48-230403-9408,x\n999.99.99.X99-991231-9999,z\n",
+    )
+    .unwrap();
+    let s = Server::start_with(&out, "Lan", &["--returned", returned.to_str().unwrap()]);
     let items = http(&s.addr, "GET", &s.with_token("/api/items"), None).json();
     assert_eq!(items["remaining"], 5);
     assert_eq!(items["items"][0]["decision"]["operator"], "Nguyễn Thị Lan");
+    let code3 = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["id"]["source"]["path"] == "samples/synth_00003.jpg"
+                && i["id"]["key"] == "dossier_code"
+        })
+        .expect("synth_00003's code is an item");
+    let proposal = code3["proposal"].as_str().unwrap_or("");
+    let cands: Vec<&str> = code3["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    // The sheet's true code (a few misread characters away from the proposal) is offered, a far one is not.
+    assert_eq!(cands, ["000.20.31.H48-230403-9408"], "proposal {proposal}");
+    for c in &cands {
+        assert!(
+            phieu::validate::edit_distance(proposal, c) <= 3,
+            "{proposal} {c}"
+        );
+    }
     s.kill();
 
     let (code, err) = export(&out, &dir.join("partial.jsonl"), &["--allow-unreviewed"]);

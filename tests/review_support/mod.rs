@@ -69,10 +69,16 @@ pub struct Server {
 impl Server {
     /// Starts `phieu review DIR --operator NAME`, waits for the URL on stdout.
     pub fn start(dir: &Path, operator: &str) -> Server {
+        Self::start_with(dir, operator, &[])
+    }
+
+    /// Starts `phieu review DIR --operator NAME EXTRA...`.
+    pub fn start_with(dir: &Path, operator: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_phieu"))
             .arg("review")
             .arg(dir)
             .args(["--operator", operator])
+            .args(extra)
             .current_dir(root())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
