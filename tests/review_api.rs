@@ -181,3 +181,67 @@ fn review_api_guards_and_saves_decisions() {
     assert_eq!(open, 5);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn unread_page_is_kept_or_discarded_and_shown_as_scanned() {
+    let dir = tmp("review-page-item");
+    // A page whose corner markers were not found (the sample's non-form page stands in for the image).
+    let mut rec = phieu::export::PageRecord::bare(
+        phieu::export::SourceRef {
+            path: "samples/synth_00006.jpg".into(),
+            page: 1,
+        },
+        phieu::export::PageStatus::NeedsReview,
+        vec!["markers_not_found".into()],
+    );
+    rec.template = Some("gtvt".into());
+    std::fs::write(dir.join("results.jsonl"), phieu::export::to_jsonl(&[rec])).unwrap();
+    std::fs::write(dir.join("manifest.json"), r#"{"batch_id":"b-page"}"#).unwrap();
+
+    let s = Server::start(&dir, "Lan");
+    let items = http(&s.addr, "GET", &s.with_token("/api/items"), None).json();
+    assert_eq!(items["remaining"], 1);
+    let page = &items["items"][0];
+    assert_eq!(page["id"]["kind"], "page");
+    let keys: Vec<(&str, &str)> = page["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["key"].as_str().unwrap(), o["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(keys, [("1", "keep"), ("0", "discard")]);
+    assert_eq!(page["page_upright"], false);
+    // Never registered: the page is shown as scanned, scaled to the view height.
+    let img = http(
+        &s.addr,
+        "GET",
+        &s.with_token("/api/page?path=samples/synth_00006.jpg&page=1"),
+        None,
+    );
+    assert_eq!(img.status, 200, "{}", img.text());
+    assert_eq!(image::load_from_memory(&img.body).unwrap().height(), 1000);
+
+    let decide = |value: serde_json::Value, item: &serde_json::Value| {
+        http(
+            &s.addr,
+            "POST",
+            &s.with_token("/api/decide"),
+            Some(&json!({"item": item, "value": value})),
+        )
+    };
+    assert_eq!(decide(json!("maybe"), &page["id"]).status, 400);
+    let r = decide(json!("keep"), &page["id"]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Kept: the dossier code and all ten rows are now typed in by the operator.
+    assert_eq!(r.json()["remaining"], 11);
+    let (code, _) = export(&dir, &dir.join("f.jsonl"), &[]);
+    assert_eq!(code, 1);
+    let r = decide(json!("discard"), &page["id"]);
+    assert_eq!(r.json()["remaining"], 0);
+    s.kill();
+    let (code, err) = export(&dir, &dir.join("f.jsonl"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("f.jsonl")).unwrap(), "");
+    assert_eq!(saved_decisions(&dir).len(), 2);
+    std::fs::remove_dir_all(&dir).ok();
+}
