@@ -569,9 +569,9 @@ struct ReviewArgs {
     /// printed token can decide items.
     #[arg(long)]
     listen: Option<String>,
-    /// Operator name written with every decision.
-    #[arg(long, default_value = "operator")]
-    operator: String,
+    /// Operator name written with every decision (default: the login name).
+    #[arg(long)]
+    operator: Option<String>,
     /// The one-stop system's export of returned dossiers (CSV, first column `code`): nearest codes are offered.
     #[arg(long)]
     returned: Option<PathBuf>,
@@ -600,7 +600,13 @@ fn review(a: ReviewArgs) -> Result<i32> {
     };
     let opts = phieu::review::server::ServeOptions {
         listen,
-        operator: a.operator,
+        // Every decision names a person: without --operator, the login name stands in.
+        operator: a
+            .operator
+            .filter(|o| !o.trim().is_empty())
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("USERNAME").ok())
+            .unwrap_or_else(|| "operator".into()),
         returned,
         ..Default::default()
     };

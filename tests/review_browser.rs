@@ -232,11 +232,9 @@ fn resolve_current(
     match kind.as_str() {
         "field" => {
             // The code box has focus: replace its content by typing.
-            assert_eq!(
-                b.js("return document.activeElement.id"),
-                "code",
-                "code input focused"
-            );
+            wait_for(10, "code input focused", || {
+                (b.js("return document.activeElement.id") == "code").then_some(())
+            });
             b.js("document.getElementById('code').value=''; document.getElementById('code').dispatchEvent(new Event('input'))");
             if let Some(code) = &want {
                 b.keys(code);
