@@ -5,6 +5,8 @@
 //! The web page that shows the queue lives in [`server`]; this module holds everything that must be right
 //! without a browser.
 
+pub mod server;
+
 use crate::export::{write_atomic, PageRecord, PageStatus, SourceRef};
 use crate::final_record::{
     DecidedBy, Decision, FinalRecord, FinalValue, ItemId, ItemKind, DECISION_SCHEMA, FINAL_SCHEMA,
@@ -192,6 +194,7 @@ impl DecisionLog {
             path: path.to_path_buf(),
             source,
         };
+        let existed = path.exists();
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -199,6 +202,14 @@ impl DecisionLog {
             .truncate(false)
             .open(path)
             .map_err(io)?;
+        if !existed {
+            // A new file's name lives in its folder: sync that too, or a crash could lose the whole log.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Ok(d) = std::fs::File::open(dir) {
+                    d.sync_all().ok();
+                }
+            }
+        }
         let mut bytes = vec![];
         file.read_to_end(&mut bytes).map_err(io)?;
         let text = String::from_utf8_lossy(&bytes).into_owned();

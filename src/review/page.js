@@ -1,0 +1,279 @@
+"use strict";
+// The review page: one item at a time, keyboard first. Every decision goes to the server, which validates it and
+// appends it to review.jsonl before answering; the page only shows what the server has saved.
+(function () {
+  const token = new URLSearchParams(location.search).get("token") || "";
+  const q = (p) => p + (p.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+  const $ = (id) => document.getElementById(id);
+  let items = [];
+  let idx = 0;
+  let selected = undefined; // undefined = nothing chosen yet; null = blank
+  let busy = false;
+
+  const REASONS = {
+    ambiguous: "không rõ: nhiều ô có dấu",
+    faint_mark: "dấu mờ",
+    partial_fill: "ô bị tô một phần / gạch bỏ",
+    low_confidence: "độ tin cậy thấp",
+    registration_unverified: "không căn chỉnh được trang",
+    markers_not_found: "không tìm thấy dấu định vị ở góc",
+    template_conflict: "mẫu phiếu không khớp mã QR",
+    layout_unverified: "không xác nhận được bố cục bảng",
+    few_marks_on_page: "trang có rất ít dấu",
+    duplicate_dossier: "trùng mã hồ sơ với phiếu khác",
+    missing: "không đọc được mã (ô trống?)",
+    page_kept: "trang được giữ: nhập tay",
+    not_in_returned: "không có trong danh sách hồ sơ đã trả",
+    ambiguous_nearest: "nhiều hồ sơ gần giống",
+    qr_mismatch: "khác mã trong QR",
+    qr_has_code_field_empty: "QR có mã nhưng ô mã trống",
+    bad_date: "ngày trong mã không hợp lệ",
+    unknown_agency: "mã cơ quan lạ",
+    pattern: "sai định dạng",
+    off_grammar: "sai định dạng",
+    grammar_disagreement: "đọc không nhất quán",
+    low_char_confidence: "ký tự khó đọc",
+  };
+  const reasonText = (r) =>
+    r.split(", ").map((x) => REASONS[x] ? REASONS[x] + " (" + x + ")" : x).join("; ");
+
+  function remaining() {
+    return items.filter((i) => !i.decision).length;
+  }
+
+  async function api(path, body) {
+    const res = await fetch(q(path), body === undefined ? {} : {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const data = await res.json();
+    if (!res.ok) throw new Error(data.error || res.statusText);
+    return data;
+  }
+
+  function sameId(a, b) {
+    return a.source.path === b.source.path && a.source.page === b.source.page &&
+      a.kind === b.kind && a.key === b.key;
+  }
+
+  function current() {
+    return items[idx];
+  }
+
+  function currentValue(it) {
+    if (it.decision) return it.decision.value;
+    return it.proposal;
+  }
+
+  function render() {
+    $("counter").textContent = "còn lại " + remaining();
+    $("counter").dataset.remaining = String(remaining());
+    const it = current();
+    const done = remaining() === 0 && (!it || it.decision);
+    $("done").hidden = !done;
+    if (!it) {
+      $("main").hidden = true;
+      $("position").textContent = "";
+      return;
+    }
+    $("main").hidden = false;
+    $("position").textContent = "mục " + (idx + 1) + "/" + items.length;
+    $("what").innerHTML = "";
+    const title = document.createElement("b");
+    title.textContent = it.title;
+    const src = document.createElement("span");
+    src.className = "src";
+    src.textContent = it.id.source.path + " — trang " + it.id.source.page;
+    $("what").append(title, src);
+    if (it.crop) {
+      $("crop").src = q("api/file?path=" + encodeURIComponent(it.crop));
+      $("crop-wrap").hidden = false;
+    } else {
+      $("crop").removeAttribute("src");
+      $("crop-wrap").hidden = true;
+    }
+    const prop = it.proposal === null ? "(trống)" : it.proposal;
+    $("machine").innerHTML = "";
+    const m = document.createElement("div");
+    m.textContent = it.id.kind === "page" ? "Máy không đọc được trang này." :
+      "Máy đề xuất: " + prop + " — độ tin cậy " + Math.round(it.confidence * 100) + "%";
+    const r = document.createElement("div");
+    r.className = "reason";
+    r.textContent = "Lý do: " + reasonText(it.reason);
+    $("machine").append(m, r);
+
+    $("choices").innerHTML = "";
+    for (const o of it.options) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.value = o.value === null ? "" : o.value;
+      const k = document.createElement("span");
+      k.className = "key";
+      k.textContent = o.key;
+      b.append(k, " " + o.label);
+      if (selected !== undefined && o.value === selected) b.classList.add("selected");
+      if (it.id.kind === "answer" && o.value === it.proposal && it.proposal !== null) b.classList.add("proposal");
+      b.onclick = () => { selected = o.value; decide(); };
+      $("choices").append(b);
+    }
+    const code = it.code;
+    $("code-wrap").hidden = !code;
+    if (code) {
+      const input = $("code");
+      if (input.dataset.for !== keyOf(it)) {
+        input.dataset.for = keyOf(it);
+        input.value = currentValue(it) || "";
+        input.placeholder = code.example;
+      }
+      checkCode();
+      $("candidates").innerHTML = "";
+      const cands = (it.suggestion ? [it.suggestion] : []).concat(it.candidates.filter((c) => c !== it.suggestion));
+      if (cands.length) {
+        $("candidates").append("Gần nhất trong danh sách đã trả: ");
+        for (const c of cands) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.textContent = c;
+          b.onclick = () => { input.value = c; checkCode(); input.focus(); };
+          $("candidates").append(b);
+        }
+      }
+      setTimeout(() => input.focus(), 0);
+    } else if (document.activeElement) {
+      document.activeElement.blur();
+    }
+    $("decided").textContent = it.decision
+      ? "Đã quyết định: " + (it.decision.value === null ? "(trống)" : it.decision.value) + " — " + it.decision.operator + ", " + it.decision.at
+      : "";
+    const pageImg = $("page");
+    $("outline").hidden = true;
+    if (it.page_available) {
+      pageImg.hidden = false;
+      pageImg.onload = () => placeOutline(it);
+      const src = q("api/page?path=" + encodeURIComponent(it.id.source.path) + "&page=" + it.id.source.page);
+      if (pageImg.dataset.src !== src) {
+        pageImg.dataset.src = src;
+        pageImg.src = src;
+      } else {
+        placeOutline(it);
+      }
+      $("page-note").textContent = it.page_upright ? "Cả trang (đã căn thẳng); khung đỏ là mục đang xem." : "Ảnh gốc của trang.";
+    } else {
+      pageImg.hidden = true;
+      pageImg.removeAttribute("src");
+      pageImg.dataset.src = "";
+      $("page-note").textContent = "Không mở được tệp gốc của trang; chỉ có ảnh cắt.";
+    }
+  }
+
+  function placeOutline(it) {
+    const o = $("outline");
+    if (!it.page_box || !it.page_mm || !it.page_upright) { o.hidden = true; return; }
+    const [x0, y0, x1, y1] = it.page_box;
+    const [w, h] = it.page_mm;
+    o.style.left = (100 * x0 / w) + "%";
+    o.style.top = (100 * y0 / h) + "%";
+    o.style.width = (100 * (x1 - x0) / w) + "%";
+    o.style.height = (100 * (y1 - y0) / h) + "%";
+    o.hidden = false;
+  }
+
+  function keyOf(it) {
+    return it.id.source.path + "#" + it.id.source.page + "#" + it.id.kind + "#" + it.id.key;
+  }
+
+  function checkCode() {
+    const it = current();
+    if (!it || !it.code) return true;
+    const input = $("code");
+    input.value = input.value.toUpperCase().replace(/\s+/g, "");
+    const v = input.value;
+    const ok = v === "" || new RegExp(it.code.pattern).test(v);
+    input.classList.toggle("valid", ok && v !== "");
+    input.classList.toggle("invalid", !ok);
+    const s = $("code-ok");
+    s.className = "code-ok " + (ok ? "valid" : "invalid");
+    s.textContent = v === "" ? "Để trống: Enter ghi nhận ô trống." :
+      ok ? "✓ đúng định dạng" : "✗ chưa đúng định dạng, ví dụ " + it.code.example;
+    return ok;
+  }
+
+  function move(d) {
+    if (!items.length) return;
+    idx = Math.max(0, Math.min(items.length - 1, idx + d));
+    selected = undefined;
+    $("error").textContent = "";
+    render();
+  }
+
+  function advance() {
+    selected = undefined;
+    for (let i = idx + 1; i < items.length; i++) if (!items[i].decision) { idx = i; return; }
+    for (let i = 0; i < items.length; i++) if (!items[i].decision) { idx = i; return; }
+    idx = Math.min(idx + 1, items.length - 1);
+  }
+
+  async function decide() {
+    const it = current();
+    if (!it || busy) return;
+    let value;
+    if (it.code) {
+      if (!checkCode()) { $("error").textContent = "Mã chưa đúng định dạng."; return; }
+      value = $("code").value === "" ? null : $("code").value;
+    } else if (selected !== undefined) {
+      value = selected;
+    } else if (it.decision) {
+      value = it.decision.value;
+    } else if (it.proposal !== null && it.id.kind === "answer") {
+      value = it.proposal;
+    } else {
+      $("error").textContent = it.id.kind === "page" ? "Chọn 1 (giữ) hoặc 0 (loại bỏ)." : "Chọn 1, 2, 3 hoặc 0 (để trống).";
+      return;
+    }
+    busy = true;
+    try {
+      const data = await api("api/decide", { item: it.id, value: value });
+      $("error").textContent = "";
+      items = data.items;
+      idx = Math.max(0, items.findIndex((x) => sameId(x.id, it.id)));
+      advance();
+      render();
+    } catch (e) {
+      $("error").textContent = "Không lưu được: " + e.message;
+    } finally {
+      busy = false;
+    }
+  }
+
+  document.addEventListener("keydown", (ev) => {
+    const it = current();
+    if (!it || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.key === "Enter") { ev.preventDefault(); decide(); return; }
+    // Arrows always move between items, also inside the code box: codes are short and are fixed by retyping.
+    if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { ev.preventDefault(); move(-1); return; }
+    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { ev.preventDefault(); move(1); return; }
+    if (ev.target === $("code")) return;
+    const o = it.options.find((o) => o.key === ev.key);
+    if (o) {
+      ev.preventDefault();
+      selected = o.value;
+      $("error").textContent = "";
+      render();
+    }
+  });
+  $("code").addEventListener("input", checkCode);
+  $("prev").onclick = () => move(-1);
+  $("next").onclick = () => move(1);
+  $("confirm").onclick = () => decide();
+
+  api("api/items").then((data) => {
+    items = data.items;
+    $("operator").textContent = "Người xem: " + data.operator;
+    // Resume where the last session stopped: the first item nobody has decided yet.
+    const first = items.findIndex((i) => !i.decision);
+    idx = first >= 0 ? first : Math.max(0, items.length - 1);
+    document.body.dataset.ready = "1";
+    render();
+  }).catch((e) => { $("error").textContent = "Không tải được danh sách: " + e.message; });
+})();

@@ -1,0 +1,387 @@
+//! The review page in a real headless Chromium (driven through chromedriver's WebDriver protocol): resolve the
+//! sample batch's items with the keyboard, kill and restart the server half-way, finish, then check the saved
+//! decisions and the exported final records against the samples' truth.
+//!
+//! Without chromedriver the test prints a skip message, unless `PHIEU_REQUIRE_BROWSER=1` (CI), where it fails.
+//! `PHIEU_SCREENSHOT=FILE.png` saves a screenshot of the page showing the first item.
+
+mod review_support;
+
+use review_support::*;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+
+const ENTER: &str = "\u{E007}";
+const LEFT: &str = "\u{E012}";
+const RIGHT: &str = "\u{E014}";
+
+fn find_exe(names: &[&str]) -> Option<String> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    for n in names {
+        for d in path.split(':').chain(["/usr/bin", "/usr/lib/chromium"]) {
+            let p = std::path::Path::new(d).join(n);
+            if p.is_file() {
+                return Some(p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A chromedriver process with one headless Chromium session.
+struct Browser {
+    driver: Child,
+    addr: String,
+    session: String,
+    profile: std::path::PathBuf,
+}
+
+impl Browser {
+    fn start(driver: &str, chromium: &str, profile: std::path::PathBuf) -> Browser {
+        let port = free_port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let addr = format!("127.0.0.1:{port}");
+        wait_for(30, "chromedriver", || {
+            std::net::TcpStream::connect(&addr).ok()?;
+            let r = http(&addr, "GET", "/status", None);
+            (r.status == 200 && r.json()["value"]["ready"] == true).then_some(())
+        });
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--window-size=1400,1000",
+                         format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let mut b = Browser {
+            driver: child,
+            addr,
+            session: String::new(),
+            profile,
+        };
+        let r = b.cmd("POST", "/session", Some(caps));
+        b.session = r["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {r}"))
+            .to_string();
+        b
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let path = if path == "/session" {
+            path.to_string()
+        } else {
+            format!("/session/{}{path}", self.session)
+        };
+        let body = body.or_else(|| (method == "POST").then(|| json!({})));
+        let r = http(&self.addr, method, &path, body.as_ref());
+        let v = r.json();
+        assert_eq!(r.status, 200, "{method} {path}: {v}");
+        v["value"].clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn js(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    fn text(&self, id: &str) -> String {
+        self.js(&format!(
+            "return document.getElementById('{id}').textContent"
+        ))
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+    }
+
+    /// Types keys to whatever has focus, as a person at the keyboard would.
+    fn keys(&self, text: &str) {
+        let mut actions = vec![];
+        for c in text.chars() {
+            actions.push(json!({"type": "keyDown", "value": c.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": c.to_string()}));
+        }
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "kb", "actions": actions}]})),
+        );
+    }
+
+    fn wait_ready(&self) {
+        wait_for(30, "page ready", || {
+            (self.js("return document.body.dataset.ready || ''") == "1").then_some(())
+        });
+    }
+
+    /// The item on screen (from the page's own state shown in the DOM): title and source line.
+    fn showing(&self) -> (String, String) {
+        let src = self.js("return document.querySelector('#what .src').textContent");
+        let title = self.js("return document.querySelector('#what b').textContent");
+        (
+            title.as_str().unwrap_or("").to_string(),
+            src.as_str().unwrap_or("").to_string(),
+        )
+    }
+
+    fn remaining(&self) -> i64 {
+        self.js("return document.getElementById('counter').dataset.remaining")
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(-1)
+    }
+
+    fn screenshot(&self, path: &str) {
+        let b64 = self.cmd("GET", "/screenshot", None);
+        std::fs::write(path, base64_decode(b64.as_str().unwrap())).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            http(
+                &self.addr,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                None,
+            );
+        }
+        self.driver.kill().ok();
+        self.driver.wait().ok();
+        std::fs::remove_dir_all(&self.profile).ok();
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let clean: Vec<u8> = s.bytes().filter(|c| !b"=\r\n".contains(c)).collect();
+    let mut out = vec![];
+    for ch in clean.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in ch.iter().enumerate() {
+            n |= (val(c) as u32) << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..ch.len()]);
+    }
+    out
+}
+
+/// The queue as the server lists it: (file name, kind, key) in order.
+fn queue(s: &Server) -> Vec<(String, String, String)> {
+    let v = http(&s.addr, "GET", &s.with_token("/api/items"), None).json();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let p = i["id"]["source"]["path"].as_str().unwrap();
+            (
+                p.trim_start_matches("samples/").to_string(),
+                i["id"]["kind"].as_str().unwrap().to_string(),
+                i["id"]["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Decides the item on screen with the keyboard, using the samples' truth as the operator's reading.
+fn resolve_current(
+    b: &Browser,
+    item: &(String, String, String),
+    truth: &std::collections::HashMap<(String, String), Option<String>>,
+) {
+    let (file, kind, key) = item;
+    let (_, src) = b.showing();
+    assert!(
+        src.contains(file.as_str()),
+        "showing {src}, expected {file}"
+    );
+    let want = truth[&(file.clone(), key.clone())].clone();
+    let before = b.remaining();
+    match kind.as_str() {
+        "field" => {
+            // The code box has focus: replace its content by typing.
+            wait_for(10, "code input focused", || {
+                (b.js("return document.activeElement.id") == "code").then_some(())
+            });
+            b.js("document.getElementById('code').value=''; document.getElementById('code').dispatchEvent(new Event('input'))");
+            if let Some(code) = &want {
+                b.keys(code);
+            }
+            let ok = b.js("return document.getElementById('code-ok').className");
+            assert!(ok.as_str().unwrap().contains("valid"), "{ok}");
+            assert!(!ok.as_str().unwrap().contains("invalid"), "{ok}");
+            b.keys(ENTER);
+        }
+        "answer" => {
+            let k = match want.as_deref() {
+                Some("a") => "1",
+                Some("b") => "2",
+                Some("c") => "3",
+                _ => "0",
+            };
+            b.keys(k);
+            b.keys(ENTER);
+        }
+        other => panic!("unexpected item kind {other}"),
+    }
+    wait_for(10, "decision saved", || {
+        (b.remaining() == before - 1).then_some(())
+    });
+}
+
+#[test]
+fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
+    let required = std::env::var("PHIEU_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let driver = find_exe(&["chromedriver"]);
+    let chromium = find_exe(&["chromium", "chromium-browser", "google-chrome"]);
+    let (Some(driver), Some(chromium)) = (driver, chromium) else {
+        assert!(
+            !required,
+            "PHIEU_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
+        );
+        eprintln!("skipping review_browser: chromium and chromedriver not installed");
+        return;
+    };
+    let dir = tmp("review-browser");
+    let out = dir.join("scan");
+    scan_samples(&out);
+    let truth = truth();
+    let b = Browser::start(&driver, &chromium, dir.join("profile"));
+
+    let s = Server::start(&out, "Trần Văn Minh");
+    let items = queue(&s);
+    assert_eq!(items.len(), 7, "{items:?}");
+    b.goto(&s.url);
+    b.wait_ready();
+    assert_eq!(b.text("counter"), "còn lại 7");
+    assert_eq!(b.showing().0, "Mã hồ sơ");
+    // The page shows the crop and the whole page with the item outlined.
+    wait_for(60, "images loaded", || {
+        let v = b.js(
+            "const c=document.getElementById('crop'), p=document.getElementById('page');\
+                      return c.complete && c.naturalWidth>0 && p.complete && p.naturalWidth>0 && \
+                      !document.getElementById('outline').hidden",
+        );
+        (v == true).then_some(())
+    });
+    if let Ok(p) = std::env::var("PHIEU_SCREENSHOT") {
+        b.screenshot(&p);
+    }
+    // A code that does not match the pattern is flagged as typed and refused on Enter.
+    b.js("document.getElementById('code').value=''");
+    b.keys("000.00.17");
+    let ok = b.js("return document.getElementById('code-ok').className");
+    assert!(ok.as_str().unwrap().contains("invalid"), "{ok}");
+    b.keys(ENTER);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(b.remaining(), 7);
+    assert!(b.text("error").contains("định dạng"), "{}", b.text("error"));
+    assert!(saved_decisions(&out).is_empty());
+
+    for item in &items[..3] {
+        resolve_current(&b, item, &truth);
+    }
+    assert_eq!(saved_decisions(&out).len(), 3);
+    s.kill();
+
+    // Restart: a new server (new port and token) resumes at the first undecided item.
+    let s = Server::start(&out, "Trần Văn Minh");
+    b.goto(&s.url);
+    b.wait_ready();
+    assert_eq!(b.text("counter"), "còn lại 4");
+    assert!(b.showing().1.contains(&items[3].0));
+    // Earlier decisions are still reachable with the left arrow.
+    b.keys(LEFT);
+    assert!(
+        b.text("decided").starts_with("Đã quyết định"),
+        "{}",
+        b.text("decided")
+    );
+    b.keys(RIGHT);
+    for item in &items[3..] {
+        resolve_current(&b, item, &truth);
+    }
+    assert_eq!(b.text("counter"), "còn lại 0");
+    assert_eq!(b.js("return document.getElementById('done').hidden"), false);
+    s.kill();
+
+    let saved = saved_decisions(&out);
+    assert_eq!(saved.len(), 7);
+    for (d, item) in saved.iter().zip(&items) {
+        assert_eq!(d["operator"], "Trần Văn Minh");
+        assert_eq!(d["item"]["key"], item.2.as_str());
+        let want = truth[&(item.0.clone(), item.2.clone())].clone();
+        assert_eq!(d["value"].as_str().map(String::from), want, "{d}");
+    }
+
+    let final_path = dir.join("final.jsonl");
+    let (code, err) = export(&out, &final_path, &[]);
+    assert_eq!(code, 0, "{err}");
+    let recs =
+        phieu::final_record::read_final_jsonl(&std::fs::read_to_string(&final_path).unwrap())
+            .unwrap();
+    assert_eq!(recs.len(), 6);
+    for r in &recs {
+        assert!(r.unresolved.is_empty());
+        let file = r.source.path.trim_start_matches("samples/").to_string();
+        for (key, v) in r.answers.iter().chain(&r.fields) {
+            let decided = items.iter().any(|i| i.0 == file && &i.2 == key);
+            let by = if decided {
+                phieu::final_record::DecidedBy::Person
+            } else {
+                phieu::final_record::DecidedBy::Machine
+            };
+            assert_eq!(v.decided_by, by, "{file} {key}");
+            if decided {
+                assert_eq!(v.value, truth[&(file.clone(), key.clone())], "{file} {key}");
+            }
+        }
+    }
+    // Scores are recomputed from the final answers: the sum over c1..c9 when all nine have a value.
+    let pts = |v: &Option<String>| match v.as_deref() {
+        Some("a") => Some(2),
+        Some("b") => Some(1),
+        Some("c") => Some(0),
+        _ => None,
+    };
+    for r in &recs {
+        let want: Option<i32> = (1..=9)
+            .map(|i| pts(&r.answers[&format!("c{i}")].value))
+            .sum();
+        assert_eq!(r.score, want, "{}", r.source.path);
+    }
+    assert!(recs.iter().any(|r| r.score.is_some()));
+    std::fs::remove_dir_all(&dir).ok();
+}
