@@ -15,7 +15,7 @@ use crate::template::Template;
 use crate::validate::CodePattern;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// File name of the decision log inside the scan folder.
@@ -195,11 +195,12 @@ impl DecisionLog {
             source,
         };
         let existed = path.exists();
+        // Append mode: every write lands at the current end of the file, so even a second server started on
+        // the same folder adds whole lines instead of overwriting the first one's.
         let mut file = std::fs::OpenOptions::new()
             .read(true)
-            .write(true)
+            .append(true)
             .create(true)
-            .truncate(false)
             .open(path)
             .map_err(io)?;
         if !existed {
@@ -218,7 +219,6 @@ impl DecisionLog {
             file.set_len(valid as u64).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
-        file.seek(SeekFrom::Start(valid as u64)).map_err(io)?;
         let needs_newline = valid > 0 && !text[..valid].ends_with('\n');
         Ok((
             DecisionLog {
@@ -1208,6 +1208,26 @@ mod tests {
             Err(ReviewError::Parse { line: 1, .. })
         ));
         assert!(DecisionLog::open(&p).is_err());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn two_writers_on_one_log_lose_nothing() {
+        let dir = tmp("two");
+        let p = dir.join(DECISIONS_FILE);
+        let (mut a, _) = DecisionLog::open(&p).unwrap();
+        let (mut b, _) = DecisionLog::open(&p).unwrap();
+        for i in 0..5 {
+            a.append(&some_decision(&format!("a{i}"), "a")).unwrap();
+            b.append(&some_decision(&format!("b{i}"), "b")).unwrap();
+        }
+        let keys: Vec<String> = read_decisions(&p)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.item.key)
+            .collect();
+        assert_eq!(keys.len(), 10);
+        assert_eq!(keys[..4], ["a0", "b0", "a1", "b1"]);
         std::fs::remove_dir_all(dir).ok();
     }
 
