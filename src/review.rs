@@ -25,12 +25,12 @@ pub const DECISIONS_FILE: &str = "review.jsonl";
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// File.
         path: PathBuf,
         /// Cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A line of `results.jsonl` or `review.jsonl` did not parse.
     #[error("{path}:{line}: {reason}")]
@@ -142,7 +142,7 @@ pub fn read_decisions(path: &Path) -> Result<Vec<Decision>, ReviewError> {
         Err(source) => {
             return Err(ReviewError::Io {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             })
         }
     };
@@ -192,7 +192,7 @@ impl DecisionLog {
     pub fn open(path: &Path) -> Result<(DecisionLog, Vec<Decision>), ReviewError> {
         let io = |source| ReviewError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         };
         let existed = path.exists();
         // Append mode: every write lands at the current end of the file, so even a second server started on
@@ -240,7 +240,7 @@ impl DecisionLog {
         line.push('\n');
         let io = |source| ReviewError::Io {
             path: self.path.clone(),
-            source,
+            cause: source,
         };
         self.file.write_all(line.as_bytes()).map_err(io)?;
         self.file.sync_data().map_err(io)?;
@@ -323,7 +323,7 @@ impl Batch {
         let rpath = dir.join("results.jsonl");
         let text = std::fs::read_to_string(&rpath).map_err(|source| ReviewError::Io {
             path: rpath.clone(),
-            source,
+            cause: source,
         })?;
         let mut records = vec![];
         for (i, l) in text.lines().enumerate() {
@@ -341,7 +341,7 @@ impl Batch {
         let mpath = dir.join("manifest.json");
         let mtext = std::fs::read_to_string(&mpath).map_err(|source| ReviewError::Io {
             path: mpath.clone(),
-            source,
+            cause: source,
         })?;
         let manifest: serde_json::Value =
             serde_json::from_str(&mtext).map_err(|e| ReviewError::Manifest {
@@ -872,7 +872,7 @@ pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportSumm
     };
     write_atomic(out, text.as_bytes()).map_err(|source| ReviewError::Io {
         path: out.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let by_person = records
         .iter()
