@@ -15,7 +15,7 @@ use crate::template::Template;
 use crate::validate::CodePattern;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// File name of the decision log inside the scan folder.
@@ -25,12 +25,12 @@ pub const DECISIONS_FILE: &str = "review.jsonl";
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// File.
         path: PathBuf,
         /// Cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A line of `results.jsonl` or `review.jsonl` did not parse.
     #[error("{path}:{line}: {reason}")]
@@ -142,7 +142,7 @@ pub fn read_decisions(path: &Path) -> Result<Vec<Decision>, ReviewError> {
         Err(source) => {
             return Err(ReviewError::Io {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             })
         }
     };
@@ -192,14 +192,15 @@ impl DecisionLog {
     pub fn open(path: &Path) -> Result<(DecisionLog, Vec<Decision>), ReviewError> {
         let io = |source| ReviewError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         };
         let existed = path.exists();
+        // Append mode: every write lands at the current end of the file, so even a second server started on
+        // the same folder adds whole lines instead of overwriting the first one's.
         let mut file = std::fs::OpenOptions::new()
             .read(true)
-            .write(true)
+            .append(true)
             .create(true)
-            .truncate(false)
             .open(path)
             .map_err(io)?;
         if !existed {
@@ -218,7 +219,6 @@ impl DecisionLog {
             file.set_len(valid as u64).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
-        file.seek(SeekFrom::Start(valid as u64)).map_err(io)?;
         let needs_newline = valid > 0 && !text[..valid].ends_with('\n');
         Ok((
             DecisionLog {
@@ -240,7 +240,7 @@ impl DecisionLog {
         line.push('\n');
         let io = |source| ReviewError::Io {
             path: self.path.clone(),
-            source,
+            cause: source,
         };
         self.file.write_all(line.as_bytes()).map_err(io)?;
         self.file.sync_data().map_err(io)?;
@@ -323,7 +323,7 @@ impl Batch {
         let rpath = dir.join("results.jsonl");
         let text = std::fs::read_to_string(&rpath).map_err(|source| ReviewError::Io {
             path: rpath.clone(),
-            source,
+            cause: source,
         })?;
         let mut records = vec![];
         for (i, l) in text.lines().enumerate() {
@@ -341,7 +341,7 @@ impl Batch {
         let mpath = dir.join("manifest.json");
         let mtext = std::fs::read_to_string(&mpath).map_err(|source| ReviewError::Io {
             path: mpath.clone(),
-            source,
+            cause: source,
         })?;
         let manifest: serde_json::Value =
             serde_json::from_str(&mtext).map_err(|e| ReviewError::Manifest {
@@ -872,7 +872,7 @@ pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportSumm
     };
     write_atomic(out, text.as_bytes()).map_err(|source| ReviewError::Io {
         path: out.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let by_person = records
         .iter()
@@ -1208,6 +1208,26 @@ mod tests {
             Err(ReviewError::Parse { line: 1, .. })
         ));
         assert!(DecisionLog::open(&p).is_err());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn two_writers_on_one_log_lose_nothing() {
+        let dir = tmp("two");
+        let p = dir.join(DECISIONS_FILE);
+        let (mut a, _) = DecisionLog::open(&p).unwrap();
+        let (mut b, _) = DecisionLog::open(&p).unwrap();
+        for i in 0..5 {
+            a.append(&some_decision(&format!("a{i}"), "a")).unwrap();
+            b.append(&some_decision(&format!("b{i}"), "b")).unwrap();
+        }
+        let keys: Vec<String> = read_decisions(&p)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.item.key)
+            .collect();
+        assert_eq!(keys.len(), 10);
+        assert_eq!(keys[..4], ["a0", "b0", "a1", "b1"]);
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -53,10 +53,16 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let addr = format!("127.0.0.1:{port}");
+        // Owned (and so killed on drop) before anything below can fail.
+        let mut b = Browser {
+            driver: child,
+            addr: format!("127.0.0.1:{port}"),
+            session: String::new(),
+            profile,
+        };
         wait_for(30, "chromedriver", || {
-            std::net::TcpStream::connect(&addr).ok()?;
-            let r = http(&addr, "GET", "/status", None);
+            std::net::TcpStream::connect(&b.addr).ok()?;
+            let r = http(&b.addr, "GET", "/status", None);
             (r.status == 200 && r.json()["value"]["ready"] == true).then_some(())
         });
         let caps = json!({"capabilities": {"alwaysMatch": {
@@ -66,15 +72,9 @@ impl Browser {
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
                          "--disable-dev-shm-usage", "--window-size=1400,1000",
-                         format!("--user-data-dir={}", profile.display())]
+                         format!("--user-data-dir={}", b.profile.display())]
             }
         }}});
-        let mut b = Browser {
-            driver: child,
-            addr,
-            session: String::new(),
-            profile,
-        };
         let r = b.cmd("POST", "/session", Some(caps));
         b.session = r["sessionId"]
             .as_str()

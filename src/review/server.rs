@@ -23,12 +23,12 @@ pub enum ServerError {
     #[error(transparent)]
     Review(#[from] ReviewError),
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// Address asked for.
         addr: SocketAddr,
         /// Cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The runtime failed.
     #[error("review server: {0}")]
@@ -108,7 +108,7 @@ pub fn serve(
     let (log, old) = DecisionLog::open(&dir.join(DECISIONS_FILE))?;
     let dir = dir.canonicalize().map_err(|source| ReviewError::Io {
         path: dir.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let app = Arc::new(App {
         dir,
@@ -131,7 +131,7 @@ pub fn serve(
             .await
             .map_err(|source| ServerError::Bind {
                 addr: opts.listen,
-                source,
+                cause: source,
             })?;
         let addr = listener.local_addr().map_err(ServerError::Runtime)?;
         let host = if addr.ip().is_unspecified() {
