@@ -425,10 +425,16 @@ fn find_blobs(work: &Work, mask: &GrayImage) -> (Vec<Blob>, usize, f64) {
     // The rating table is one connected grid of rules, far larger than any glyph, word or logo: its extent (mm)
     // tells a form whose corners are missing from a page of text.
     let ppm = work_px_per_mm(work);
+    // A table cut by the image edge still counts: it is a sparse grid of thin rules, where the scanner's dark
+    // background (the other thing touching the edge) is a dense fill.
     let grid_mm = stats
         .iter()
         .filter(|s| s.n > 0.0)
-        .filter(|s| s.x0 > 0 && s.y0 > 0 && s.x1 + 1 < w && s.y1 + 1 < h)
+        .filter(|s| {
+            let inside = s.x0 > 0 && s.y0 > 0 && s.x1 + 1 < w && s.y1 + 1 < h;
+            let area = ((s.x1 - s.x0 + 1) * (s.y1 - s.y0 + 1)) as f64;
+            inside || s.n < 0.2 * area
+        })
         .map(|s| ((s.x1 - s.x0 + 1).min(s.y1 - s.y0 + 1)) as f64 / ppm)
         .fold(0.0, f64::max);
     for (l, s) in stats.iter().enumerate() {
