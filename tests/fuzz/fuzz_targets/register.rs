@@ -11,9 +11,10 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < 4 {
         return;
     }
-    // Sizes from 1 to 512 px; the pixels repeat the rest of the input to fill the page.
-    let w = 1 + (u16::from_le_bytes([data[0], data[1]]) % 512) as u32;
-    let h = 1 + (u16::from_le_bytes([data[2], data[3]]) % 512) as u32;
+    // Sizes from 1 to 800 px (3.8 px/mm on A4 at most, above the smallest scale registration accepts); the
+    // pixels repeat the rest of the input to fill the page.
+    let w = 1 + (u16::from_le_bytes([data[0], data[1]]) % 800) as u32;
+    let h = 1 + (u16::from_le_bytes([data[2], data[3]]) % 800) as u32;
     let px = &data[4..];
     let img = image::GrayImage::from_fn(w, h, |x, y| {
         if px.is_empty() {
