@@ -749,7 +749,7 @@ fn svg_share_bars(items: &[(String, f64, String)], threshold: Option<f64>) -> St
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" \
          font-size=\"12\">",
-        label_w + bar_w + 70.0
+        label_w + bar_w + 110.0
     );
     for (i, (label, v, note)) in items.iter().enumerate() {
         let y = i as f64 * h + 4.0;
@@ -857,12 +857,16 @@ fn svg_distribution(dist: &[[u64; 4]; 10]) -> String {
 fn svg_months(months: &[&ReportRow]) -> String {
     let (left, w, h, top) = (50.0, 860.0, 220.0, 10.0);
     let n = months.len().max(1) as f64;
+    // A multiple of 4, so that the four gridlines fall on whole numbers of forms.
     let max_forms = months
         .iter()
         .map(|m| m.stats.forms)
         .max()
         .unwrap_or(0)
-        .max(1) as f64;
+        .max(1)
+        .div_ceil(4)
+        * 4;
+    let max_forms = max_forms as f64;
     let step = w / n;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" \
