@@ -2,6 +2,7 @@
 //! reviewed ratings. One module per pipeline stage; `main.rs` only parses flags and wires them.
 
 pub mod bench;
+pub mod db;
 pub mod eval;
 pub mod export;
 pub mod final_record;
@@ -14,6 +15,7 @@ pub mod pdf;
 pub mod pipeline;
 pub mod register;
 pub mod render;
+pub mod report;
 pub mod review;
 pub mod synth;
 pub mod template;

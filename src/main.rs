@@ -62,6 +62,47 @@ enum Cmd {
     Export(ExportArgs),
     /// Serve the operator's review page for a scan folder (decisions go to DIR/review.jsonl).
     Review(ReviewArgs),
+    /// Load final records (`phieu export`'s final.jsonl) into the ratings database, exactly once.
+    Import(ImportArgs),
+    /// Per department, counter, officer and month: forms, answers, mean score, satisfaction, coverage.
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// final.jsonl, or a folder holding it.
+    path: PathBuf,
+    /// Database: sqlite:PATH (embedded, created when missing) or postgres://USER[:PASSWORD]@HOST:PORT/DB.
+    #[arg(long, default_value = "sqlite:phieu.db")]
+    db: String,
+    /// Import records that still have unresolved review items (their machine proposals).
+    #[arg(long)]
+    allow_unreviewed: bool,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Database: sqlite:PATH or postgres://...
+    #[arg(long, default_value = "sqlite:phieu.db")]
+    db: String,
+    /// First day (YYYY-MM-DD, on the returned date; the code's received date when not in the returned file).
+    #[arg(long)]
+    from: Option<String>,
+    /// Last day (YYYY-MM-DD), included.
+    #[arg(long)]
+    to: Option<String>,
+    /// The one-stop system's returned-dossiers export (code,procedure,department,counter,officer,received,returned).
+    #[arg(long)]
+    returned: Option<PathBuf>,
+    /// List counters and officers whose coverage is below this share.
+    #[arg(long, default_value_t = 0.5)]
+    coverage_threshold: f64,
+    /// Output file(s): .html (page with charts) or .csv, by extension (repeatable).
+    #[arg(short, long)]
+    out: Vec<PathBuf>,
+    /// Also write the CSV here.
+    #[arg(long)]
+    csv: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -131,6 +172,10 @@ struct SynthArgs {
     /// Fraction of non-form pages.
     #[arg(long, default_value_t = 0.03)]
     other_fraction: f64,
+    /// Also write a matching returned-dossiers export (every form's dossier code with counter and officer,
+    /// plus returned dossiers nobody rated) to this CSV file.
+    #[arg(long)]
+    returned_csv: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -231,6 +276,8 @@ fn main() {
             }),
         Cmd::Export(a) => export_final(a),
         Cmd::Review(a) => review(a),
+        Cmd::Import(a) => import(a),
+        Cmd::Report(a) => report(a).map(|_| 0),
         Cmd::Eval(a) => phieu::eval::evaluate(&a.truth, &a.results)
             .map(|r| {
                 print!("{r}");
@@ -492,6 +539,16 @@ fn synth(a: SynthArgs) -> Result<()> {
         a.count,
         a.out.display()
     );
+    if let Some(p) = &a.returned_csv {
+        let truth = std::fs::read_to_string(a.out.join("truth.jsonl"))?;
+        let o = phieu::synth::ReturnedCsvOptions {
+            seed: a.seed,
+            ..Default::default()
+        };
+        write_atomic(p, phieu::synth::returned_csv(&truth, &o).as_bytes())
+            .with_context(|| format!("writing {}", p.display()))?;
+        eprintln!("phieu: wrote {}", p.display());
+    }
     Ok(())
 }
 
@@ -638,4 +695,70 @@ fn review(a: ReviewArgs) -> Result<i32> {
         eprintln!("phieu: review page at {url} (Ctrl-C to stop; every decision is already saved)");
     })?;
     Ok(0)
+}
+
+fn import(a: ImportArgs) -> Result<i32> {
+    let opts = phieu::db::ImportOptions {
+        allow_unreviewed: a.allow_unreviewed,
+    };
+    let mut store = phieu::db::open(&a.db)?;
+    let outcomes = phieu::db::import_path(store.as_mut(), &a.path, &opts)?;
+    for o in &outcomes {
+        println!("{o}");
+    }
+    let sum = |f: fn(&phieu::db::BatchOutcome) -> usize| outcomes.iter().map(f).sum::<usize>();
+    println!(
+        "total: {} new, {} already present, {} conflicts kept aside, {} without a dossier code",
+        sum(|o| o.new),
+        sum(|o| o.already_present),
+        sum(|o| o.conflicts + o.conflicts_known),
+        sum(|o| o.skipped_no_code)
+    );
+    // Conflicts need a person, like review items in `scan`.
+    Ok(if sum(|o| o.conflicts + o.conflicts_known) > 0 {
+        1
+    } else {
+        0
+    })
+}
+
+fn report(a: ReportArgs) -> Result<()> {
+    let opts = phieu::report::ReportOptions {
+        from: a
+            .from
+            .as_deref()
+            .map(phieu::report::parse_date)
+            .transpose()?,
+        to: a.to.as_deref().map(phieu::report::parse_date).transpose()?,
+        coverage_threshold: a.coverage_threshold,
+    };
+    let returned = match &a.returned {
+        Some(p) => Some(phieu::report::read_returned(
+            p,
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )?),
+        None => None,
+    };
+    let mut store = phieu::db::open(&a.db)?;
+    phieu::db::migrate(store.as_mut())?;
+    let (ratings, conflicts) = phieu::db::load_ratings(store.as_mut())?;
+    let r = phieu::report::build(&ratings, returned.as_deref(), conflicts, &opts);
+    print!("{}", phieu::report::to_text(&r));
+    let mut outs: Vec<PathBuf> = a.out.clone();
+    outs.extend(a.csv.clone());
+    for p in outs {
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let body = match ext.as_str() {
+            "html" | "htm" => phieu::report::to_html(&r),
+            "csv" => phieu::report::to_csv(&r),
+            _ => bail!("{}: report output must end in .html or .csv", p.display()),
+        };
+        write_atomic(&p, body.as_bytes()).with_context(|| format!("writing {}", p.display()))?;
+        eprintln!("phieu: wrote {}", p.display());
+    }
+    Ok(())
 }

@@ -977,6 +977,194 @@ pub fn write_set(
     Ok(())
 }
 
+/// Options for the simulated returned-dossiers export that goes with a synth set (`phieu synth --returned-csv`).
+#[derive(Debug, Clone)]
+pub struct ReturnedCsvOptions {
+    /// Seed (the synth seed); drawn from a separate stream, so the pages themselves do not change.
+    pub seed: u64,
+    /// Share of a counter's returned dossiers that get a rating, per counter of a department (in order); the
+    /// rest are returned dossiers nobody rated.
+    pub counter_coverage: Vec<f64>,
+}
+
+impl Default for ReturnedCsvOptions {
+    fn default() -> Self {
+        ReturnedCsvOptions {
+            seed: 1,
+            counter_coverage: vec![0.85, 0.6, 0.3],
+        }
+    }
+}
+
+/// A counter and its two officers.
+type Desk = (&'static str, [&'static str; 2]);
+
+/// Counters and officers of the simulated one-stop desks, per template.
+const DESKS: [(&str, [Desk; 3]); 2] = [
+    (
+        "gtvt",
+        [
+            ("Quầy 1", ["Nguyễn Văn An", "Trần Thị Bình"]),
+            ("Quầy 2", ["Lê Văn Cường", "Phạm Thị Dung"]),
+            ("Quầy 3", ["Hoàng Văn Em", "Võ Thị Giang"]),
+        ],
+    ),
+    (
+        "khdt",
+        [
+            ("Quầy 4", ["Đặng Văn Hải", "Bùi Thị Hoa"]),
+            ("Quầy 5", ["Đỗ Văn Khánh", "Huỳnh Thị Lan"]),
+            ("Quầy 6", ["Phan Văn Minh", "Ngô Thị Nga"]),
+        ],
+    ),
+];
+
+const PROCEDURES: [(&str, [&str; 2]); 2] = [
+    (
+        "gtvt",
+        ["Cấp đổi giấy phép lái xe", "Cấp giấy phép xe tập lái"],
+    ),
+    (
+        "khdt",
+        [
+            "Đăng ký thành lập doanh nghiệp",
+            "Đăng ký thay đổi nội dung đăng ký doanh nghiệp",
+        ],
+    ),
+];
+
+/// Days since 1970-01-01 of a civil date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DD` of a day number since 1970-01-01.
+fn civil_string(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Received day of a dossier code `ddd.dd.dd.Ldd-yymmdd-nnnn`, when its date part parses.
+fn code_day(code: &str) -> Option<i64> {
+    let d = code.split('-').nth(1)?;
+    if d.len() != 6 || !d.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| d[r].parse::<i64>().ok();
+    Some(days_from_civil(2000 + n(0..2)?, n(2..4)?, n(4..6)?))
+}
+
+/// The one-stop system's returned-dossiers export for a synth set (`truth.jsonl` text): header
+/// `code,procedure,department,counter,officer,received,returned`, one row for every form's dossier code (counter
+/// and officer drawn from [`DESKS`], received = the code's date, returned 1–10 days later), plus returned
+/// dossiers nobody rated, so that each counter's share of rated dossiers is about its `counter_coverage`.
+/// Rows are sorted by code; the same truth and seed give the same file.
+pub fn returned_csv(truth_jsonl: &str, opts: &ReturnedCsvOptions) -> String {
+    let templates = Template::builtins();
+    let department = |tid: &str| {
+        templates
+            .iter()
+            .find(|t| t.template_id == tid)
+            .map(|t| t.department.clone())
+            .unwrap_or_else(|| tid.to_string())
+    };
+    // A stream of its own: the page stream (seeded per page in `synth_page`) stays untouched.
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5245_5455_524E_4544);
+    let mut rated: Vec<(String, String)> = truth_jsonl
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "form")
+        .filter_map(|v| {
+            let code = v["fields"]["dossier_code"]["value"].as_str()?.to_string();
+            Some((v["template"].as_str()?.to_string(), code))
+        })
+        .collect();
+    rated.sort();
+    rated.dedup();
+    let mut taken: std::collections::BTreeSet<String> =
+        rated.iter().map(|(_, c)| c.clone()).collect();
+    let mut rows: Vec<(String, String)> = vec![];
+    for (tid, code) in &rated {
+        let Some((_, desks)) = DESKS.iter().find(|(t, _)| t == tid) else {
+            continue;
+        };
+        let procs = PROCEDURES
+            .iter()
+            .find(|(t, _)| t == tid)
+            .map(|(_, p)| *p)
+            .unwrap_or(["", ""]);
+        let k = rng.gen_range(0..desks.len());
+        let (counter, officers) = desks[k];
+        let cov = opts
+            .counter_coverage
+            .get(k)
+            .copied()
+            .unwrap_or(1.0)
+            .clamp(0.05, 1.0);
+        let extra = (1.0 - cov) / cov;
+        let n_extra = extra.floor() as usize + usize::from(rng.gen_bool(extra.fract()));
+        let dept = department(tid);
+        let Some(day) = code_day(code) else {
+            continue;
+        };
+        let prefix = code.split('-').next().unwrap_or("000.00.17.H48");
+        let mut row = |code: &str, day: i64, rng: &mut ChaCha8Rng| {
+            let officer = officers[rng.gen_range(0..officers.len())];
+            let procedure = procs[rng.gen_range(0..procs.len())];
+            let returned = day + rng.gen_range(1..=10);
+            rows.push((
+                code.to_string(),
+                format!(
+                    "{},{},{},{},{},{},{}",
+                    code,
+                    procedure,
+                    dept,
+                    counter,
+                    officer,
+                    civil_string(day),
+                    civil_string(returned)
+                ),
+            ));
+        };
+        row(code, day, &mut rng);
+        for _ in 0..n_extra {
+            // An unrated dossier received at the same desk within a few days of the rated one.
+            let d = day - rng.gen_range(0..5);
+            let ymd = civil_string(d);
+            let c = format!(
+                "{prefix}-{}{}{}-{:04}",
+                &ymd[2..4],
+                &ymd[5..7],
+                &ymd[8..10],
+                rng.gen_range(0..10000)
+            );
+            if taken.insert(c.clone()) {
+                row(&c, d, &mut rng);
+            }
+        }
+    }
+    rows.sort();
+    let mut out = String::from("code,procedure,department,counter,officer,received,returned\n");
+    for (_, r) in rows {
+        out.push_str(&r);
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -993,5 +1181,41 @@ mod tests {
         let b = synth_page(&t, 3, &o, &f, None);
         assert_eq!(a.bytes, b.bytes);
         assert_eq!(a.truth, b.truth);
+    }
+
+    #[test]
+    fn returned_csv_lists_every_rated_code_and_extra_unrated_ones() {
+        let truth = [
+            r#"{"kind":"form","template":"gtvt","fields":{"dossier_code":{"value":"000.00.17.H48-210426-0001"}}}"#,
+            r#"{"kind":"form","template":"khdt","fields":{"dossier_code":{"value":"000.00.30.H48-241231-0042"}}}"#,
+            r#"{"kind":"form","template":"gtvt","fields":{"dossier_code":{"value":null}}}"#,
+            r#"{"kind":"blank"}"#,
+        ]
+        .join("\n");
+        let o = ReturnedCsvOptions {
+            seed: 3,
+            counter_coverage: vec![0.25, 0.25, 0.25],
+        };
+        let csv = returned_csv(&truth, &o);
+        assert_eq!(csv, returned_csv(&truth, &o));
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "code,procedure,department,counter,officer,received,returned"
+        );
+        // Coverage 0.25: each rated dossier comes with three unrated ones.
+        assert_eq!(lines.len(), 1 + 2 * 4);
+        let row = lines
+            .iter()
+            .find(|l| l.starts_with("000.00.30.H48-241231-0042,"))
+            .unwrap();
+        let cols: Vec<&str> = row.split(',').collect();
+        assert_eq!(cols[2], "Sở Kế hoạch và Đầu tư");
+        assert_eq!(cols[5], "2024-12-31");
+        assert!(
+            cols[6] > "2024-12-31" && cols[6] <= "2025-01-10",
+            "{}",
+            cols[6]
+        );
     }
 }

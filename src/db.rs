@@ -1,0 +1,1015 @@
+//! The ratings database and `phieu import`: a small [`Store`] trait with SQLite (bundled) and PostgreSQL
+//! backends, one set of versioned migrations for both, and the exactly-once import of final records
+//! (`phieu-final/1`): natural key template + dossier code, one transaction per batch, a second different rating
+//! for a dossier kept aside as a conflict, never overwriting the first.
+
+use crate::final_record::{read_final_jsonl, DecidedBy, FinalRecord, FINAL_SCHEMA};
+use sha2::Digest;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Errors of the database layer and the import.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no supported database.
+    #[error("unsupported database URL `{0}` (use sqlite:PATH or postgres://USER@HOST:PORT/DB)")]
+    Url(String),
+    /// The database could not be opened or reached.
+    #[error("{url}: cannot open the database: {reason}")]
+    Open {
+        /// The URL (without password).
+        url: String,
+        /// Cause.
+        reason: String,
+    },
+    /// A statement failed.
+    #[error("database error while {context}: {reason}")]
+    Sql {
+        /// What was being done.
+        context: String,
+        /// Cause.
+        reason: String,
+    },
+    /// The database holds a schema version this program does not know (written by a newer phieu).
+    #[error("the database has schema version {found}, newer than this program's {known}; use a newer phieu")]
+    TooNew {
+        /// Highest version found.
+        found: i64,
+        /// Highest version known here.
+        known: i64,
+    },
+    /// The input file could not be read or parsed.
+    #[error("{path}: {reason}")]
+    Input {
+        /// Final-records file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The input holds records that still need review.
+    #[error(
+        "{path}: {records} record(s) still need review (first: {first}); nothing was imported. Finish the review \
+         and export again, or pass --allow-unreviewed"
+    )]
+    Unreviewed {
+        /// Final-records file.
+        path: PathBuf,
+        /// Number of records with unresolved items.
+        records: usize,
+        /// The first such record and item.
+        first: String,
+    },
+}
+
+fn sql_err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> DbError + '_ {
+    move |e| DbError::Sql {
+        context: context.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// A value bound to or read from a statement; the common ground of both backends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    /// SQL NULL.
+    Null,
+    /// An integer (BIGINT).
+    Int(i64),
+    /// A float (DOUBLE PRECISION).
+    Real(f64),
+    /// Text.
+    Text(String),
+}
+
+impl Val {
+    /// Text or NULL.
+    pub fn opt_text(s: Option<&str>) -> Val {
+        s.map_or(Val::Null, |s| Val::Text(s.to_string()))
+    }
+    /// The text, if this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Val::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The integer, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Val::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+/// Statements inside one open transaction. SQL uses `?` placeholders; the PostgreSQL backend numbers them.
+pub trait Tx {
+    /// Runs one statement; returns the number of rows changed.
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError>;
+    /// Runs a query; returns every row.
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError>;
+    /// Runs several `;`-separated statements without parameters (a migration step).
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError>;
+}
+
+/// A database the ratings live in.
+pub trait Store {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Runs `f` in one transaction: committed when `f` returns `Ok(true)`, rolled back on `Ok(false)` or an
+    /// error. Returns what `f` returned.
+    fn transaction(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, DbError>,
+    ) -> Result<bool, DbError>;
+}
+
+/// The embedded SQLite backend (`sqlite:PATH`).
+pub struct SqliteStore {
+    conn: rusqlite::Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file.
+    pub fn open(path: &Path) -> Result<SqliteStore, DbError> {
+        let open_err = |e: &dyn std::fmt::Display| DbError::Open {
+            url: format!("sqlite:{}", path.display()),
+            reason: e.to_string(),
+        };
+        let conn = rusqlite::Connection::open(path).map_err(|e| open_err(&e))?;
+        // Another importer holding the write lock is waited for rather than failing at once.
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(|e| open_err(&e))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(|e| open_err(&e))?;
+        Ok(SqliteStore { conn })
+    }
+}
+
+struct SqliteTx<'a>(rusqlite::Transaction<'a>);
+
+fn to_sqlite(v: &Val) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match v {
+        Val::Null => Value::Null,
+        Val::Int(i) => Value::Integer(*i),
+        Val::Real(f) => Value::Real(*f),
+        Val::Text(s) => Value::Text(s.clone()),
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
+        self.0
+            .execute(
+                sql,
+                rusqlite::params_from_iter(params.iter().map(to_sqlite)),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| sql_err(sql)(&e))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
+        use rusqlite::types::ValueRef;
+        let mut st = self.0.prepare(sql).map_err(|e| sql_err(sql)(&e))?;
+        let n = st.column_count();
+        let rows = st
+            .query_map(
+                rusqlite::params_from_iter(params.iter().map(to_sqlite)),
+                |r| {
+                    (0..n)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                ValueRef::Null => Val::Null,
+                                ValueRef::Integer(i) => Val::Int(i),
+                                ValueRef::Real(f) => Val::Real(f),
+                                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                                    Val::Text(String::from_utf8_lossy(t).into_owned())
+                                }
+                            })
+                        })
+                        .collect::<Result<Vec<Val>, rusqlite::Error>>()
+                },
+            )
+            .map_err(|e| sql_err(sql)(&e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| sql_err(sql)(&e))
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.0.execute_batch(sql).map_err(|e| sql_err(sql)(&e))
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn transaction(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, DbError>,
+    ) -> Result<bool, DbError> {
+        // IMMEDIATE takes the write lock up front, so two importers queue instead of deadlocking on upgrade.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sql_err("starting a transaction")(&e))?;
+        let mut t = SqliteTx(tx);
+        let commit = f(&mut t)?;
+        if commit {
+            t.0.commit()
+                .map_err(|e| sql_err("committing the transaction")(&e))?;
+        } else {
+            t.0.rollback()
+                .map_err(|e| sql_err("rolling back the transaction")(&e))?;
+        }
+        Ok(commit)
+    }
+}
+
+/// The PostgreSQL backend (`postgres://...`, no TLS).
+pub struct PgStore {
+    client: postgres::Client,
+}
+
+impl PgStore {
+    /// Connects to the server.
+    pub fn open(url: &str) -> Result<PgStore, DbError> {
+        let client =
+            postgres::Client::connect(url, postgres::NoTls).map_err(|e| DbError::Open {
+                url: redact(url),
+                reason: e.to_string(),
+            })?;
+        Ok(PgStore { client })
+    }
+}
+
+/// The URL with any password replaced by `***`, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &userinfo[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// `?` placeholders numbered `$1, $2, ...` for PostgreSQL (our SQL has no `?` inside literals).
+fn pg_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl postgres::types::ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{IsNull, Type};
+        match self {
+            Val::Null => Ok(IsNull::Yes),
+            Val::Int(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                _ => i.to_string().to_sql(ty, out),
+            },
+            Val::Real(f) => match *ty {
+                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                Type::FLOAT8 => f.to_sql(ty, out),
+                _ => f.to_string().to_sql(ty, out),
+            },
+            Val::Text(s) => s.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        // The conversion is chosen per column type in `to_sql`.
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+struct PgTx<'a>(postgres::Transaction<'a>);
+
+fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}
+
+impl Tx for PgTx<'_> {
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
+        self.0
+            .execute(pg_sql(sql).as_str(), &pg_params(params))
+            .map_err(|e| sql_err(sql)(&e))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
+        use postgres::types::Type;
+        let rows = self
+            .0
+            .query(pg_sql(sql).as_str(), &pg_params(params))
+            .map_err(|e| sql_err(sql)(&e))?;
+        rows.iter()
+            .map(|r| {
+                r.columns()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let v = match *c.type_() {
+                            Type::INT8 => r.try_get::<_, Option<i64>>(i).map(|v| v.map(Val::Int)),
+                            Type::INT4 => r
+                                .try_get::<_, Option<i32>>(i)
+                                .map(|v| v.map(|x| Val::Int(x.into()))),
+                            Type::INT2 => r
+                                .try_get::<_, Option<i16>>(i)
+                                .map(|v| v.map(|x| Val::Int(x.into()))),
+                            Type::FLOAT8 => {
+                                r.try_get::<_, Option<f64>>(i).map(|v| v.map(Val::Real))
+                            }
+                            _ => r.try_get::<_, Option<String>>(i).map(|v| v.map(Val::Text)),
+                        };
+                        v.map(|v| v.unwrap_or(Val::Null))
+                            .map_err(|e| sql_err(sql)(&e))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.0.batch_execute(sql).map_err(|e| sql_err(sql)(&e))
+    }
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn transaction(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, DbError>,
+    ) -> Result<bool, DbError> {
+        let tx = self
+            .client
+            .transaction()
+            .map_err(|e| sql_err("starting a transaction")(&e))?;
+        let mut t = PgTx(tx);
+        let commit = f(&mut t)?;
+        if commit {
+            t.0.commit()
+                .map_err(|e| sql_err("committing the transaction")(&e))?;
+        } else {
+            t.0.rollback()
+                .map_err(|e| sql_err("rolling back the transaction")(&e))?;
+        }
+        Ok(commit)
+    }
+}
+
+/// Opens a database by URL: `sqlite:PATH` (file created when missing) or `postgres://` / `postgresql://`.
+pub fn open(url: &str) -> Result<Box<dyn Store>, DbError> {
+    if let Some(p) = url.strip_prefix("sqlite:") {
+        // `sqlite:///abs/path` and `sqlite://rel` are accepted as well as `sqlite:path`.
+        let p = p.strip_prefix("//").unwrap_or(p);
+        if p.is_empty() {
+            return Err(DbError::Url(url.to_string()));
+        }
+        Ok(Box::new(SqliteStore::open(Path::new(p))?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(PgStore::open(url)?))
+    } else {
+        Err(DbError::Url(url.to_string()))
+    }
+}
+
+/// One schema step.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Version, from 1, applied in order.
+    pub version: i64,
+    /// What it does.
+    pub name: &'static str,
+    /// The statements (portable SQL: TEXT, BIGINT, DOUBLE PRECISION, no auto-increment).
+    pub sql: &'static str,
+}
+
+/// Every schema step this program knows. Never edit a released step; add a new one.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "batches, ratings, rating_conflicts, import_log",
+        sql: "
+CREATE TABLE batches (
+    batch TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    first_imported_at TEXT NOT NULL
+);
+CREATE TABLE ratings (
+    template TEXT NOT NULL,
+    dossier_code TEXT NOT NULL,
+    batch TEXT NOT NULL REFERENCES batches (batch),
+    source_path TEXT NOT NULL,
+    page BIGINT NOT NULL,
+    page_hash TEXT,
+    enterprise_code TEXT,
+    c1 TEXT, c2 TEXT, c3 TEXT, c4 TEXT, c5 TEXT, c6 TEXT, c7 TEXT, c8 TEXT, c9 TEXT,
+    overall TEXT,
+    score BIGINT,
+    decided_by TEXT NOT NULL,
+    unresolved TEXT,
+    content_hash TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    PRIMARY KEY (template, dossier_code)
+);
+CREATE TABLE rating_conflicts (
+    template TEXT NOT NULL,
+    dossier_code TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    batch TEXT NOT NULL REFERENCES batches (batch),
+    source_path TEXT NOT NULL,
+    page BIGINT NOT NULL,
+    page_hash TEXT,
+    enterprise_code TEXT,
+    c1 TEXT, c2 TEXT, c3 TEXT, c4 TEXT, c5 TEXT, c6 TEXT, c7 TEXT, c8 TEXT, c9 TEXT,
+    overall TEXT,
+    score BIGINT,
+    decided_by TEXT NOT NULL,
+    unresolved TEXT,
+    kept_batch TEXT NOT NULL,
+    kept_source_path TEXT NOT NULL,
+    kept_page BIGINT NOT NULL,
+    imported_at TEXT NOT NULL,
+    PRIMARY KEY (template, dossier_code, content_hash)
+);
+CREATE TABLE import_log (
+    batch TEXT NOT NULL REFERENCES batches (batch),
+    source TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    program TEXT NOT NULL,
+    new_records BIGINT NOT NULL,
+    already_present BIGINT NOT NULL,
+    conflicts BIGINT NOT NULL,
+    skipped BIGINT NOT NULL
+);
+",
+    },
+    Migration {
+        version: 2,
+        name: "index ratings by dossier code",
+        sql: "CREATE INDEX ratings_dossier_code ON ratings (dossier_code);",
+    },
+];
+
+/// Applies the missing schema steps, each in its own transaction; returns the versions applied now.
+pub fn migrate(store: &mut dyn Store) -> Result<Vec<i64>, DbError> {
+    store.transaction(&mut |tx| {
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+             applied_at TEXT NOT NULL);",
+        )?;
+        Ok(true)
+    })?;
+    let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+    let mut applied = vec![];
+    for m in MIGRATIONS {
+        let done = store.transaction(&mut |tx| {
+            let found = tx
+                .query("SELECT MAX(version) FROM schema_migrations", &[])?
+                .first()
+                .and_then(|r| r.first().and_then(Val::as_int))
+                .unwrap_or(0);
+            if found > known {
+                return Err(DbError::TooNew { found, known });
+            }
+            let present = !tx
+                .query(
+                    "SELECT version FROM schema_migrations WHERE version = ?",
+                    &[Val::Int(m.version)],
+                )?
+                .is_empty();
+            if present {
+                return Ok(false);
+            }
+            tx.execute_batch(m.sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                &[
+                    Val::Int(m.version),
+                    Val::Text(m.name.into()),
+                    Val::Text(now_rfc3339()),
+                ],
+            )?;
+            Ok(true)
+        })?;
+        if done {
+            applied.push(m.version);
+        }
+    }
+    Ok(applied)
+}
+
+/// The schema versions recorded in the database, in order.
+pub fn schema_versions(store: &mut dyn Store) -> Result<Vec<i64>, DbError> {
+    let mut out = vec![];
+    store.transaction(&mut |tx| {
+        out = tx
+            .query(
+                "SELECT version FROM schema_migrations ORDER BY version",
+                &[],
+            )?
+            .iter()
+            .filter_map(|r| r.first().and_then(Val::as_int))
+            .collect();
+        Ok(false)
+    })?;
+    Ok(out)
+}
+
+/// Current UTC time, RFC 3339, seconds.
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// The rating rows every record carries, in column order.
+pub const ROWS: [&str; 10] = [
+    "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "overall",
+];
+
+/// Options of `phieu import`.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Import records that still have unresolved items (their machine proposals), instead of refusing the file.
+    pub allow_unreviewed: bool,
+}
+
+/// What importing one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BatchOutcome {
+    /// Batch id.
+    pub batch: String,
+    /// Records of this batch in the input.
+    pub records: usize,
+    /// Ratings added.
+    pub new: usize,
+    /// Records whose dossier already has the same rating (this batch imported before, or the same form again).
+    pub already_present: usize,
+    /// Records rating an already rated dossier differently, kept aside now in `rating_conflicts`.
+    pub conflicts: usize,
+    /// Such conflicting records that were already kept aside by an earlier import.
+    pub conflicts_known: usize,
+    /// Records with no dossier code (nothing to key them by), not imported.
+    pub skipped_no_code: usize,
+    /// Whether anything was written (a batch that changes nothing is rolled back, leaving the database as is).
+    pub committed: bool,
+}
+
+impl std::fmt::Display for BatchOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "batch {}: {} records: {} new, {} already present, {} conflicts kept aside ({} already kept), {} without \
+             a dossier code (not imported)",
+            self.batch,
+            self.records,
+            self.new,
+            self.already_present,
+            self.conflicts,
+            self.conflicts_known,
+            self.skipped_no_code
+        )
+    }
+}
+
+/// Finds the final-records file: PATH itself, or PATH/final.jsonl when PATH is a folder.
+pub fn final_records_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("final.jsonl")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Reads and checks the final records at `path` (a file or a folder holding `final.jsonl`).
+pub fn read_final_records(path: &Path) -> Result<(PathBuf, Vec<FinalRecord>), DbError> {
+    let file = final_records_path(path);
+    let text = std::fs::read_to_string(&file).map_err(|e| DbError::Input {
+        path: file.clone(),
+        reason: e.to_string(),
+    })?;
+    let records = read_final_jsonl(&text).map_err(|reason| DbError::Input {
+        path: file.clone(),
+        reason,
+    })?;
+    Ok((file, records))
+}
+
+/// Checks the records before anything is written: schema tag, rating values, and (unless allowed) that nothing
+/// still needs review. Any problem refuses the whole input.
+pub fn check_records(
+    file: &Path,
+    records: &[FinalRecord],
+    opts: &ImportOptions,
+) -> Result<(), DbError> {
+    let bad = |i: usize, r: &FinalRecord, why: String| DbError::Input {
+        path: file.to_path_buf(),
+        reason: format!(
+            "record {} ({} page {}): {why}",
+            i + 1,
+            r.source.path,
+            r.source.page
+        ),
+    };
+    for (i, r) in records.iter().enumerate() {
+        if r.schema != FINAL_SCHEMA {
+            return Err(bad(
+                i,
+                r,
+                format!("schema `{}`, expected `{FINAL_SCHEMA}`", r.schema),
+            ));
+        }
+        if r.batch.trim().is_empty() || r.template.trim().is_empty() {
+            return Err(bad(i, r, "empty batch or template".into()));
+        }
+        for (k, v) in &r.answers {
+            if !ROWS.contains(&k.as_str()) {
+                return Err(bad(i, r, format!("unknown rating row `{k}`")));
+            }
+            if !matches!(v.value.as_deref(), None | Some("a" | "b" | "c")) {
+                return Err(bad(
+                    i,
+                    r,
+                    format!("row {k}: value {:?} is not a, b, c or null", v.value),
+                ));
+            }
+        }
+    }
+    if !opts.allow_unreviewed {
+        let open: Vec<&FinalRecord> = records
+            .iter()
+            .filter(|r| !r.unresolved.is_empty())
+            .collect();
+        if let Some(r) = open.first() {
+            let item = &r.unresolved[0];
+            return Err(DbError::Unreviewed {
+                path: file.to_path_buf(),
+                records: open.len(),
+                first: format!(
+                    "{} page {}, {:?} {}",
+                    r.source.path, r.source.page, item.kind, item.key
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The values that make two records the same rating: template, dossier, enterprise code and the ten answers.
+fn content_hash(r: &FinalRecord, code: &str) -> String {
+    let mut h = sha2::Sha256::new();
+    let field = |k: &str| {
+        r.fields
+            .get(k)
+            .and_then(|v| v.value.clone())
+            .unwrap_or_default()
+    };
+    h.update(format!(
+        "{}\n{code}\n{}\n",
+        r.template,
+        field("enterprise_code")
+    ));
+    for row in ROWS {
+        let v = r.answers.get(row).and_then(|v| v.value.as_deref());
+        h.update(format!("{row}={}\n", v.unwrap_or("-")));
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Who decided each value, as JSON: id → `machine` or `person:OPERATOR`.
+fn decided_by(r: &FinalRecord) -> String {
+    let mut m = BTreeMap::new();
+    for (k, v) in r.fields.iter().chain(r.answers.iter()) {
+        let who = match v.decided_by {
+            DecidedBy::Machine => "machine".to_string(),
+            DecidedBy::Person => format!("person:{}", v.operator.as_deref().unwrap_or("")),
+        };
+        m.insert(k.clone(), who);
+    }
+    serde_json::to_string(&m).unwrap_or_default()
+}
+
+/// Column values shared by `ratings` and `rating_conflicts`, after the key.
+fn record_values(r: &FinalRecord, now: &str) -> Vec<Val> {
+    let mut v = vec![
+        Val::Text(r.batch.clone()),
+        Val::Text(r.source.path.clone()),
+        Val::Int(r.source.page.into()),
+        Val::opt_text(r.page_hash.as_deref()),
+        Val::opt_text(
+            r.fields
+                .get("enterprise_code")
+                .and_then(|v| v.value.as_deref()),
+        ),
+    ];
+    for row in ROWS {
+        v.push(Val::opt_text(
+            r.answers.get(row).and_then(|a| a.value.as_deref()),
+        ));
+    }
+    v.push(r.score.map_or(Val::Null, |s| Val::Int(s.into())));
+    v.push(Val::Text(decided_by(r)));
+    v.push(if r.unresolved.is_empty() {
+        Val::Null
+    } else {
+        Val::Text(serde_json::to_string(&r.unresolved).unwrap_or_default())
+    });
+    v.push(Val::Text(now.to_string()));
+    v
+}
+
+const RECORD_COLUMNS: &str =
+    "batch, source_path, page, page_hash, enterprise_code, c1, c2, c3, c4, c5, c6, c7, \
+                              c8, c9, overall, score, decided_by, unresolved, imported_at";
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Imports checked records: one transaction per batch (in batch order), rolled back when it would change
+/// nothing. `source` names the input in `batches` and `import_log`.
+pub fn import_records(
+    store: &mut dyn Store,
+    source: &str,
+    records: &[FinalRecord],
+) -> Result<Vec<BatchOutcome>, DbError> {
+    let mut by_batch: BTreeMap<&str, Vec<&FinalRecord>> = BTreeMap::new();
+    for r in records {
+        by_batch.entry(r.batch.as_str()).or_default().push(r);
+    }
+    let mut outcomes = vec![];
+    for (batch, mut recs) in by_batch {
+        // Deterministic order, so which of two differing forms is kept first does not depend on file order.
+        recs.sort_by(|a, b| a.source.cmp(&b.source));
+        let mut out = BatchOutcome::default();
+        let committed = store.transaction(&mut |tx| {
+            out = import_batch(tx, batch, source, &recs)?;
+            Ok(out.committed)
+        })?;
+        out.committed = committed;
+        outcomes.push(out);
+    }
+    Ok(outcomes)
+}
+
+fn import_batch(
+    tx: &mut dyn Tx,
+    batch: &str,
+    source: &str,
+    recs: &[&FinalRecord],
+) -> Result<BatchOutcome, DbError> {
+    let now = now_rfc3339();
+    let mut out = BatchOutcome {
+        batch: batch.to_string(),
+        records: recs.len(),
+        ..Default::default()
+    };
+    let new_batch = tx.execute(
+        "INSERT INTO batches (batch, source, first_imported_at) VALUES (?, ?, ?) ON CONFLICT (batch) DO NOTHING",
+        &[
+            Val::Text(batch.into()),
+            Val::Text(source.into()),
+            Val::Text(now.clone()),
+        ],
+    )? > 0;
+    let n_cols = 3 + RECORD_COLUMNS.split(',').count();
+    let insert_rating = format!(
+        "INSERT INTO ratings (template, dossier_code, content_hash, {RECORD_COLUMNS}) VALUES ({}) \
+         ON CONFLICT (template, dossier_code) DO NOTHING",
+        placeholders(n_cols)
+    );
+    let insert_conflict = format!(
+        "INSERT INTO rating_conflicts (template, dossier_code, content_hash, {RECORD_COLUMNS}, kept_batch, \
+         kept_source_path, kept_page) VALUES ({}) ON CONFLICT (template, dossier_code, content_hash) DO NOTHING",
+        placeholders(n_cols + 3)
+    );
+    for r in recs {
+        let code = r
+            .fields
+            .get("dossier_code")
+            .and_then(|v| v.value.as_deref())
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        let Some(code) = code else {
+            out.skipped_no_code += 1;
+            continue;
+        };
+        let hash = content_hash(r, code);
+        let mut params = vec![
+            Val::Text(r.template.clone()),
+            Val::Text(code.to_string()),
+            Val::Text(hash.clone()),
+        ];
+        params.extend(record_values(r, &now));
+        if tx.execute(&insert_rating, &params)? > 0 {
+            out.new += 1;
+            continue;
+        }
+        let kept = tx.query(
+            "SELECT content_hash, batch, source_path, page FROM ratings WHERE template = ? AND dossier_code = ?",
+            &[Val::Text(r.template.clone()), Val::Text(code.to_string())],
+        )?;
+        let Some(kept) = kept.into_iter().next() else {
+            return Err(DbError::Sql {
+                context: format!("importing {code}"),
+                reason: "the existing rating vanished during the import".into(),
+            });
+        };
+        if kept[0].as_text() == Some(hash.as_str()) {
+            out.already_present += 1;
+            continue;
+        }
+        params.extend(kept[1..4].iter().cloned());
+        if tx.execute(&insert_conflict, &params)? > 0 {
+            out.conflicts += 1;
+        } else {
+            out.conflicts_known += 1;
+        }
+    }
+    out.committed = new_batch || out.new > 0 || out.conflicts > 0;
+    if out.committed {
+        tx.execute(
+            "INSERT INTO import_log (batch, source, imported_at, program, new_records, already_present, conflicts, \
+             skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                Val::Text(batch.into()),
+                Val::Text(source.into()),
+                Val::Text(now.clone()),
+                Val::Text(format!("phieu {}", crate::VERSION)),
+                Val::Int(out.new as i64),
+                Val::Int(out.already_present as i64),
+                Val::Int(out.conflicts as i64),
+                Val::Int(out.skipped_no_code as i64),
+            ],
+        )?;
+    }
+    Ok(out)
+}
+
+/// Reads, checks and imports a final-records file (or a folder holding `final.jsonl`) into an open store,
+/// migrating the schema first.
+pub fn import_path(
+    store: &mut dyn Store,
+    path: &Path,
+    opts: &ImportOptions,
+) -> Result<Vec<BatchOutcome>, DbError> {
+    let (file, records) = read_final_records(path)?;
+    check_records(&file, &records, opts)?;
+    migrate(store)?;
+    import_records(store, &file.to_string_lossy(), &records)
+}
+
+/// One stored rating, as the report reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatingRow {
+    /// Template id.
+    pub template: String,
+    /// Dossier code.
+    pub dossier_code: String,
+    /// Answers c1..c9, overall (`a`/`b`/`c`, `None` = blank), in [`ROWS`] order.
+    pub answers: [Option<char>; 10],
+    /// Score when all nine criteria are answered.
+    pub score: Option<i64>,
+}
+
+/// Every stored rating (ordered by template, dossier code) and the number of conflicts kept aside.
+pub fn load_ratings(store: &mut dyn Store) -> Result<(Vec<RatingRow>, usize), DbError> {
+    let mut ratings = vec![];
+    let mut conflicts = 0;
+    store.transaction(&mut |tx| {
+        let rows = tx.query(
+            "SELECT template, dossier_code, c1, c2, c3, c4, c5, c6, c7, c8, c9, overall, score FROM ratings \
+             ORDER BY template, dossier_code",
+            &[],
+        )?;
+        ratings = rows
+            .iter()
+            .map(|r| {
+                let mut answers = [None; 10];
+                for (i, a) in answers.iter_mut().enumerate() {
+                    *a = r[2 + i].as_text().and_then(|s| s.chars().next());
+                }
+                RatingRow {
+                    template: r[0].as_text().unwrap_or("").to_string(),
+                    dossier_code: r[1].as_text().unwrap_or("").to_string(),
+                    answers,
+                    score: r[12].as_int(),
+                }
+            })
+            .collect();
+        conflicts = tx
+            .query("SELECT COUNT(*) FROM rating_conflicts", &[])?
+            .first()
+            .and_then(|r| r.first().and_then(Val::as_int))
+            .unwrap_or(0) as usize;
+        Ok(false)
+    })?;
+    Ok((ratings, conflicts))
+}
+
+/// Every row of every table, as text, in a fixed order (for comparing database contents in tests and audits).
+pub fn dump(store: &mut dyn Store) -> Result<BTreeMap<String, Vec<String>>, DbError> {
+    let mut out = BTreeMap::new();
+    store.transaction(&mut |tx| {
+        for (table, order) in [
+            ("schema_migrations", "version"),
+            ("batches", "batch"),
+            ("ratings", "template, dossier_code"),
+            ("rating_conflicts", "template, dossier_code, content_hash"),
+            ("import_log", "imported_at, batch, new_records"),
+        ] {
+            let rows = tx.query(&format!("SELECT * FROM {table} ORDER BY {order}"), &[])?;
+            out.insert(
+                table.to_string(),
+                rows.iter().map(|r| format!("{r:?}")).collect(),
+            );
+        }
+        Ok(false)
+    })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(
+            pg_sql("INSERT INTO t (a, b) VALUES (?, ?)"),
+            "INSERT INTO t (a, b) VALUES ($1, $2)"
+        );
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            redact("postgres://u:secret@127.0.0.1:5432/db"),
+            "postgres://u:***@127.0.0.1:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn unknown_urls_are_refused() {
+        assert!(matches!(open("mysql://x"), Err(DbError::Url(_))));
+        assert!(matches!(open("sqlite:"), Err(DbError::Url(_))));
+    }
+
+    #[test]
+    fn timestamps_look_like_rfc3339() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T');
+    }
+}

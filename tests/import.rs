@@ -1,0 +1,526 @@
+//! `phieu import` and `phieu report`: exactly-once import, conflicts kept aside, refusal of unreviewed records,
+//! idempotent migrations and hand-computed report figures. Each scenario runs on SQLite (a fresh file) and, when
+//! `PHIEU_PG_URL` names a PostgreSQL database, on PostgreSQL too (`PHIEU_REQUIRE_PG=1` makes a missing server a
+//! failure instead of a skip).
+
+use phieu::db::{self, BatchOutcome, DbError, ImportOptions, Store, Val};
+use phieu::export::SourceRef;
+use phieu::final_record::{DecidedBy, FinalRecord, FinalValue, ItemId, ItemKind, FINAL_SCHEMA};
+use phieu::report::{self, Level, ReportOptions};
+use std::path::PathBuf;
+
+fn value(v: Option<&str>) -> FinalValue {
+    FinalValue {
+        value: v.map(str::to_string),
+        decided_by: DecidedBy::Machine,
+        confidence: 0.99,
+        operator: None,
+        decided_at: None,
+    }
+}
+
+/// A final record; `answers` has ten characters (c1..c9, overall), `-` = blank.
+fn record(
+    batch: &str,
+    page: u32,
+    template: &str,
+    code: Option<&str>,
+    answers: &str,
+) -> FinalRecord {
+    let ids = [
+        "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "overall",
+    ];
+    let chars: Vec<char> = answers.chars().collect();
+    assert_eq!(chars.len(), 10);
+    let answers: std::collections::BTreeMap<String, FinalValue> = ids
+        .iter()
+        .zip(&chars)
+        .map(|(id, c)| {
+            let v = (*c != '-').then(|| c.to_string());
+            (id.to_string(), value(v.as_deref()))
+        })
+        .collect();
+    let points = |c: char| match c {
+        'a' => Some(2),
+        'b' => Some(1),
+        'c' => Some(0),
+        _ => None,
+    };
+    let score = chars[..9].iter().map(|&c| points(c)).sum::<Option<i32>>();
+    FinalRecord {
+        schema: FINAL_SCHEMA.into(),
+        batch: batch.into(),
+        source: SourceRef {
+            path: format!("scans/{batch}.pdf"),
+            page,
+        },
+        page_hash: Some(format!("hash-{batch}-{page}")),
+        template: template.into(),
+        fields: [("dossier_code".to_string(), value(code))].into(),
+        answers,
+        score,
+        unresolved: vec![],
+    }
+}
+
+fn sqlite_store(name: &str) -> Box<dyn Store> {
+    let dir = std::env::temp_dir().join(format!("phieu-import-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.db"));
+    std::fs::remove_file(&path).ok();
+    db::open(&format!("sqlite:{}", path.display())).unwrap()
+}
+
+/// A clean PostgreSQL database from `PHIEU_PG_URL`, or `None` (skip) when it is not set.
+fn pg_store() -> Option<Box<dyn Store>> {
+    let Ok(url) = std::env::var("PHIEU_PG_URL") else {
+        if std::env::var("PHIEU_REQUIRE_PG").as_deref() == Ok("1") {
+            panic!("PHIEU_REQUIRE_PG=1 but PHIEU_PG_URL is not set");
+        }
+        eprintln!("skipping the PostgreSQL tests: PHIEU_PG_URL is not set");
+        return None;
+    };
+    let mut s = db::open(&url).expect("PHIEU_PG_URL must name a reachable database");
+    assert_eq!(s.backend(), "postgres");
+    s.transaction(&mut |tx| {
+        tx.execute_batch(
+            "DROP TABLE IF EXISTS import_log, rating_conflicts, ratings, batches, schema_migrations CASCADE;",
+        )?;
+        Ok(true)
+    })
+    .unwrap();
+    Some(s)
+}
+
+fn count(store: &mut dyn Store, table: &str) -> i64 {
+    let mut n = 0;
+    store
+        .transaction(&mut |tx| {
+            n = tx.query(&format!("SELECT COUNT(*) FROM {table}"), &[])?[0][0]
+                .as_int()
+                .unwrap();
+            Ok(false)
+        })
+        .unwrap();
+    n
+}
+
+fn batch1() -> Vec<FinalRecord> {
+    vec![
+        record(
+            "b1",
+            1,
+            "gtvt",
+            Some("000.00.17.H48-210105-0001"),
+            "aaaaaaaaaa",
+        ),
+        record(
+            "b1",
+            2,
+            "gtvt",
+            Some("000.00.17.H48-210110-0002"),
+            "bbbbbbbbbb",
+        ),
+        record("b1", 3, "gtvt", None, "cccccccccc"),
+    ]
+}
+
+fn scenario_reimport_changes_nothing(store: &mut dyn Store) {
+    db::migrate(store).unwrap();
+    let first = db::import_records(store, "final.jsonl", &batch1()).unwrap();
+    assert_eq!(
+        first,
+        vec![BatchOutcome {
+            batch: "b1".into(),
+            records: 3,
+            new: 2,
+            skipped_no_code: 1,
+            committed: true,
+            ..Default::default()
+        }]
+    );
+    let before = db::dump(store).unwrap();
+    let second = db::import_records(store, "final.jsonl", &batch1()).unwrap();
+    assert_eq!(
+        second,
+        vec![BatchOutcome {
+            batch: "b1".into(),
+            records: 3,
+            already_present: 2,
+            skipped_no_code: 1,
+            committed: false,
+            ..Default::default()
+        }]
+    );
+    assert_eq!(db::dump(store).unwrap(), before);
+    assert_eq!(count(store, "ratings"), 2);
+    assert_eq!(count(store, "import_log"), 1);
+}
+
+fn scenario_conflict_is_kept_aside(store: &mut dyn Store) {
+    db::migrate(store).unwrap();
+    db::import_records(store, "a/final.jsonl", &batch1()).unwrap();
+    // The same form scanned again in another batch (same rating), and a different rating of dossier 0001.
+    let b2 = vec![
+        record(
+            "b2",
+            1,
+            "gtvt",
+            Some("000.00.17.H48-210110-0002"),
+            "bbbbbbbbbb",
+        ),
+        record(
+            "b2",
+            2,
+            "gtvt",
+            Some("000.00.17.H48-210105-0001"),
+            "ccccccccca",
+        ),
+    ];
+    let o = db::import_records(store, "b/final.jsonl", &b2).unwrap();
+    assert_eq!((o[0].new, o[0].already_present, o[0].conflicts), (0, 1, 1));
+    assert!(o[0].committed);
+    let mut kept = vec![];
+    store
+        .transaction(&mut |tx| {
+            kept = tx.query(
+                "SELECT r.c1, r.batch, c.c1, c.batch, c.kept_batch, c.kept_page FROM ratings r JOIN rating_conflicts c \
+                 ON r.template = c.template AND r.dossier_code = c.dossier_code",
+                &[],
+            )?;
+            Ok(false)
+        })
+        .unwrap();
+    assert_eq!(
+        kept,
+        vec![vec![
+            Val::Text("a".into()),
+            Val::Text("b1".into()),
+            Val::Text("c".into()),
+            Val::Text("b2".into()),
+            Val::Text("b1".into()),
+            Val::Int(1),
+        ]]
+    );
+    let before = db::dump(store).unwrap();
+    let again = db::import_records(store, "b/final.jsonl", &b2).unwrap();
+    assert_eq!((again[0].conflicts, again[0].conflicts_known), (0, 1));
+    assert!(!again[0].committed);
+    assert_eq!(db::dump(store).unwrap(), before);
+    assert_eq!(db::load_ratings(store).unwrap().1, 1);
+}
+
+fn scenario_unreviewed_records_are_refused(store: &mut dyn Store) {
+    let mut recs = batch1();
+    let source = recs[1].source.clone();
+    recs[1].unresolved.push(ItemId {
+        source,
+        kind: ItemKind::Answer,
+        key: "c3".into(),
+    });
+    let dir = std::env::temp_dir().join(format!(
+        "phieu-unreviewed-{}-{}",
+        std::process::id(),
+        store.backend()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text: String = recs
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect();
+    std::fs::write(dir.join("final.jsonl"), text).unwrap();
+    let err = db::import_path(store, &dir, &ImportOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, DbError::Unreviewed { records: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--allow-unreviewed"));
+    // Nothing was written: not even the schema.
+    db::migrate(store).unwrap();
+    assert_eq!(count(store, "ratings"), 0);
+    assert_eq!(count(store, "batches"), 0);
+    let o = db::import_path(
+        store,
+        &dir,
+        &ImportOptions {
+            allow_unreviewed: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(o[0].new, 2);
+    let mut flagged = vec![];
+    store
+        .transaction(&mut |tx| {
+            flagged = tx.query(
+                "SELECT dossier_code FROM ratings WHERE unresolved IS NOT NULL",
+                &[],
+            )?;
+            Ok(false)
+        })
+        .unwrap();
+    assert_eq!(
+        flagged,
+        vec![vec![Val::Text("000.00.17.H48-210110-0002".into())]]
+    );
+}
+
+fn scenario_migrations_are_idempotent(store: &mut dyn Store) {
+    let known: Vec<i64> = db::MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(db::migrate(store).unwrap(), known);
+    assert_eq!(db::migrate(store).unwrap(), Vec::<i64>::new());
+    assert_eq!(db::schema_versions(store).unwrap(), known);
+    store
+        .transaction(&mut |tx| {
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                &[
+                    Val::Int(999),
+                    Val::Text("from the future".into()),
+                    Val::Text("2030-01-01T00:00:00Z".into()),
+                ],
+            )?;
+            Ok(true)
+        })
+        .unwrap();
+    assert!(matches!(
+        db::migrate(store),
+        Err(DbError::TooNew { found: 999, .. })
+    ));
+}
+
+const RETURNED: &str = "code,procedure,department,counter,officer,received,returned
+A-210105-0001,p,Sở Giao thông vận tải,Quầy 1,An,2021-01-05,2021-01-08
+A-210110-0002,p,Sở Giao thông vận tải,Quầy 1,Bình,2021-01-10,2021-01-12
+A-210111-0005,p,Sở Giao thông vận tải,Quầy 1,Bình,2021-01-11,2021-01-20
+A-210112-0006,p,Sở Giao thông vận tải,Quầy 2,Cường,2021-01-12,2021-01-25
+A-210203-0003,p,Sở Giao thông vận tải,Quầy 2,Cường,2021-02-03,2021-02-05
+A-210204-0007,p,Sở Giao thông vận tải,Quầy 2,Cường,2021-02-04,2021-02-06
+A-210205-0008,p,Sở Giao thông vận tải,Quầy 2,Cường,2021-02-05,2021-02-07
+";
+
+fn scenario_report_figures(store: &mut dyn Store) {
+    db::migrate(store).unwrap();
+    let recs = vec![
+        record("r", 1, "gtvt", Some("A-210105-0001"), "aaaaaaaaaa"), // score 18, very satisfied
+        record("r", 2, "gtvt", Some("A-210110-0002"), "bbbbbbbbbb"), // score 9, satisfied
+        record("r", 3, "gtvt", Some("A-210203-0003"), "cccccccc-c"), // no score, not satisfied
+        record("r", 4, "khdt", Some("A-210215-0004"), "aaaaaaaac-"), // score 16, overall blank; not returned
+    ];
+    db::import_records(store, "r.jsonl", &recs).unwrap();
+    let (ratings, conflicts) = db::load_ratings(store).unwrap();
+    assert_eq!((ratings.len(), conflicts), (4, 0));
+    let returned = report::read_returned(&PathBuf::from("returned.csv"), RETURNED).unwrap();
+    let r = report::build(
+        &ratings,
+        Some(&returned),
+        conflicts,
+        &ReportOptions::default(),
+    );
+    let find = |level: Level, dept: &str, counter: &str, officer: &str, month: &str| {
+        r.rows
+            .iter()
+            .find(|x| {
+                x.level == level
+                    && x.department == dept
+                    && x.counter == counter
+                    && x.officer == officer
+                    && x.month == month
+            })
+            .unwrap_or_else(|| panic!("no row {level:?} {dept} {counter} {officer} {month}"))
+            .stats
+            .clone()
+    };
+    let close = |a: Option<f64>, b: f64| assert!((a.unwrap() - b).abs() < 1e-9, "{a:?} vs {b}");
+    let t = r.total();
+    assert_eq!((t.forms, t.scored, t.score_sum), (4, 3, 43));
+    close(t.mean_score(), 43.0 / 3.0);
+    close(t.satisfaction(), 2.0 / 3.0);
+    assert_eq!((t.returned, t.rated_returned), (7, 3));
+    close(t.coverage(), 3.0 / 7.0);
+    assert_eq!(t.dist[8], [1, 1, 1, 1]); // c9: a, b, c, blank
+    assert_eq!(t.dist[9], [1, 1, 1, 1]); // overall
+    let gtvt = find(Level::Department, "Sở Giao thông vận tải", "", "", "");
+    close(gtvt.mean_score(), 13.5);
+    close(gtvt.coverage(), 3.0 / 7.0);
+    let khdt = find(Level::Department, "Sở Kế hoạch và Đầu tư", "", "", "");
+    assert_eq!((khdt.forms, khdt.returned, khdt.coverage()), (1, 0, None));
+    assert_eq!(khdt.satisfaction(), None);
+    let q1 = find(Level::Counter, "Sở Giao thông vận tải", "Quầy 1", "", "");
+    assert_eq!((q1.forms, q1.returned, q1.rated_returned), (2, 3, 2));
+    let binh = find(
+        Level::Officer,
+        "Sở Giao thông vận tải",
+        "Quầy 1",
+        "Bình",
+        "",
+    );
+    close(binh.coverage(), 0.5);
+    let unknown = find(Level::Counter, "Sở Kế hoạch và Đầu tư", "(unknown)", "", "");
+    assert_eq!(unknown.forms, 1);
+    let jan = find(Level::Month, "", "", "", "2021-01");
+    assert_eq!((jan.forms, jan.returned, jan.rated_returned), (2, 4, 2));
+    let feb = find(Level::Month, "", "", "", "2021-02");
+    assert_eq!((feb.forms, feb.returned, feb.rated_returned), (2, 3, 1));
+    close(feb.mean_score(), 16.0);
+    close(feb.satisfaction(), 0.0);
+    // Below 50%: counter 2 and its officer (25%); Bình at exactly 50% is not listed.
+    let low: Vec<(Level, &str)> = r
+        .below_threshold()
+        .iter()
+        .map(|x| {
+            (
+                x.level,
+                if x.officer.is_empty() {
+                    x.counter.as_str()
+                } else {
+                    x.officer.as_str()
+                },
+            )
+        })
+        .collect();
+    assert_eq!(
+        low,
+        vec![(Level::Counter, "Quầy 2"), (Level::Officer, "Cường")]
+    );
+    assert_eq!(r.unmatched, 1);
+
+    let feb_only = report::build(
+        &ratings,
+        Some(&returned),
+        conflicts,
+        &ReportOptions {
+            from: Some("2021-02-01".into()),
+            to: Some("2021-02-28".into()),
+            ..Default::default()
+        },
+    );
+    let t = feb_only.total();
+    assert_eq!((t.forms, t.returned, t.rated_returned), (2, 3, 1));
+
+    let text = report::to_text(&r);
+    assert!(
+        text.contains("Quầy 2 / Cường: 25.0% (1 of 4 returned dossiers rated)"),
+        "{text}"
+    );
+    let csv = report::to_csv(&r);
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("total,,,,,4,3,14.3333,3,0.6667,7,3,0.4286,false,")),
+        "{csv}"
+    );
+    let html = report::to_html(&r);
+    assert!(html.contains("<svg") && !html.contains("<script") && !html.contains("src="));
+    assert!(html.contains("Cường"));
+}
+
+macro_rules! on_both {
+    ($name:ident, $pg:ident, $scenario:ident) => {
+        #[test]
+        fn $name() {
+            let mut s = sqlite_store(stringify!($name));
+            $scenario(s.as_mut());
+        }
+
+        #[test]
+        fn $pg() {
+            // One PostgreSQL database for all scenarios: they run one at a time under this lock.
+            let _guard = PG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(mut s) = pg_store() {
+                $scenario(s.as_mut());
+            }
+        }
+    };
+}
+
+static PG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+on_both!(
+    sqlite_reimport_changes_nothing,
+    postgres_reimport_changes_nothing,
+    scenario_reimport_changes_nothing
+);
+on_both!(
+    sqlite_conflict_is_kept_aside,
+    postgres_conflict_is_kept_aside,
+    scenario_conflict_is_kept_aside
+);
+on_both!(
+    sqlite_unreviewed_records_are_refused,
+    postgres_unreviewed_records_are_refused,
+    scenario_unreviewed_records_are_refused
+);
+on_both!(
+    sqlite_migrations_are_idempotent,
+    postgres_migrations_are_idempotent,
+    scenario_migrations_are_idempotent
+);
+on_both!(
+    sqlite_report_figures_match_hand_computed_values,
+    postgres_report_figures_match_hand_computed_values,
+    scenario_report_figures
+);
+
+/// The command line: importing the same final.jsonl twice reports everything as already present the second
+/// time and leaves the database file byte for byte as it was.
+#[test]
+fn cli_reimport_leaves_the_database_unchanged() {
+    let dir = std::env::temp_dir().join(format!("phieu-cli-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text: String = batch1()
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect();
+    std::fs::write(dir.join("final.jsonl"), text).unwrap();
+    let db_path = dir.join("ratings.db");
+    std::fs::remove_file(&db_path).ok();
+    let url = format!("sqlite:{}", db_path.display());
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_phieu"))
+            .args(["import", dir.to_str().unwrap(), "--db", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run();
+    assert!(first.contains("2 new, 0 already present"), "{first}");
+    let bytes = std::fs::read(&db_path).unwrap();
+    let second = run();
+    assert!(
+        second.contains("0 new, 2 already present, 0 conflicts"),
+        "{second}"
+    );
+    assert_eq!(std::fs::read(&db_path).unwrap(), bytes);
+
+    let returned = dir.join("returned.csv");
+    std::fs::write(&returned, RETURNED.replace("A-2101", "000.00.17.H48-2101")).unwrap();
+    let html = dir.join("report.html");
+    let csv = dir.join("report.csv");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_phieu"))
+        .args(["report", "--db", &url, "--returned"])
+        .arg(&returned)
+        .arg("-o")
+        .arg(&html)
+        .arg("-o")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("2 forms, mean score 13.50 / 18"),
+        "{stdout}"
+    );
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+    assert!(std::fs::read_to_string(&csv)
+        .unwrap()
+        .starts_with("\u{feff}level,"));
+}
