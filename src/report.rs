@@ -1087,13 +1087,13 @@ pub fn to_html(r: &Report) -> String {
     }
     let mut all_months: Vec<&ReportRow> = r
         .level(Level::Month)
-        .filter(|x| x.department.is_empty())
+        .filter(|x| x.department.is_empty() && x.month != UNKNOWN)
         .collect();
     all_months.sort_by(|a, b| a.month.cmp(&b.month));
     o.push_str(
         "<section><h2>Per month</h2><div class=\"note\">Bars: forms (left axis). Lines: satisfied \
          (<span style=\"color:#2e7d32\">green</span>) and coverage (<span style=\"color:#c62828\">red</span>), \
-         right axis.</div>",
+         right axis. Forms with no known date are in the table only.</div>",
     );
     o.push_str(&svg_months(&all_months));
     let mut rows: Vec<(Vec<String>, &Stats)> = r
