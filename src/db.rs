@@ -599,7 +599,7 @@ pub struct BatchOutcome {
     pub conflicts: usize,
     /// Such conflicting records that were already kept aside by an earlier import.
     pub conflicts_known: usize,
-    /// Records with no dossier code (nothing to key them by), not imported.
+    /// Records with no dossier code or no template (nothing to key them by), not imported.
     pub skipped_no_code: usize,
     /// Whether anything was written (a batch that changes nothing is rolled back, leaving the database as is).
     pub committed: bool,
@@ -610,7 +610,7 @@ impl std::fmt::Display for BatchOutcome {
         write!(
             f,
             "batch {}: {} records: {} new, {} already present, {} conflicts kept aside ({} already kept), {} without \
-             a dossier code (not imported)",
+             a dossier code or form (not imported)",
             self.batch,
             self.records,
             self.new,
@@ -669,7 +669,9 @@ pub fn check_records(
                 format!("schema `{}`, expected `{FINAL_SCHEMA}`", r.schema),
             ));
         }
-        if r.batch.trim().is_empty() || r.template.trim().is_empty() {
+        // A page whose form nobody has named yet (unread, review pending) has no template; it can only come in
+        // with --allow-unreviewed, and is then skipped like a record without a code.
+        if r.batch.trim().is_empty() || (r.template.trim().is_empty() && r.unresolved.is_empty()) {
             return Err(bad(i, r, "empty batch or template".into()));
         }
         for (k, v) in &r.answers {
@@ -840,7 +842,7 @@ fn import_batch(
             .and_then(|v| v.value.as_deref())
             .map(str::trim)
             .filter(|c| !c.is_empty());
-        let Some(code) = code else {
+        let Some(code) = code.filter(|_| !r.template.trim().is_empty()) else {
             out.skipped_no_code += 1;
             continue;
         };
