@@ -708,7 +708,7 @@ fn import(a: ImportArgs) -> Result<i32> {
     }
     let sum = |f: fn(&phieu::db::BatchOutcome) -> usize| outcomes.iter().map(f).sum::<usize>();
     println!(
-        "total: {} new, {} already present, {} conflicts kept aside, {} without a dossier code",
+        "total: {} new, {} already present, {} conflicts kept aside, {} without a dossier code or form",
         sum(|o| o.new),
         sum(|o| o.already_present),
         sum(|o| o.conflicts + o.conflicts_known),
