@@ -166,6 +166,9 @@ struct SynthArgs {
     /// Write every page in greyscale.
     #[arg(long)]
     gray_only: bool,
+    /// Draw all text (printed and sticker codes included) in this TTF/OTF font instead of DejaVu Sans.
+    #[arg(long)]
+    font: Option<PathBuf>,
     /// Fraction of blank backs.
     #[arg(long, default_value_t = 0.04)]
     blank_fraction: f64,
@@ -521,6 +524,7 @@ fn synth(a: SynthArgs) -> Result<()> {
         dpi: a.dpi,
         jpeg_only: a.jpeg_only,
         gray_only: a.gray_only,
+        font: a.font.clone(),
     };
     if opts.hand_atlas.is_none() {
         eprintln!(

@@ -58,6 +58,9 @@ pub struct SynthOptions {
     pub jpeg_only: bool,
     /// Write every page in greyscale (no colour scans), as a feeder set to grey mode does.
     pub gray_only: bool,
+    /// Draw every text of the page (printed and sticker codes included) in this font instead of the bundled
+    /// DejaVu Sans, to measure the reader on fonts it was not trained on.
+    pub font: Option<PathBuf>,
 }
 
 impl Default for SynthOptions {
@@ -72,6 +75,7 @@ impl Default for SynthOptions {
             dpi: None,
             jpeg_only: false,
             gray_only: false,
+            font: None,
         }
     }
 }
@@ -939,7 +943,23 @@ pub fn write_set(
         std::fs::create_dir_all(out.join("crops")).map_err(io(out))?;
     }
     let templates = Template::builtins();
-    let fonts = Fonts::new();
+    let fonts = match &opts.font {
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(io(p))?;
+            // The font lives as long as the command; FontRef needs 'static data.
+            let data: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            let face = ab_glyph::FontRef::try_from_slice(data).map_err(|e| SynthError::Encode {
+                path: p.clone(),
+                reason: format!("not a usable font: {e}"),
+            })?;
+            Fonts {
+                regular: face.clone(),
+                bold: face.clone(),
+                italic: face,
+            }
+        }
+        None => Fonts::new(),
+    };
     let atlas = opts.hand_atlas.as_deref().and_then(load_atlas);
     let results: Vec<Result<(Value, Vec<Value>), SynthError>> = (0..count)
         .into_par_iter()
