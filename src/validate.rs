@@ -300,7 +300,12 @@ pub fn today_yymmdd() -> (u32, u32, u32) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() / 86_400)
         .unwrap_or(0) as i64;
-    // Civil-from-days (Howard Hinnant's algorithm).
+    let (y, m, d) = civil_from_days(days);
+    ((y % 100) as u32, m, d)
+}
+
+/// (year, month, day) of a day number since 1970-01-01 (Howard Hinnant's civil-from-days).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -310,7 +315,19 @@ pub fn today_yymmdd() -> (u32, u32, u32) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    ((y % 100) as u32, m as u32, d as u32)
+    (y, m as u32, d as u32)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of seconds since 1970-01-01 UTC.
+pub fn rfc3339_utc(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Levenshtein distance over chars.
