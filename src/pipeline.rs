@@ -164,29 +164,12 @@ impl Reader {
                 return PageRecord::bare(src, PageStatus::Blank, vec![]);
             }
             RegisterOutcome::MarkersMissing { reason } => {
-                let q = find_qr_anywhere(img);
-                let mut r = PageRecord::bare(
-                    src,
-                    PageStatus::NeedsReview,
-                    vec!["markers_not_found".into()],
-                );
-                r.template = q.as_ref().and_then(|q| q.template.clone());
-                r.qr = q.map(|q| q.content);
-                r.error = Some(reason);
-                return r;
+                return whole_page_review(src, "markers_not_found", find_qr_anywhere(img), reason);
             }
             RegisterOutcome::NotAForm { reason } => {
                 if let Some(q) = find_qr_anywhere(img) {
                     // One of our forms whose corners are missing: a person must see it, it is not "not a form".
-                    let mut r = PageRecord::bare(
-                        src,
-                        PageStatus::NeedsReview,
-                        vec!["markers_not_found".into()],
-                    );
-                    r.template = q.template.clone();
-                    r.qr = Some(q.content);
-                    r.error = Some(reason);
-                    return r;
+                    return whole_page_review(src, "markers_not_found", Some(q), reason);
                 }
                 let mut r = PageRecord::bare(src, PageStatus::Rejected, vec!["not_a_form".into()]);
                 r.error = Some(reason);
@@ -215,22 +198,15 @@ impl Reader {
         let Some(tid) = template else {
             // A fit through a clipped or stained marker misses the table too: if our QR is on the page, it is one
             // of our forms that a person must see.
-            if let Some(q) = find_qr_anywhere(img) {
-                times.identify.fetch_add(us(t1), Ordering::Relaxed);
-                let mut r = PageRecord::bare(
-                    src,
-                    PageStatus::NeedsReview,
-                    vec!["registration_failed".into()],
-                );
-                r.template = q.template.clone();
-                r.qr = Some(q.content);
-                r.error = Some(format!(
+            let qr_anywhere = find_qr_anywhere(img);
+            times.identify.fetch_add(us(t1), Ordering::Relaxed);
+            if qr_anywhere.is_some() {
+                let error = format!(
                     "markers found but the table is not where they say (scores {:?})",
                     id.layout_scores
-                ));
-                return r;
+                );
+                return whole_page_review(src, "registration_failed", qr_anywhere, error);
             }
-            times.identify.fetch_add(us(t1), Ordering::Relaxed);
             // Marker-like blobs on a text page can fit by chance; without our table it is not our form.
             let mut r = PageRecord::bare(src, PageStatus::Rejected, vec!["not_a_form".into()]);
             r.error = Some(format!(
@@ -547,14 +523,18 @@ pub fn plan_with(inputs: &[PathBuf], limits: &LoadOptions) -> (Vec<Unit>, Vec<Pa
     let counts: Vec<Counted> = files
         .par_iter()
         .map(|f| {
-            let hash = file_sha256(f).map_err(|source| LoadError::Io {
-                path: f.clone(),
-                source,
-            });
-            let counted = hash.and_then(|h| {
-                let src = PageSource::open(f, limits)?;
+            // One read serves both the content hash and the page count.
+            let counted = (|| {
+                let kind = crate::load::file_kind(f)
+                    .ok_or_else(|| LoadError::Unsupported { path: f.clone() })?;
+                let bytes = std::fs::read(f).map_err(|source| LoadError::Io {
+                    path: f.clone(),
+                    source,
+                })?;
+                let h = hex(&sha2::Sha256::digest(&bytes));
+                let src = PageSource::from_bytes(f, bytes, kind, limits)?;
                 Ok((src.readable_pages(), h, src.too_many_pages()))
-            });
+            })();
             (f.clone(), counted)
         })
         .collect();
@@ -777,6 +757,21 @@ impl Journal {
         std::io::Write::write_all(&mut *f, line.as_bytes())?;
         std::io::Write::flush(&mut *f)
     }
+}
+
+/// A page a person must read whole (no usable registration), with the template and content of its QR when one
+/// was found anywhere on it.
+fn whole_page_review(
+    src: SourceRef,
+    reason: &str,
+    qr: Option<crate::identify::QrInfo>,
+    error: String,
+) -> PageRecord {
+    let mut r = PageRecord::bare(src, PageStatus::NeedsReview, vec![reason.into()]);
+    r.template = qr.as_ref().and_then(|q| q.template.clone());
+    r.qr = qr.map(|q| q.content);
+    r.error = Some(error);
+    r
 }
 
 /// A rejected page's record, with the reason and an error text that names the file and page.

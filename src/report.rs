@@ -244,6 +244,17 @@ pub struct ReportRow {
     pub stats: Stats,
 }
 
+impl ReportRow {
+    /// `department / counter[ / officer]`, as the below-threshold lists name a row.
+    pub fn who(&self) -> String {
+        if self.officer.is_empty() {
+            format!("{} / {}", self.department, self.counter)
+        } else {
+            format!("{} / {} / {}", self.department, self.counter, self.officer)
+        }
+    }
+}
+
 /// A computed report.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -648,14 +659,8 @@ pub fn to_text(r: &Report) -> String {
         for x in low {
             let _ = writeln!(
                 out,
-                "  {} / {}{}: {} ({} of {} returned dossiers rated)",
-                x.department,
-                x.counter,
-                if x.officer.is_empty() {
-                    String::new()
-                } else {
-                    format!(" / {}", x.officer)
-                },
+                "  {}: {} ({} of {} returned dossiers rated)",
+                x.who(),
                 pct(x.stats.coverage()),
                 x.stats.rated_returned,
                 x.stats.returned
@@ -1058,19 +1063,7 @@ pub fn to_html(r: &Report) -> String {
                 "none".to_string()
             } else {
                 low.iter()
-                    .map(|x| {
-                        esc(&format!(
-                            "{} / {}{} ({})",
-                            x.department,
-                            x.counter,
-                            if x.officer.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" / {}", x.officer)
-                            },
-                            pct(x.stats.coverage())
-                        ))
-                    })
+                    .map(|x| esc(&format!("{} ({})", x.who(), pct(x.stats.coverage()))))
                     .collect::<Vec<_>>()
                     .join("; ")
             }

@@ -430,6 +430,16 @@ impl Batch {
                 }
             }
             let t = self.page_template(r, decisions);
+            // A value of a page the operator kept that the machine could not read at all.
+            let kept_item = |id| Item {
+                id,
+                proposal: None,
+                confidence: 0.0,
+                reason: "page_kept".into(),
+                crop: None,
+                suggestion: None,
+                template: t.map(|t| t.template_id.clone()),
+            };
             let field_ids: Vec<String> = match t {
                 Some(t) => t.fields.iter().map(|f| f.id.clone()).collect(),
                 None => r.fields.keys().cloned().collect(),
@@ -458,15 +468,7 @@ impl Batch {
                             template: t.map(|t| t.template_id.clone()),
                         })
                     }
-                    None if kept => out.push(Item {
-                        id,
-                        proposal: None,
-                        confidence: 0.0,
-                        reason: "page_kept".into(),
-                        crop: None,
-                        suggestion: None,
-                        template: t.map(|t| t.template_id.clone()),
-                    }),
+                    None if kept => out.push(kept_item(id)),
                     _ => {}
                 }
             }
@@ -489,15 +491,7 @@ impl Batch {
                         suggestion: None,
                         template: t.map(|t| t.template_id.clone()),
                     }),
-                    None if kept => out.push(Item {
-                        id,
-                        proposal: None,
-                        confidence: 0.0,
-                        reason: "page_kept".into(),
-                        crop: None,
-                        suggestion: None,
-                        template: t.map(|t| t.template_id.clone()),
-                    }),
+                    None if kept => out.push(kept_item(id)),
                     _ => {}
                 }
             }
