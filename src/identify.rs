@@ -13,6 +13,9 @@ pub struct IdentifyOptions {
     pub min_layout: f64,
     /// Largest layout score the runner-up may have.
     pub max_runner_up: f64,
+    /// Layout score above which a registered page is taken as one of our forms even when the template is not
+    /// certain: it goes to review (`layout_uncertain`), never to `not_a_form`.
+    pub form_evidence: f64,
     /// Resolution the QR region is resampled to, px/mm.
     pub qr_px_per_mm: f64,
 }
@@ -20,8 +23,9 @@ pub struct IdentifyOptions {
 impl Default for IdentifyOptions {
     fn default() -> Self {
         IdentifyOptions {
-            min_layout: 0.6,
-            max_runner_up: 0.4,
+            min_layout: 0.45,
+            max_runner_up: 0.3,
+            form_evidence: 0.25,
             qr_px_per_mm: 8.0,
         }
     }

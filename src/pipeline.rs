@@ -207,6 +207,15 @@ impl Reader {
                 );
                 return whole_page_review(src, "registration_failed", qr_anywhere, error);
             }
+            // Some of a known table where the markers say it is: evidence of our form, so a person decides.
+            let best = id.layout_scores.first().map_or(0.0, |s| s.1);
+            if best >= self.opts.identify.form_evidence {
+                let error = format!(
+                    "markers and part of a known table found, but the form is not certain (scores {:?})",
+                    id.layout_scores
+                );
+                return whole_page_review(src, "layout_uncertain", None, error);
+            }
             // Marker-like blobs on a text page can fit by chance; without our table it is not our form.
             let mut r = PageRecord::bare(src, PageStatus::Rejected, vec!["not_a_form".into()]);
             r.error = Some(format!(
@@ -244,7 +253,16 @@ impl Reader {
         if !reg.check.ok {
             reasons.push("registration_unverified".into());
         }
-        let trusted = reg.check.ok;
+        // A page whose registration failed or whose form is in doubt yields proposals only: every value on it
+        // goes to a person, with the page-level reason.
+        let distrust = if !reg.check.ok {
+            Some("registration_unverified")
+        } else if id.conflict {
+            Some("template_conflict")
+        } else {
+            None
+        };
+        let trusted = distrust.is_none();
 
         let t2 = std::time::Instant::now();
         let mut answers = BTreeMap::new();
@@ -276,8 +294,10 @@ impl Reader {
             if !trusted {
                 // Never read boxes through a registration that failed: values are only proposals.
                 status = RowStatus::NeedsReview;
-                reason = Some("registration_unverified".into());
-                choice = None;
+                reason = distrust.map(String::from);
+                if !reg.check.ok {
+                    choice = None;
+                }
             }
             let crop = if status == RowStatus::NeedsReview && self.opts.review_crops {
                 out.and_then(|o| {
@@ -374,8 +394,8 @@ impl Reader {
                     }
                 }
             }
-            if !trusted && fr.status != FieldStatus::Missing {
-                fr.reasons.push("registration_unverified".into());
+            if let Some(why) = distrust.filter(|_| fr.status != FieldStatus::Missing) {
+                fr.reasons.push(why.into());
             }
             if !fr.reasons.is_empty() && fr.status != FieldStatus::Missing {
                 fr.status = FieldStatus::NeedsReview;

@@ -774,19 +774,29 @@ fn probe_line(
     at: Pt,
     horizontal: bool,
     radius: f64,
+    along: f64,
     levels: &Levels,
 ) -> Option<f64> {
     let step = 0.1;
     let n = (2.0 * radius / step).round() as usize + 1;
-    let mut prof = Vec::with_capacity(n);
-    for i in 0..n {
-        let t = -radius + i as f64 * step;
-        let p = if horizontal {
-            [at[0], at[1] + t]
-        } else {
-            [at[0] + t, at[1]]
-        };
-        prof.push(sample(img, h.apply(p)));
+    // Profiles across the rule, averaged over ±`along` mm along it: a printed rule stays dark over that length,
+    // letter strokes and halftone dots average out.
+    let m = (along / 0.5).round() as usize;
+    let mut prof = vec![0.0f32; n];
+    for k in 0..=2 * m {
+        let s = (k as f64 - m as f64) * 0.5;
+        for (i, v) in prof.iter_mut().enumerate() {
+            let t = -radius + i as f64 * step;
+            let p = if horizontal {
+                [at[0] + s, at[1] + t]
+            } else {
+                [at[0] + t, at[1] + s]
+            };
+            *v += sample(img, h.apply(p));
+        }
+    }
+    for v in prof.iter_mut() {
+        *v /= (2 * m + 1) as f32;
     }
     let paper = prof.iter().cloned().fold(f32::MIN, f32::max);
     let (imin, &vmin) = prof.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1))?;
@@ -859,7 +869,7 @@ pub fn layout_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
         .collect();
     let found = probes
         .iter()
-        .filter(|p| probe_line(img, &reg.h_markers, p.at, true, 1.2, &reg.levels).is_some())
+        .filter(|p| probe_line(img, &reg.h_markers, p.at, true, 1.2, 1.5, &reg.levels).is_some())
         .count();
     found as f64 / probes.len().max(1) as f64
 }
@@ -869,7 +879,15 @@ pub fn layout_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
 pub fn verify(img: &GrayImage, reg: &mut Registration, t: &Template, opts: &RegisterOptions) {
     let mut probes = rule_probes(t);
     for p in probes.iter_mut() {
-        p.offset = probe_line(img, &reg.h_markers, p.at, p.horizontal, 1.2, &reg.levels);
+        p.offset = probe_line(
+            img,
+            &reg.h_markers,
+            p.at,
+            p.horizontal,
+            1.2,
+            0.0,
+            &reg.levels,
+        );
     }
     let found: Vec<Probe> = probes
         .iter()

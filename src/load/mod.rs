@@ -11,6 +11,12 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod ccitt;
+mod pdf_page;
+mod tiff_page;
+
+use pdf_page::decode_pdf_page;
+
 /// Limits that keep hostile or broken inputs from exhausting memory or time. Every limit is checked from the
 /// file's headers before the pixels are allocated.
 #[derive(Debug, Clone, PartialEq)]
@@ -308,6 +314,7 @@ pub struct PageSource {
 }
 
 /// Why a page failed inside the decoders, before path and page are attached.
+#[derive(Debug)]
 enum Fail {
     Decode(String),
     TooLarge(u64, u64),
@@ -458,7 +465,7 @@ impl PageSource {
         let img = match &mut self.parsed {
             Parsed::Raster(bytes) if page == 1 => decode_raster(bytes, max_pixels),
             Parsed::Raster(_) => Err(Fail::Decode("no such page".into())),
-            Parsed::Tiff(d) => decode_tiff_page(d, page, max_pixels),
+            Parsed::Tiff(d) => tiff_page::decode_tiff_page(d, page, max_pixels),
             Parsed::Pdf { doc, pages } => {
                 match (page as usize).checked_sub(1).and_then(|i| pages.get(i)) {
                     Some(id) => decode_pdf_page(doc, *id, max_pixels),
@@ -484,7 +491,10 @@ impl PageSource {
                 page,
             },
         })?;
-        let (image, color) = to_gray(img);
+        let (mut image, color) = to_gray(img);
+        if let Some(g) = descreen(&image) {
+            image = g;
+        }
         Ok(Page {
             source: PageRef {
                 path: self.path.clone(),
@@ -548,6 +558,49 @@ fn decode_raster(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, Fail> {
     })
 }
 
+/// A scanner's halftone (dithered) 1-bit page turned back into grey: a page with only black and white pixels
+/// whose black comes mostly as tiny dots is low-pass filtered over about 0.4 mm, the size of the dither cell at
+/// scanner resolutions, so paper tint becomes light grey and every later stage sees levels, not dots. Thresholded
+/// 1-bit pages (solid strokes, few dots) and grey pages are left as they are (`None`).
+///
+/// The scale comes from the image's own size (an A4 sheet's short side), never from its dpi tag.
+pub fn descreen(img: &GrayImage) -> Option<GrayImage> {
+    let (w, h) = img.dimensions();
+    if w < 64 || h < 64 {
+        return None;
+    }
+    let raw = img.as_raw();
+    // Bilevel: every sampled pixel is pure black or pure white.
+    if raw.iter().step_by(7).any(|&v| v != 0 && v != 255) {
+        return None;
+    }
+    // Black runs of 1–2 pixels along rows against all black runs, on every 4th row.
+    let (mut short, mut runs, mut black) = (0usize, 0usize, 0usize);
+    for y in (0..h as usize).step_by(4) {
+        let row = &raw[y * w as usize..(y + 1) * w as usize];
+        let mut len = 0;
+        for &v in row.iter().chain(std::iter::once(&255)) {
+            if v == 0 {
+                len += 1;
+                black += 1;
+            } else if len > 0 {
+                runs += 1;
+                short += (len <= 2) as usize;
+                len = 0;
+            }
+        }
+    }
+    // A dithered tint is thousands of dots; thresholded text has some short runs at stroke ends only.
+    let sampled = (h as usize).div_ceil(4) * w as usize;
+    let dotty = runs > 0 && short * 10 >= runs * 6 && short * 200 >= sampled;
+    if !dotty || black == 0 {
+        return None;
+    }
+    let px_per_mm = w.min(h) as f64 / 210.0;
+    let r = ((0.2 * px_per_mm).round() as u32).clamp(1, 8);
+    Some(imageproc::filter::box_filter(img, r, r))
+}
+
 /// Why a page that registration found "blank" is no paper scan at all: mostly dark (lid open, inverted or
 /// failed scan; reason `dark_page`) or noise with no paper surface (`noise_page`). `None` for a plausible page.
 pub fn implausible_page(img: &GrayImage) -> Option<(&'static str, String)> {
@@ -607,144 +660,6 @@ pub fn to_gray(img: DynamicImage) -> (GrayImage, bool) {
             (GrayImage::from_raw(w, h, raw).expect("size"), true)
         }
     }
-}
-
-/// Unpacks 1, 2 or 4 bit grey samples (rows padded to a byte) to 8 bits, black = 0.
-fn unpack_bits(
-    buf: &[u8],
-    w: u32,
-    h: u32,
-    bits: u8,
-    white_is_zero: bool,
-) -> Result<GrayImage, Fail> {
-    let (w, h) = (w as usize, h as usize);
-    let bits = bits as usize;
-    let row = (w * bits).div_ceil(8);
-    if buf.len() < row * h {
-        return Err(Fail::Decode(format!("short {bits}-bit data")));
-    }
-    let max = (1u16 << bits) - 1;
-    let mut out = vec![0u8; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let bit = x * bits;
-            let byte = buf[y * row + bit / 8];
-            let v = (byte >> (8 - bits - bit % 8)) as u16 & max;
-            let v = (v * 255 / max) as u8;
-            out[y * w + x] = if white_is_zero { 255 - v } else { v };
-        }
-    }
-    GrayImage::from_raw(w as u32, h as u32, out).ok_or_else(|| Fail::Decode("size".into()))
-}
-
-fn decode_tiff_page(
-    d: &mut tiff::decoder::Decoder<Cursor<Vec<u8>>>,
-    page: u32,
-    max_pixels: u64,
-) -> Result<DynamicImage, Fail> {
-    use tiff::decoder::DecodingResult;
-    let index = (page as usize)
-        .checked_sub(1)
-        .ok_or_else(|| Fail::Decode("no such page".into()))?;
-    d.seek_to_image(index)
-        .map_err(|e| format!("no such page ({e})"))?;
-    let (w, h) = d.dimensions().map_err(|e| e.to_string())?;
-    check_pixels(w as u64, h as u64, max_pixels)?;
-    let ct = d.colortype().map_err(|e| e.to_string())?;
-    let white_is_zero = matches!(
-        d.get_tag_u32(tiff::tags::Tag::PhotometricInterpretation),
-        Ok(0)
-    );
-    let data = d.read_image().map_err(|e| match e {
-        tiff::TiffError::LimitsExceeded => Fail::TooLarge(w as u64, h as u64),
-        e => Fail::Decode(e.to_string()),
-    })?;
-    let buf = match data {
-        DecodingResult::U8(v) => v,
-        DecodingResult::U16(v) => v.iter().map(|x| (x >> 8) as u8).collect(),
-        _ => return Err("unsupported TIFF sample format (only 1 to 16-bit integers)".into()),
-    };
-    use tiff::ColorType as C;
-    let size = || Fail::Decode("pixel data shorter than the image size".into());
-    let img = match ct {
-        C::Gray(b @ (1 | 2 | 4)) => {
-            DynamicImage::ImageLuma8(unpack_bits(&buf, w, h, b, white_is_zero)?)
-        }
-        C::Gray(8 | 16) => {
-            let mut g = GrayImage::from_raw(w, h, buf).ok_or_else(size)?;
-            if white_is_zero {
-                image::imageops::invert(&mut g);
-            }
-            DynamicImage::ImageLuma8(g)
-        }
-        C::RGB(8 | 16) => {
-            DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, buf).ok_or_else(size)?)
-        }
-        C::RGBA(8 | 16) => {
-            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or_else(size)?)
-        }
-        other => return Err(format!("unsupported TIFF colour type {other:?}").into()),
-    };
-    Ok(img)
-}
-
-fn decode_pdf_page(
-    doc: &lopdf::Document,
-    pid: lopdf::ObjectId,
-    max_pixels: u64,
-) -> Result<DynamicImage, Fail> {
-    use lopdf::Object;
-    // Resources are inherited through /Parent, which the PDF library follows recursively: bound the chain first.
-    let mut node = pid;
-    for depth in 0.. {
-        if depth > MAX_PDF_NESTING {
-            return Err(format!("page tree deeper than {MAX_PDF_NESTING} levels").into());
-        }
-        match doc
-            .get_dictionary(node)
-            .and_then(|d| d.get(b"Parent"))
-            .and_then(|p| p.as_reference())
-        {
-            Ok(parent) => node = parent,
-            Err(_) => break,
-        }
-    }
-    // Scanner PDFs hold one full-page image per page; take the largest image XObject.
-    let mut best: Option<(u64, &lopdf::Stream)> = None;
-    let (res, res_ids) = doc.get_page_resources(pid).map_err(|e| e.to_string())?;
-    let mut dicts: Vec<&lopdf::Dictionary> = vec![];
-    if let Some(r) = res {
-        dicts.push(r);
-    }
-    for id in res_ids {
-        if let Ok(d) = doc.get_dictionary(id) {
-            dicts.push(d);
-        }
-    }
-    for r in dicts {
-        let Ok(xo) = r.get(b"XObject") else { continue };
-        let xo = match xo {
-            Object::Reference(id) => doc.get_dictionary(*id).map_err(|e| e.to_string())?,
-            Object::Dictionary(d) => d,
-            _ => continue,
-        };
-        for (_, v) in xo.iter() {
-            let Ok(id) = v.as_reference() else { continue };
-            let Ok(Object::Stream(s)) = doc.get_object(id) else {
-                continue;
-            };
-            if s.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() != Some(b"Image") {
-                continue;
-            }
-            let dim = |k: &[u8]| s.dict.get(k).and_then(|o| o.as_i64()).unwrap_or(0).max(0) as u64;
-            let area = dim(b"Width").saturating_mul(dim(b"Height"));
-            if best.as_ref().is_none_or(|(a, _)| area > *a) {
-                best = Some((area, s));
-            }
-        }
-    }
-    let (_, s) = best.ok_or(Fail::NoImage)?;
-    decode_pdf_image(doc, s, max_pixels)
 }
 
 /// Deepest nesting of PDF objects (arrays, dictionaries, page-tree levels) we parse; real files stay below 20.
@@ -856,137 +771,6 @@ fn bounded_inflate(data: &[u8], limit: u64) -> Result<Vec<u8>, Fail> {
     Ok(out)
 }
 
-fn decode_pdf_image(
-    doc: &lopdf::Document,
-    s: &lopdf::Stream,
-    max_pixels: u64,
-) -> Result<DynamicImage, Fail> {
-    let d = &s.dict;
-    let dim = |k: &[u8]| -> Result<u64, Fail> {
-        let v = d
-            .get(k)
-            .and_then(|o| o.as_i64())
-            .map_err(|e| e.to_string())?;
-        u64::try_from(v).map_err(|_| Fail::Decode(format!("negative image size {v}")))
-    };
-    let (w, h) = (dim(b"Width")?, dim(b"Height")?);
-    // Refuse from the declared size, before any decompression.
-    check_pixels(w, h, max_pixels)?;
-    let (w, h) = (
-        u32::try_from(w).map_err(|_| Fail::TooLarge(w, h))?,
-        u32::try_from(h).map_err(|_| Fail::TooLarge(w, h))?,
-    );
-    let filters: Vec<Vec<u8>> = match d.get(b"Filter") {
-        Ok(lopdf::Object::Name(n)) => vec![n.clone()],
-        Ok(lopdf::Object::Array(a)) => a
-            .iter()
-            .filter_map(|o| o.as_name().ok().map(|n| n.to_vec()))
-            .collect(),
-        _ => vec![],
-    };
-    let last = filters.last().map(|f| f.as_slice());
-    let n_pixels = (w as usize) * (h as usize);
-    match last {
-        // The JPEG's own header is checked against the limit again while decoding.
-        Some(b"DCTDecode") => decode_raster(&s.content, max_pixels),
-        Some(b"JBIG2Decode") => {
-            Err("JBIG2-compressed page: not supported, rescan without 'high compression'".into())
-        }
-        Some(b"JPXDecode") => Err("JPEG 2000 page: not supported".into()),
-        Some(b"CCITTFaxDecode") => {
-            if w > u16::MAX as u32 || h > u16::MAX as u32 {
-                return Err(Fail::TooLarge(w as u64, h as u64));
-            }
-            let parms = d.get(b"DecodeParms").ok().and_then(|o| match o {
-                lopdf::Object::Dictionary(p) => Some(p.clone()),
-                lopdf::Object::Array(a) => a.iter().find_map(|x| x.as_dict().ok().cloned()),
-                _ => None,
-            });
-            let k = parms
-                .as_ref()
-                .and_then(|p| p.get(b"K").ok()?.as_i64().ok())
-                .unwrap_or(0);
-            if k >= 0 {
-                return Err("CCITT Group 3 page: only Group 4 is supported".into());
-            }
-            let mut out = Vec::with_capacity(n_pixels);
-            let mut row = vec![255u8; w as usize];
-            fax::decoder::decode_g4(
-                s.content.iter().copied(),
-                w as u16,
-                Some(h as u16),
-                |line| {
-                    if out.len() >= n_pixels {
-                        return;
-                    }
-                    row.fill(255);
-                    for (x, c) in fax::decoder::pels(line, w as u16).enumerate() {
-                        // Decoded colours are CCITT colours already; BlackIs1 only concerns raw bit output.
-                        if let Some(p) = row.get_mut(x) {
-                            *p = if c == fax::Color::Black { 0 } else { 255 };
-                        }
-                    }
-                    out.extend_from_slice(&row);
-                },
-            )
-            .ok_or("bad CCITT data")?;
-            out.resize(n_pixels, 255);
-            Ok(DynamicImage::ImageLuma8(
-                GrayImage::from_raw(w, h, out).ok_or("size")?,
-            ))
-        }
-        _ => {
-            // At most 3 bytes a pixel are meaningful; anything longer is not read.
-            let limit = (n_pixels as u64).saturating_mul(3);
-            let data = if filters.is_empty() {
-                s.content.clone()
-            } else if filters.iter().all(|f| f == b"FlateDecode") && d.get(b"DecodeParms").is_err()
-            {
-                let mut data = s.content.clone();
-                for _ in &filters {
-                    data = bounded_inflate(&data, limit)?;
-                }
-                data
-            } else {
-                if filters.iter().any(|f| f == b"FlateDecode") {
-                    // Predictors are applied by lopdf; measure the inflated size first so it never sees a bomb.
-                    bounded_inflate(&s.content, limit.saturating_mul(2))?;
-                }
-                s.decompressed_content().map_err(|e| e.to_string())?
-            };
-            let bpc = d
-                .get(b"BitsPerComponent")
-                .and_then(|o| o.as_i64())
-                .unwrap_or(8);
-            let cs = match d.get(b"ColorSpace") {
-                Ok(lopdf::Object::Name(n)) => n.clone(),
-                Ok(lopdf::Object::Reference(id)) => doc
-                    .get_object(*id)
-                    .ok()
-                    .and_then(|o| o.as_name().ok().map(|n| n.to_vec()))
-                    .unwrap_or_default(),
-                _ => b"DeviceGray".to_vec(),
-            };
-            match (cs.as_slice(), bpc) {
-                (b"DeviceRGB", 8) => image::RgbImage::from_raw(w, h, data)
-                    .map(DynamicImage::ImageRgb8)
-                    .ok_or_else(|| "short RGB data".into()),
-                (b"DeviceGray", 8) => GrayImage::from_raw(w, h, data)
-                    .map(DynamicImage::ImageLuma8)
-                    .ok_or_else(|| "short grey data".into()),
-                (b"DeviceGray", b @ (1 | 2 | 4)) => Ok(DynamicImage::ImageLuma8(unpack_bits(
-                    &data, w, h, b as u8, false,
-                )?)),
-                (c, b) => Err(format!(
-                    "unsupported PDF image ({} {b}-bit)",
-                    String::from_utf8_lossy(c)
-                )
-                .into()),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1060,12 +844,14 @@ mod tests {
     #[test]
     fn two_and_four_bit_grey_unpack_to_the_full_range() {
         // 2-bit: samples 0,1,2,3 in one byte; 4-bit: 0x0F then 0xF0.
-        let g = unpack_bits(&[0b00_01_10_11], 4, 1, 2, false).ok().unwrap();
+        let g = tiff_page::unpack_bits(&[0b00_01_10_11], 4, 1, 2, false)
+            .ok()
+            .unwrap();
         assert_eq!(g.as_raw(), &[0, 85, 170, 255]);
-        let g = unpack_bits(&[0x0F], 2, 1, 4, true).ok().unwrap();
+        let g = tiff_page::unpack_bits(&[0x0F], 2, 1, 4, true).ok().unwrap();
         assert_eq!(g.as_raw(), &[255, 0]);
         assert!(
-            unpack_bits(&[0], 4, 2, 2, false).is_err(),
+            tiff_page::unpack_bits(&[0], 4, 2, 2, false).is_err(),
             "short data is an error"
         );
     }

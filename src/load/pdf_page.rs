@@ -1,0 +1,931 @@
+//! PDF scanner pages as the spec draws them: the page's content stream (and the Form XObjects it calls) is
+//! followed for `q`/`Q`/`cm`/`Do`, every image XObject is decoded (filters, predictors, CCITT parameters,
+//! `/Decode`, `/ImageMask`, colour spaces) and painted at its place, and the page's `/Rotate` is applied, so a
+//! page reads as poppler shows it whatever program wrote the file.
+
+use super::ccitt::{self, FaxParams};
+use super::{bounded_inflate, check_pixels, decode_raster, Fail, MAX_PDF_NESTING};
+use image::{DynamicImage, GrayImage};
+use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
+
+/// Affine map [a b c d e f]: (x, y) → (a x + c y + e, b x + d y + f).
+type Matrix = [f64; 6];
+
+const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+
+/// `m` first, then `n`.
+fn concat(m: &Matrix, n: &Matrix) -> Matrix {
+    [
+        m[0] * n[0] + m[1] * n[2],
+        m[0] * n[1] + m[1] * n[3],
+        m[2] * n[0] + m[3] * n[2],
+        m[2] * n[1] + m[3] * n[3],
+        m[4] * n[0] + m[5] * n[2] + n[4],
+        m[4] * n[1] + m[5] * n[3] + n[5],
+    ]
+}
+
+fn apply(m: &Matrix, x: f64, y: f64) -> (f64, f64) {
+    (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
+}
+
+fn invert(m: &Matrix) -> Option<Matrix> {
+    let det = m[0] * m[3] - m[1] * m[2];
+    if det.abs() < 1e-12 || !det.is_finite() {
+        return None;
+    }
+    let (a, b, c, d) = (m[3] / det, -m[1] / det, -m[2] / det, m[0] / det);
+    Some([a, b, c, d, -(m[4] * a + m[5] * c), -(m[4] * b + m[5] * d)])
+}
+
+/// Images drawn on one page beyond this are ignored (a scanner page has one, a strip-wise page a few dozen).
+const MAX_DRAWS: usize = 4096;
+
+/// One image drawn on the page: which stream, and the matrix that maps its unit square to user space.
+struct Draw<'a> {
+    stream: &'a Stream,
+    ctm: Matrix,
+}
+
+fn num(o: &Object) -> Option<f64> {
+    match o {
+        Object::Integer(i) => Some(*i as f64),
+        Object::Real(r) => Some(*r as f64),
+        _ => None,
+    }
+}
+
+fn deref<'a>(doc: &'a Document, o: &'a Object) -> &'a Object {
+    match o {
+        Object::Reference(id) => doc.get_object(*id).unwrap_or(o),
+        _ => o,
+    }
+}
+
+fn dict_get<'a>(doc: &'a Document, d: &'a Dictionary, k: &[u8]) -> Option<&'a Object> {
+    d.get(k).ok().map(|o| deref(doc, o))
+}
+
+/// An inheritable page attribute (`/MediaBox`, `/CropBox`, `/Rotate`, `/Resources`), looked up the page tree.
+fn inherited<'a>(doc: &'a Document, pid: ObjectId, key: &[u8]) -> Option<&'a Object> {
+    let mut node = pid;
+    for _ in 0..=MAX_PDF_NESTING {
+        let d = doc.get_dictionary(node).ok()?;
+        if let Some(v) = dict_get(doc, d, key) {
+            return Some(v);
+        }
+        node = d.get(b"Parent").ok()?.as_reference().ok()?;
+    }
+    None
+}
+
+fn rect(doc: &Document, o: &Object) -> Option<[f64; 4]> {
+    let a = o.as_array().ok()?;
+    if a.len() != 4 {
+        return None;
+    }
+    let v: Vec<f64> = a.iter().filter_map(|x| num(deref(doc, x))).collect();
+    (v.len() == 4).then(|| {
+        [
+            v[0].min(v[2]),
+            v[1].min(v[3]),
+            v[0].max(v[2]),
+            v[1].max(v[3]),
+        ]
+    })
+}
+
+/// Follows a content stream, collecting image draws (recursing into Form XObjects up to a small depth).
+fn collect<'a>(
+    doc: &'a Document,
+    content: &[u8],
+    resources: Option<&'a Dictionary>,
+    base: Matrix,
+    depth: usize,
+    out: &mut Vec<Draw<'a>>,
+) {
+    let Ok(ops) = lopdf::content::Content::decode(content) else {
+        return;
+    };
+    let xobjects = resources
+        .and_then(|r| dict_get(doc, r, b"XObject"))
+        .and_then(|o| o.as_dict().ok());
+    let mut ctm = base;
+    let mut stack: Vec<Matrix> = vec![];
+    for op in &ops.operations {
+        match op.operator.as_str() {
+            "q" if stack.len() < 1024 => stack.push(ctm),
+            "Q" => ctm = stack.pop().unwrap_or(base),
+            "cm" => {
+                let v: Vec<f64> = op.operands.iter().filter_map(num).collect();
+                if let [a, b, c, d, e, f] = v[..] {
+                    ctm = concat(&[a, b, c, d, e, f], &ctm);
+                }
+            }
+            "Do" => {
+                let Some(name) = op.operands.first().and_then(|o| o.as_name().ok()) else {
+                    continue;
+                };
+                let Some(Object::Stream(s)) = xobjects.and_then(|x| dict_get(doc, x, name)) else {
+                    continue;
+                };
+                match s.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() {
+                    Some(b"Image") if out.len() < MAX_DRAWS => out.push(Draw { stream: s, ctm }),
+                    Some(b"Form") if depth < 8 => {
+                        let m = s
+                            .dict
+                            .get(b"Matrix")
+                            .ok()
+                            .and_then(|o| o.as_array().ok())
+                            .map(|a| a.iter().filter_map(num).collect::<Vec<_>>())
+                            .and_then(|v| <[f64; 6]>::try_from(v).ok())
+                            .unwrap_or(IDENTITY);
+                        let res = dict_get(doc, &s.dict, b"Resources")
+                            .and_then(|o| o.as_dict().ok())
+                            .or(resources);
+                        let Ok(body) = filtered(doc, s, 64 << 20) else {
+                            continue;
+                        };
+                        collect(doc, &body, res, concat(&m, &ctm), depth + 1, out);
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Decodes page `pid` of `doc` to what it shows: every image at its place on the page's crop box, at the
+/// resolution of the finest image, with `/Rotate` applied.
+pub(super) fn decode_pdf_page(
+    doc: &Document,
+    pid: ObjectId,
+    max_pixels: u64,
+) -> Result<DynamicImage, Fail> {
+    // Resources are inherited through /Parent: bound the chain before anything follows it.
+    let mut node = pid;
+    for depth in 0.. {
+        if depth > MAX_PDF_NESTING {
+            return Err(format!("page tree deeper than {MAX_PDF_NESTING} levels").into());
+        }
+        match doc
+            .get_dictionary(node)
+            .and_then(|d| d.get(b"Parent"))
+            .and_then(|p| p.as_reference())
+        {
+            Ok(parent) => node = parent,
+            Err(_) => break,
+        }
+    }
+    let resources = inherited(doc, pid, b"Resources").and_then(|o| o.as_dict().ok());
+    let content = doc.get_page_content(pid).unwrap_or_default();
+    let mut draws = vec![];
+    collect(doc, &content, resources, IDENTITY, 0, &mut draws);
+    let rotate = inherited(doc, pid, b"Rotate")
+        .and_then(num)
+        .map_or(0, |r| (r as i64).rem_euclid(360) / 90 * 90);
+    let img = if draws.is_empty() {
+        // No drawing found (an unreadable content stream): the page's largest image, upright.
+        let s = largest_image(doc, resources).ok_or(Fail::NoImage)?;
+        decode_image(doc, s, max_pixels)?.into_image()
+    } else {
+        let page_box = inherited(doc, pid, b"CropBox")
+            .and_then(|o| rect(doc, o))
+            .or_else(|| inherited(doc, pid, b"MediaBox").and_then(|o| rect(doc, o)));
+        composite(doc, &draws, page_box, max_pixels)?
+    };
+    Ok(match rotate {
+        90 => img.rotate90(),
+        180 => img.rotate180(),
+        270 => img.rotate270(),
+        _ => img,
+    })
+}
+
+fn largest_image<'a>(doc: &'a Document, resources: Option<&'a Dictionary>) -> Option<&'a Stream> {
+    let xo = resources
+        .and_then(|r| dict_get(doc, r, b"XObject"))
+        .and_then(|o| o.as_dict().ok())?;
+    let mut best: Option<(u64, &Stream)> = None;
+    for (_, v) in xo.iter() {
+        let Object::Stream(s) = deref(doc, v) else {
+            continue;
+        };
+        if s.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() != Some(b"Image") {
+            continue;
+        }
+        let dim = |k: &[u8]| s.dict.get(k).and_then(|o| o.as_i64()).unwrap_or(0).max(0) as u64;
+        let area = dim(b"Width").saturating_mul(dim(b"Height"));
+        if best.as_ref().is_none_or(|(a, _)| area > *a) {
+            best = Some((area, s));
+        }
+    }
+    best.map(|(_, s)| s)
+}
+
+/// Paints the draws onto a white raster of the crop box (or of the images' extent) at the finest image's
+/// resolution, by nearest sample: an image placed 1:1 comes out pixel for pixel.
+fn composite(
+    doc: &Document,
+    draws: &[Draw<'_>],
+    page_box: Option<[f64; 4]>,
+    max_pixels: u64,
+) -> Result<DynamicImage, Fail> {
+    let mut res: f64 = 0.0;
+    let mut extent = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+    for d in draws {
+        let dim = |k: &[u8]| d.stream.dict.get(k).ok().and_then(num).unwrap_or(0.0);
+        let (w, h) = (dim(b"Width"), dim(b"Height"));
+        let m = &d.ctm;
+        let (lx, ly) = (m[0].hypot(m[1]), m[2].hypot(m[3]));
+        if lx > 0.0 && ly > 0.0 {
+            res = res.max(w / lx).max(h / ly);
+        }
+        for (u, v) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
+            let (x, y) = apply(m, u, v);
+            extent = [
+                extent[0].min(x),
+                extent[1].min(y),
+                extent[2].max(x),
+                extent[3].max(y),
+            ];
+        }
+    }
+    if !(res.is_finite() && res > 0.0) {
+        return Err("the page's images have no size".into());
+    }
+    // The crop box bounds what is shown; the images' own extent when the box is missing.
+    let b = page_box.unwrap_or(extent);
+    let cw = ((b[2] - b[0]) * res - 1e-6).ceil().max(1.0);
+    let ch = ((b[3] - b[1]) * res - 1e-6).ceil().max(1.0);
+    if cw * ch > max_pixels as f64 || cw > u32::MAX as f64 || ch > u32::MAX as f64 {
+        return Err(Fail::TooLarge(cw as u64, ch as u64));
+    }
+    let (cw, ch) = (cw as u32, ch as u32);
+    // The usual scanner page: one upright image that fills the box exactly. It is returned as decoded.
+    if let [d] = draws {
+        let dim = |k: &[u8]| d.stream.dict.get(k).ok().and_then(num).unwrap_or(0.0);
+        let m = &d.ctm;
+        let fills = m[1].abs() < 1e-9
+            && m[2].abs() < 1e-9
+            && m[0] > 0.0
+            && m[3] > 0.0
+            && dim(b"Width") as u32 == cw
+            && dim(b"Height") as u32 == ch
+            && (m[4] - b[0]).abs() * res < 0.5
+            && (m[5] - b[1]).abs() * res < 0.5;
+        if fills {
+            return Ok(decode_image(doc, d.stream, max_pixels)?.into_image());
+        }
+    }
+    let mut canvas = GrayImage::from_pixel(cw, ch, [255u8].into());
+    for d in draws {
+        let img = decode_image(doc, d.stream, max_pixels)?;
+        let Some(inv) = invert(&d.ctm) else { continue };
+        let (iw, ih) = img.size();
+        // Only the canvas pixels inside the image's bounding box are visited.
+        let mut bb = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+        for (u, v) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
+            let (x, y) = apply(&d.ctm, u, v);
+            let (px, py) = ((x - b[0]) * res, (b[3] - y) * res);
+            bb = [bb[0].min(px), bb[1].min(py), bb[2].max(px), bb[3].max(py)];
+        }
+        let x0 = bb[0].floor().max(0.0) as u32;
+        let y0 = bb[1].floor().max(0.0) as u32;
+        let x1 = (bb[2].ceil().max(0.0) as u32).min(cw);
+        let y1 = (bb[3].ceil().max(0.0) as u32).min(ch);
+        for py in y0..y1 {
+            let uy = b[3] - (py as f64 + 0.5) / res;
+            for px in x0..x1 {
+                let ux = b[0] + (px as f64 + 0.5) / res;
+                let (u, v) = apply(&inv, ux, uy);
+                if !(0.0..1.0).contains(&u) || !(0.0..1.0).contains(&v) {
+                    continue;
+                }
+                // Image space: the first sample row is at the top of the unit square (v = 1).
+                let sx = ((u * iw as f64) as u32).min(iw - 1);
+                let sy = (((1.0 - v) * ih as f64) as u32).min(ih - 1);
+                if let Some(g) = img.gray_at(sx, sy) {
+                    canvas.put_pixel(px, py, [g].into());
+                }
+            }
+        }
+    }
+    Ok(DynamicImage::ImageLuma8(canvas))
+}
+
+/// A decoded image XObject: grey or colour pixels, or a stencil mask (true = paint).
+pub(super) enum Decoded {
+    Pixels(DynamicImage, GrayImage),
+    Mask(u32, u32, Vec<bool>),
+}
+
+impl Decoded {
+    fn size(&self) -> (u32, u32) {
+        match self {
+            Decoded::Pixels(_, g) => g.dimensions(),
+            Decoded::Mask(w, h, _) => (*w, *h),
+        }
+    }
+
+    /// The grey a sample shows (None: a stencil mask's transparent sample).
+    fn gray_at(&self, x: u32, y: u32) -> Option<u8> {
+        match self {
+            Decoded::Pixels(_, g) => Some(g.get_pixel(x, y).0[0]),
+            Decoded::Mask(w, _, m) => m[(y * w + x) as usize].then_some(0),
+        }
+    }
+
+    fn into_image(self) -> DynamicImage {
+        match self {
+            Decoded::Pixels(img, _) => img,
+            Decoded::Mask(w, h, m) => DynamicImage::ImageLuma8(
+                GrayImage::from_raw(w, h, m.iter().map(|&p| if p { 0 } else { 255 }).collect())
+                    .expect("size"),
+            ),
+        }
+    }
+}
+
+fn filter_list(doc: &Document, d: &Dictionary) -> Vec<(Vec<u8>, Option<Dictionary>)> {
+    let names: Vec<Vec<u8>> = match dict_get(doc, d, b"Filter") {
+        Some(Object::Name(n)) => vec![n.clone()],
+        Some(Object::Array(a)) => a
+            .iter()
+            .filter_map(|o| deref(doc, o).as_name().ok().map(|n| n.to_vec()))
+            .collect(),
+        _ => vec![],
+    };
+    let parms: Vec<Option<Dictionary>> =
+        match dict_get(doc, d, b"DecodeParms").or(dict_get(doc, d, b"DP")) {
+            Some(Object::Dictionary(p)) => vec![Some(p.clone())],
+            Some(Object::Array(a)) => a
+                .iter()
+                .map(|o| deref(doc, o).as_dict().ok().cloned())
+                .collect(),
+            _ => vec![],
+        };
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            // Abbreviations of inline images are accepted in XObjects too.
+            let n = match n.as_slice() {
+                b"Fl" => b"FlateDecode".to_vec(),
+                b"LZW" => b"LZWDecode".to_vec(),
+                b"AHx" => b"ASCIIHexDecode".to_vec(),
+                b"A85" => b"ASCII85Decode".to_vec(),
+                b"RL" => b"RunLengthDecode".to_vec(),
+                b"CCF" => b"CCITTFaxDecode".to_vec(),
+                b"DCT" => b"DCTDecode".to_vec(),
+                _ => n,
+            };
+            (n, parms.get(i).cloned().flatten())
+        })
+        .collect()
+}
+
+fn parm_i64(p: Option<&Dictionary>, k: &[u8], default: i64) -> i64 {
+    p.and_then(|p| p.get(k).ok()?.as_i64().ok())
+        .unwrap_or(default)
+}
+
+fn parm_bool(p: Option<&Dictionary>, k: &[u8], default: bool) -> bool {
+    p.and_then(|p| p.get(k).ok()?.as_bool().ok())
+        .unwrap_or(default)
+}
+
+/// Applies the general-purpose filters in order, stopping before an image codec (DCT, CCITT, JBIG2, JPX).
+/// Returns the bytes and the codec still to apply, with its parameters.
+fn general_filters(
+    doc: &Document,
+    s: &Stream,
+    limit: u64,
+) -> Result<(Vec<u8>, Option<(Vec<u8>, Option<Dictionary>)>), Fail> {
+    let mut data = s.content.clone();
+    for (name, parms) in filter_list(doc, &s.dict) {
+        data = match name.as_slice() {
+            b"FlateDecode" => predict(bounded_inflate(&data, limit)?, parms.as_ref())?,
+            b"LZWDecode" => {
+                let early = parm_i64(parms.as_ref(), b"EarlyChange", 1) != 0;
+                let mut dec = if early {
+                    weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+                } else {
+                    weezl::decode::Decoder::new(weezl::BitOrder::Msb, 8)
+                };
+                let mut out = vec![];
+                let r = dec.into_vec(&mut out).decode(&data);
+                if out.len() as u64 > limit {
+                    return Err(format!("LZW data decodes past {limit} bytes").into());
+                }
+                r.status.map_err(|e| format!("bad LZW data: {e}"))?;
+                predict(out, parms.as_ref())?
+            }
+            b"ASCIIHexDecode" => ascii_hex(&data)?,
+            b"ASCII85Decode" => ascii85(&data)?,
+            b"RunLengthDecode" => run_length(&data, limit)?,
+            b"DCTDecode" | b"CCITTFaxDecode" | b"JBIG2Decode" | b"JPXDecode" => {
+                return Ok((data, Some((name, parms))))
+            }
+            other => {
+                return Err(
+                    format!("unsupported PDF filter {}", String::from_utf8_lossy(other)).into(),
+                )
+            }
+        };
+    }
+    Ok((data, None))
+}
+
+/// A stream's data through all its filters, for content streams (no image codec allowed).
+fn filtered(doc: &Document, s: &Stream, limit: u64) -> Result<Vec<u8>, Fail> {
+    match general_filters(doc, s, limit)? {
+        (d, None) => Ok(d),
+        (_, Some(_)) => Err("image codec on a content stream".into()),
+    }
+}
+
+/// PNG (10–15) and TIFF (2) predictors of Flate and LZW.
+fn predict(data: Vec<u8>, p: Option<&Dictionary>) -> Result<Vec<u8>, Fail> {
+    let pred = parm_i64(p, b"Predictor", 1);
+    if pred <= 1 {
+        return Ok(data);
+    }
+    let colors = parm_i64(p, b"Colors", 1).clamp(1, 32) as usize;
+    let bpc = parm_i64(p, b"BitsPerComponent", 8).clamp(1, 16) as usize;
+    let columns = parm_i64(p, b"Columns", 1).clamp(1, 1 << 24) as usize;
+    let bpp = (colors * bpc).div_ceil(8).max(1);
+    let row = (colors * bpc * columns).div_ceil(8);
+    if pred == 2 {
+        if bpc != 8 {
+            return Err("TIFF predictor on samples other than 8-bit".into());
+        }
+        let mut out = data;
+        for r in out.chunks_mut(row) {
+            for i in bpp..r.len() {
+                r[i] = r[i].wrapping_add(r[i - bpp]);
+            }
+        }
+        return Ok(out);
+    }
+    // PNG: each row is preceded by its filter type byte.
+    let mut out = Vec::with_capacity(data.len());
+    let mut prev = vec![0u8; row];
+    for chunk in data.chunks(row + 1) {
+        let (&ft, src) = chunk.split_first().ok_or("empty predictor row")?;
+        let mut cur = src.to_vec();
+        cur.resize(row, 0);
+        for i in 0..row {
+            let a = if i >= bpp { cur[i - bpp] as i16 } else { 0 };
+            let b = prev[i] as i16;
+            let c = if i >= bpp { prev[i - bpp] as i16 } else { 0 };
+            let add = match ft {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => (a + b) / 2,
+                4 => {
+                    let p = a + b - c;
+                    let (pa, pb, pc) = ((p - a).abs(), (p - b).abs(), (p - c).abs());
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+                _ => return Err(format!("bad PNG predictor type {ft}").into()),
+            };
+            cur[i] = (cur[i] as i16 + add) as u8;
+        }
+        out.extend_from_slice(&cur);
+        prev = cur;
+    }
+    Ok(out)
+}
+
+fn ascii_hex(data: &[u8]) -> Result<Vec<u8>, Fail> {
+    let mut out = vec![];
+    let mut hi: Option<u8> = None;
+    for &c in data {
+        let v = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            b'>' => break,
+            c if c.is_ascii_whitespace() => continue,
+            _ => return Err("bad ASCIIHex data".into()),
+        };
+        match hi.take() {
+            Some(h) => out.push(h << 4 | v),
+            None => hi = Some(v),
+        }
+    }
+    if let Some(h) = hi {
+        out.push(h << 4);
+    }
+    Ok(out)
+}
+
+fn ascii85(data: &[u8]) -> Result<Vec<u8>, Fail> {
+    let mut out = vec![];
+    let mut group = [0u32; 5];
+    let mut n = 0;
+    let body = data.strip_prefix(b"<~").unwrap_or(data);
+    for &c in body {
+        match c {
+            b'~' => break,
+            b'z' if n == 0 => out.extend_from_slice(&[0; 4]),
+            b'!'..=b'u' => {
+                group[n] = (c - b'!') as u32;
+                n += 1;
+                if n == 5 {
+                    let v = group.iter().fold(0u64, |a, &d| a * 85 + d as u64);
+                    out.extend_from_slice(&(v as u32).to_be_bytes());
+                    n = 0;
+                }
+            }
+            c if c.is_ascii_whitespace() => {}
+            _ => return Err("bad ASCII85 data".into()),
+        }
+    }
+    if n > 1 {
+        for g in group.iter_mut().skip(n) {
+            *g = 84;
+        }
+        let v = group.iter().fold(0u64, |a, &d| a * 85 + d as u64);
+        out.extend_from_slice(&(v as u32).to_be_bytes()[..n - 1]);
+    }
+    Ok(out)
+}
+
+fn run_length(data: &[u8], limit: u64) -> Result<Vec<u8>, Fail> {
+    let mut out = vec![];
+    let mut i = 0;
+    while i < data.len() {
+        let l = data[i] as usize;
+        i += 1;
+        match l {
+            128 => break,
+            0..=127 => {
+                let end = (i + l + 1).min(data.len());
+                out.extend_from_slice(&data[i..end]);
+                i = end;
+            }
+            _ => {
+                if let Some(&b) = data.get(i) {
+                    out.extend(std::iter::repeat_n(b, 257 - l));
+                }
+                i += 1;
+            }
+        }
+        if out.len() as u64 > limit {
+            return Err(format!("RunLength data decodes past {limit} bytes").into());
+        }
+    }
+    Ok(out)
+}
+
+/// A colour space reduced to what a scan needs: how many components, and how to turn them into RGB.
+enum Space {
+    Gray,
+    Rgb,
+    Cmyk,
+    /// A palette over a base space (components of the base, one entry per index).
+    Indexed(Box<Space>, Vec<u8>, usize),
+    /// Separation / DeviceN with `n` tints: darker with more tint.
+    Tint(usize),
+}
+
+impl Space {
+    fn components(&self) -> usize {
+        match self {
+            Space::Gray => 1,
+            Space::Rgb => 3,
+            Space::Cmyk => 4,
+            Space::Indexed(..) => 1,
+            Space::Tint(n) => *n,
+        }
+    }
+}
+
+fn colour_space(doc: &Document, o: Option<&Object>, depth: usize) -> Result<Space, Fail> {
+    if depth > 8 {
+        return Err("colour space nested too deep".into());
+    }
+    let Some(o) = o.map(|o| deref(doc, o)) else {
+        return Ok(Space::Gray);
+    };
+    let (name, arr): (&[u8], &[Object]) = match o {
+        Object::Name(n) => (n, &[]),
+        Object::Array(a) => (
+            a.first()
+                .and_then(|x| deref(doc, x).as_name().ok())
+                .unwrap_or(b""),
+            &a[1..],
+        ),
+        _ => return Err("bad colour space".into()),
+    };
+    Ok(match name {
+        b"DeviceGray" | b"CalGray" | b"G" => Space::Gray,
+        b"DeviceRGB" | b"CalRGB" | b"RGB" | b"Lab" => Space::Rgb,
+        b"DeviceCMYK" | b"CMYK" => Space::Cmyk,
+        b"ICCBased" => {
+            let n = match arr.first().map(|x| deref(doc, x)) {
+                Some(Object::Stream(s)) => s.dict.get(b"N").and_then(|n| n.as_i64()).unwrap_or(3),
+                _ => 3,
+            };
+            match n {
+                1 => Space::Gray,
+                4 => Space::Cmyk,
+                _ => Space::Rgb,
+            }
+        }
+        b"Indexed" | b"I" => {
+            let base = colour_space(doc, arr.first(), depth + 1)?;
+            let hival = arr
+                .get(1)
+                .and_then(|x| deref(doc, x).as_i64().ok())
+                .unwrap_or(255);
+            let lookup = match arr.get(2).map(|x| deref(doc, x)) {
+                Some(Object::String(s, _)) => s.clone(),
+                Some(Object::Stream(s)) => filtered(doc, s, 1 << 20)?,
+                _ => return Err("Indexed colour space without a lookup table".into()),
+            };
+            let entries = (hival.clamp(0, 255) + 1) as usize;
+            Space::Indexed(Box::new(base), lookup, entries)
+        }
+        b"Separation" => Space::Tint(1),
+        b"DeviceN" => Space::Tint(
+            arr.first()
+                .and_then(|a| a.as_array().ok())
+                .map_or(1, |a| a.len().max(1)),
+        ),
+        other => {
+            return Err(format!(
+                "unsupported PDF colour space {}",
+                String::from_utf8_lossy(other)
+            )
+            .into())
+        }
+    })
+}
+
+/// Components in 0..1 to RGB 0..255.
+fn to_rgb(space: &Space, c: &[f64]) -> [u8; 3] {
+    let q = |v: f64| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    match space {
+        Space::Gray => [q(c[0]); 3],
+        Space::Rgb => [q(c[0]), q(c[1]), q(c[2])],
+        Space::Cmyk => {
+            let k = 1.0 - c[3];
+            [
+                q((1.0 - c[0]) * k),
+                q((1.0 - c[1]) * k),
+                q((1.0 - c[2]) * k),
+            ]
+        }
+        Space::Tint(_) => [q(1.0 - c.iter().cloned().fold(0.0, f64::max)); 3],
+        Space::Indexed(base, lut, entries) => {
+            let n = base.components();
+            let i = (c[0].round().max(0.0) as usize).min(entries - 1);
+            let comps: Vec<f64> = (0..n)
+                .map(|k| lut.get(i * n + k).copied().unwrap_or(0) as f64 / 255.0)
+                .collect();
+            to_rgb(base, &comps)
+        }
+    }
+}
+
+/// Decodes one image XObject to pixels (or a stencil mask), applying its `/Decode` array.
+pub(super) fn decode_image(doc: &Document, s: &Stream, max_pixels: u64) -> Result<Decoded, Fail> {
+    let d = &s.dict;
+    let dim = |k: &[u8]| -> Result<u64, Fail> {
+        let v = dict_get(doc, d, k)
+            .and_then(|o| o.as_i64().ok())
+            .ok_or_else(|| format!("image without /{}", String::from_utf8_lossy(k)))?;
+        u64::try_from(v).map_err(|_| Fail::Decode(format!("negative image size {v}")))
+    };
+    let (w, h) = (dim(b"Width")?, dim(b"Height")?);
+    // Refuse from the declared size, before any decompression.
+    check_pixels(w, h, max_pixels)?;
+    if w == 0 || h == 0 {
+        return Err("image of size 0".into());
+    }
+    let (w, h) = (w as u32, h as u32);
+    let n_pixels = w as usize * h as usize;
+    let mask = dict_get(doc, d, b"ImageMask")
+        .and_then(|o| o.as_bool().ok())
+        .unwrap_or(false);
+    let decode_arr: Option<Vec<f64>> = dict_get(doc, d, b"Decode")
+        .and_then(|o| o.as_array().ok())
+        .map(|a| a.iter().filter_map(|x| num(deref(doc, x))).collect());
+    // More than 4 bytes a pixel is never meaningful: anything beyond is not inflated.
+    let limit = (n_pixels as u64).saturating_mul(4).saturating_add(1 << 16);
+    let (data, codec) = general_filters(doc, s, limit)?;
+    let space = if mask {
+        Space::Gray
+    } else {
+        colour_space(doc, dict_get(doc, d, b"ColorSpace"), 0)?
+    };
+    let mut bpc = dict_get(doc, d, b"BitsPerComponent")
+        .and_then(|o| o.as_i64().ok())
+        .unwrap_or(8);
+    let samples: Vec<u8> = match codec {
+        Some((name, parms)) => match name.as_slice() {
+            b"DCTDecode" => {
+                let img = decode_raster(&data, max_pixels)?;
+                if mask {
+                    return Err("DCT-coded image mask".into());
+                }
+                // The JPEG decoder has already turned YCbCr/YCCK into RGB/CMYK-as-RGB; a /Decode array that
+                // inverts (Adobe's inverted CMYK, as Photoshop and many scanners write) is undone here.
+                let inverted = decode_arr
+                    .as_ref()
+                    .is_some_and(|a| a.len() >= 2 && a[0] > a[1]);
+                let mut img = img;
+                if inverted {
+                    img.invert();
+                }
+                let gray = super::to_gray(img.clone()).0;
+                return Ok(Decoded::Pixels(img, gray));
+            }
+            b"CCITTFaxDecode" => {
+                let p = parms.as_ref();
+                let columns = parm_i64(p, b"Columns", 1728).clamp(1, u16::MAX as i64 * 4) as u32;
+                let rows = parm_i64(p, b"Rows", h as i64).max(0) as u32;
+                let fax = FaxParams::pdf(
+                    parm_i64(p, b"K", 0),
+                    columns,
+                    rows,
+                    parm_bool(p, b"EncodedByteAlign", false),
+                    parm_bool(p, b"EndOfLine", false),
+                    parm_bool(p, b"EndOfBlock", true),
+                );
+                let black_is_1 = parm_bool(p, b"BlackIs1", false);
+                let rows_out = ccitt::decode(&data, fax, h as usize)?;
+                // Filter output bits: with BlackIs1 false (the default) black is 0, as in DeviceGray.
+                let mut bits: Vec<u8> = Vec::with_capacity(n_pixels);
+                for y in 0..h as usize {
+                    let row = rows_out.get(y * columns as usize..(y + 1) * columns as usize);
+                    for x in 0..w as usize {
+                        // Rows the stream did not deliver are white, as poppler shows them.
+                        let black = row.and_then(|r| r.get(x)).is_some_and(|&b| b == 1);
+                        bits.push(if black == black_is_1 { 1 } else { 0 });
+                    }
+                }
+                bpc = 1;
+                bits
+            }
+            b"JBIG2Decode" => {
+                return Err(
+                    "JBIG2-compressed page: not supported, rescan without 'high compression'"
+                        .into(),
+                )
+            }
+            _ => return Err("JPEG 2000 page: not supported".into()),
+        },
+        None => unpack(&data, w, h, if mask { 1 } else { space.components() }, bpc)?,
+    };
+    if ![1, 2, 4, 8, 16].contains(&bpc) {
+        return Err(format!("unsupported {bpc}-bit PDF image").into());
+    }
+    let max = ((1u32 << bpc.min(8)) - 1) as f64;
+    if mask {
+        // Stencil: with the default /Decode [0 1], a 0 sample paints.
+        let paint_zero = decode_arr
+            .as_ref()
+            .is_none_or(|a| a.first().is_none_or(|&v| v < 0.5));
+        let m = samples.iter().map(|&v| (v == 0) == paint_zero).collect();
+        return Ok(Decoded::Mask(w, h, m));
+    }
+    let n = space.components();
+    let indexed = matches!(space, Space::Indexed(..));
+    let ranges: Vec<(f64, f64)> = (0..n)
+        .map(|k| {
+            let default = if indexed { (0.0, max) } else { (0.0, 1.0) };
+            decode_arr
+                .as_ref()
+                .and_then(|a| Some((*a.get(2 * k)?, *a.get(2 * k + 1)?)))
+                .unwrap_or(default)
+        })
+        .collect();
+    // One lookup per component and sample value: the images are at most 8-bit after unpacking.
+    let luts: Vec<Vec<f64>> = ranges
+        .iter()
+        .map(|&(lo, hi)| {
+            (0..=max as usize)
+                .map(|v| lo + v as f64 * (hi - lo) / max)
+                .collect()
+        })
+        .collect();
+    let gray_only = matches!(space, Space::Gray);
+    let mut rgb = Vec::with_capacity(if gray_only { 0 } else { n_pixels * 3 });
+    let mut gray = Vec::with_capacity(n_pixels);
+    let mut c = vec![0.0; n];
+    for px in samples.chunks_exact(n).take(n_pixels) {
+        for k in 0..n {
+            c[k] = luts[k][px[k] as usize];
+        }
+        let v = to_rgb(&space, &c);
+        gray.push(v[0].min(v[1]).min(v[2]));
+        if !gray_only {
+            rgb.extend_from_slice(&v);
+        }
+    }
+    if gray.len() < n_pixels {
+        return Err("pixel data shorter than the image size".into());
+    }
+    let g = GrayImage::from_raw(w, h, gray).expect("size");
+    let img = if gray_only {
+        DynamicImage::ImageLuma8(g.clone())
+    } else {
+        DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb).expect("size"))
+    };
+    Ok(Decoded::Pixels(img, g))
+}
+
+/// Unpacks rows of `comps` components of `bpc` bits (rows padded to a byte) to one byte per component; 16-bit
+/// samples keep their high byte.
+fn unpack(data: &[u8], w: u32, h: u32, comps: usize, bpc: i64) -> Result<Vec<u8>, Fail> {
+    let (w, h) = (w as usize, h as usize);
+    let per_row = w * comps;
+    let out_len = per_row * h;
+    match bpc {
+        8 => {
+            if data.len() < out_len {
+                return Err("pixel data shorter than the image size".into());
+            }
+            Ok(data[..out_len].to_vec())
+        }
+        16 => {
+            if data.len() < out_len * 2 {
+                return Err("pixel data shorter than the image size".into());
+            }
+            Ok(data.chunks_exact(2).take(out_len).map(|p| p[0]).collect())
+        }
+        1 | 2 | 4 => {
+            let bits = bpc as usize;
+            let row_bytes = (per_row * bits).div_ceil(8);
+            if data.len() < row_bytes * h {
+                return Err(format!("short {bits}-bit data").into());
+            }
+            let mask = (1u16 << bits) - 1;
+            let mut out = Vec::with_capacity(out_len);
+            for y in 0..h {
+                let r = &data[y * row_bytes..(y + 1) * row_bytes];
+                for i in 0..per_row {
+                    let bit = i * bits;
+                    out.push(((r[bit / 8] >> (8 - bits - bit % 8)) as u16 & mask) as u8);
+                }
+            }
+            Ok(out)
+        }
+        b => Err(format!("unsupported {b}-bit PDF image").into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_up_predictor_adds_the_row_above() {
+        let mut p = Dictionary::new();
+        p.set("Predictor", 12);
+        p.set("Columns", 2);
+        let out = predict(vec![0, 10, 20, 2, 1, 1], Some(&p)).unwrap();
+        assert_eq!(out, vec![10, 20, 11, 21]);
+    }
+
+    #[test]
+    fn ascii_filters_decode() {
+        assert_eq!(ascii_hex(b"48 65 6c6C6f>").unwrap(), b"Hello");
+        assert_eq!(ascii85(b"<~87cURDZ~>").unwrap(), b"Hello");
+        assert_eq!(
+            run_length(&[1, 7, 8, 254, 9, 128], 100).unwrap(),
+            vec![7, 8, 9, 9, 9]
+        );
+    }
+
+    #[test]
+    fn a_cm_after_another_applies_inside_it() {
+        // Scale then translate, as `1 0 0 1 10 20 cm 2 0 0 3 0 0 cm` leaves it.
+        let outer = [1.0, 0.0, 0.0, 1.0, 10.0, 20.0];
+        let ctm = concat(&[2.0, 0.0, 0.0, 3.0, 0.0, 0.0], &outer);
+        assert_eq!(apply(&ctm, 1.0, 1.0), (12.0, 23.0));
+        let inv = invert(&ctm).unwrap();
+        let (u, v) = apply(&inv, 12.0, 23.0);
+        assert!((u - 1.0).abs() < 1e-12 && (v - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn indexed_palette_and_cmyk_give_rgb() {
+        let idx = Space::Indexed(Box::new(Space::Rgb), vec![255, 255, 255, 0, 0, 128], 2);
+        assert_eq!(to_rgb(&idx, &[1.0]), [0, 0, 128]);
+        assert_eq!(to_rgb(&Space::Cmyk, &[0.0, 0.0, 0.0, 1.0]), [0, 0, 0]);
+        assert_eq!(to_rgb(&Space::Cmyk, &[0.0, 0.0, 0.0, 0.0]), [255, 255, 255]);
+    }
+}
