@@ -53,6 +53,9 @@ pub struct FieldOut {
     /// A returned dossier one edit away from the reading, proposed to the operator (never applied).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
+    /// Where the value comes from: `ocr` (the field's text), `qr` (the form's QR `HS=`), or `qr+ocr` (both agree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One rating row's result.

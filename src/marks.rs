@@ -33,6 +33,19 @@ pub struct MarkOptions {
     pub light_min: f64,
     /// Rows whose confidence falls below this go to review.
     pub review_below: f64,
+    /// Smallest connected piece of ink that counts as part of a stroke, mm² (halftone dots and specks are
+    /// smaller; a 0.3 mm pen line 1 mm long is 0.3 mm²).
+    pub min_stroke_mm2: f64,
+    /// A dark mark must have one connected piece at least this long, mm (a pen dot is about 1 mm).
+    pub min_mark_extent_mm: f64,
+    /// A light (faint-only) mark must have one connected piece at least this long, mm...
+    pub light_extent_mm: f64,
+    /// ... and at most this wide on average, mm: a stroke, not a round stain.
+    pub light_width_mm: f64,
+    /// Rows answered plainly (a lone fill, or a lone stroke) needed to take the page's habit from them.
+    pub habit_min_rows: usize,
+    /// On a fill-habit page, faint coverage below which a doubtful box beside the row's clear fill is a stain.
+    pub stain_max: f64,
     /// A page with at least this many rows without any ink is suspicious (pencil lost in a 1-bit scan, a dropout
     /// colour, a wrong page): every row of it goes to review.
     pub max_blank_rows: usize,
@@ -47,11 +60,17 @@ impl Default for MarkOptions {
             faint_level: 0.15,
             empty_max: 0.012,
             marked_min: 0.04,
-            filled_min: 0.8,
-            marked_max: 0.55,
+            filled_min: 0.95,
+            marked_max: 0.7,
             faint_max: 0.04,
             light_min: 0.07,
             review_below: 0.9,
+            min_stroke_mm2: 0.08,
+            min_mark_extent_mm: 0.8,
+            light_extent_mm: 2.0,
+            light_width_mm: 0.9,
+            habit_min_rows: 3,
+            stain_max: 0.3,
             max_blank_rows: 4,
         }
     }
@@ -86,6 +105,8 @@ pub struct BoxReading {
     pub faint: f64,
     /// Mean darkness of the interior, 0..1.
     pub mean_dark: f64,
+    /// Longest connected piece of ink in the box, mm (0 when only specks).
+    pub stroke_mm: f64,
     /// Confidence of the classification, 0..1.
     pub confidence: f64,
 }
@@ -140,6 +161,63 @@ fn ramp(x: f64, lo: f64, hi: f64) -> f64 {
     ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
 }
 
+/// What the interior of one box holds, after specks too small to be pen strokes are set aside.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BoxInk {
+    /// Fraction of interior samples that are dark ink, in components of at least [`MarkOptions::min_stroke_mm2`].
+    pub coverage: f64,
+    /// Fraction of interior samples that are at least faint ink, in such components.
+    pub faint: f64,
+    /// Mean darkness of the interior, 0..1.
+    pub mean_dark: f64,
+    /// Largest extent (mm) of one connected piece of dark ink.
+    pub ink_extent_mm: f64,
+    /// Largest extent (mm) of one connected piece of faint-or-darker ink.
+    pub faint_extent_mm: f64,
+    /// Mean width (mm) of that faint piece: its area over its extent. A pen stroke is thin, a stain is round.
+    pub faint_width_mm: f64,
+}
+
+/// Connected pieces of `mask` (4-neighbour) on a `nx` × `ny` grid: area and largest bounding-box side, in samples.
+fn components(mask: &[bool], nx: usize, ny: usize) -> Vec<(usize, usize)> {
+    let mut seen = vec![false; mask.len()];
+    let mut out = vec![];
+    let mut stack = vec![];
+    for start in 0..mask.len() {
+        if !mask[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let (mut area, mut x0, mut x1, mut y0, mut y1) = (0, nx, 0, ny, 0);
+        while let Some(i) = stack.pop() {
+            area += 1;
+            let (x, y) = (i % nx, i / nx);
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+            let mut push = |j: usize| {
+                if mask[j] && !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                push(i - 1);
+            }
+            if x + 1 < nx {
+                push(i + 1);
+            }
+            if y > 0 {
+                push(i - nx);
+            }
+            if y + 1 < ny {
+                push(i + nx);
+            }
+        }
+        out.push((area, (x1 - x0 + 1).max(y1 - y0 + 1)));
+    }
+    out
+}
+
 /// Reads one box whose template outline is `b`, through `h`.
 pub fn read_box(
     img: &GrayImage,
@@ -147,7 +225,7 @@ pub fn read_box(
     b: BoxMm,
     levels: &Levels,
     opts: &MarkOptions,
-) -> (f64, f64, f64) {
+) -> BoxInk {
     let range = (levels.paper - levels.ink).max(40.0);
     // Local paper: brightest typical level just outside the outline, so shading and colour paper cancel out.
     let mut ring = vec![];
@@ -171,44 +249,77 @@ pub fn read_box(
         b[2] - opts.inset_mm,
         b[3] - opts.inset_mm,
     );
-    let nx = ((x1 - x0) / opts.step_mm).round() as usize;
-    let ny = ((y1 - y0) / opts.step_mm).round() as usize;
-    let (mut ink, mut faint, mut sum, mut n) = (0usize, 0usize, 0.0f64, 0usize);
-    for j in 0..=ny {
+    let nx = ((x1 - x0) / opts.step_mm).round().max(1.0) as usize;
+    let ny = ((y1 - y0) / opts.step_mm).round().max(1.0) as usize;
+    let (gx, gy) = (nx + 1, ny + 1);
+    let mut ink = vec![false; gx * gy];
+    let mut faint = vec![false; gx * gy];
+    let mut sum = 0.0f64;
+    for j in 0..gy {
         let y = y0 + (y1 - y0) * j as f64 / ny as f64;
-        for i in 0..=nx {
+        for i in 0..gx {
             let x = x0 + (x1 - x0) * i as f64 / nx as f64;
             let v = sample(img, h.apply([x, y]));
             let d = ((paper - v) / range).clamp(0.0, 1.0);
-            ink += (d >= opts.ink_level) as usize;
-            faint += (d >= opts.faint_level) as usize;
+            ink[j * gx + i] = d >= opts.ink_level;
+            faint[j * gx + i] = d >= opts.faint_level;
             sum += d as f64;
-            n += 1;
         }
     }
-    let n = n.max(1) as f64;
-    (ink as f64 / n, faint as f64 / n, sum / n)
+    let n = (gx * gy) as f64;
+    let step = opts.step_mm;
+    let min_area = (opts.min_stroke_mm2 / (step * step)).round() as usize;
+    // Specks (halftone dots, scanner noise, toner) are not strokes: only pieces of a stroke's size count.
+    let kept = |comps: &[(usize, usize)]| -> (usize, usize, usize) {
+        let area: usize = comps.iter().filter(|c| c.0 >= min_area).map(|c| c.0).sum();
+        let big = comps.iter().filter(|c| c.0 >= min_area).max_by_key(|c| c.1);
+        (area, big.map_or(0, |c| c.1), big.map_or(0, |c| c.0))
+    };
+    let (ink_area, ink_ext, _) = kept(&components(&ink, gx, gy));
+    let (faint_area, faint_ext, faint_big) = kept(&components(&faint, gx, gy));
+    let faint_extent_mm = faint_ext as f64 * step;
+    BoxInk {
+        coverage: ink_area as f64 / n,
+        faint: faint_area as f64 / n,
+        mean_dark: sum / n,
+        ink_extent_mm: ink_ext as f64 * step,
+        faint_extent_mm,
+        faint_width_mm: if faint_ext > 0 {
+            faint_big as f64 * step * step / faint_extent_mm
+        } else {
+            0.0
+        },
+    }
 }
 
 /// Classifies a box from its measurements.
-pub fn classify(coverage: f64, faint: f64, opts: &MarkOptions) -> (BoxState, f64) {
+pub fn classify(m: &BoxInk, opts: &MarkOptions) -> (BoxState, f64) {
+    let (coverage, faint) = (m.coverage, m.faint);
     if coverage >= opts.filled_min {
-        let c = 0.9 + 0.1 * ramp(coverage, opts.filled_min, 0.95);
+        let c = 0.9 + 0.1 * ramp(coverage, opts.filled_min, 1.0);
         return (BoxState::Filled, c);
     }
     if coverage > opts.marked_max {
-        // Between a heavy mark and a fill.
+        // Between a heavy mark and a fill: a scribble, a partial fill.
         return (BoxState::UnsureFill, 0.5);
     }
-    if coverage >= opts.marked_min {
+    if coverage >= opts.marked_min && m.ink_extent_mm >= opts.min_mark_extent_mm {
         // Confidence grows with distance from both unsure bands.
         let lo = ramp(coverage, opts.marked_min, opts.marked_min * 2.0);
         let hi = ramp(opts.marked_max - coverage, 0.0, 0.1);
         return (BoxState::Marked, 0.9 + 0.1 * lo.min(hi));
     }
-    if faint >= opts.light_min {
-        // A light mark (pencil, pale pen): little ink passes the dark level but a clear stroke passes the faint one.
+    if faint >= opts.light_min
+        && m.faint_extent_mm >= opts.light_extent_mm
+        && m.faint_width_mm <= opts.light_width_mm
+    {
+        // A light mark (pencil, pale pen): a long thin stroke that passes the faint level but little of the dark
+        // one. A round faint blob is a stain, not a stroke, and falls through to doubtful below.
         return (BoxState::Marked, 0.92);
+    }
+    if coverage <= opts.empty_max && m.faint_extent_mm < opts.min_mark_extent_mm {
+        // Only faint pieces smaller than any pen mark: smudges and scanner noise.
+        return (BoxState::Empty, 0.93);
     }
     if coverage <= opts.empty_max && faint <= opts.faint_max {
         let c = 0.9
@@ -234,26 +345,83 @@ pub fn read_row(
     let readings: Vec<BoxReading> = boxes
         .iter()
         .map(|(id, b, h)| {
-            let (coverage, faint, mean_dark) = read_box(img, h, *b, levels, opts);
-            let (state, confidence) = classify(coverage, faint, opts);
+            let m = read_box(img, h, *b, levels, opts);
+            let (state, confidence) = classify(&m, opts);
             BoxReading {
                 option: id.clone(),
                 state,
-                coverage,
-                faint,
-                mean_dark,
+                coverage: m.coverage,
+                faint: m.faint,
+                mean_dark: m.mean_dark,
+                stroke_mm: m.ink_extent_mm.max(m.faint_extent_mm),
                 confidence,
             }
         })
         .collect();
-    decide_row(&row.id, readings, opts)
+    decide_row(&row.id, readings, PageHabit::Unknown, opts)
+}
+
+/// How the citizen marks answers on this page, from the rows that are plain to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageHabit {
+    /// Not enough plain rows to tell, or both styles.
+    Unknown,
+    /// Ticks, crosses, dots: a filled box is a cancellation.
+    Tick,
+    /// Every answer is a filled box: a fill is an answer, never a cancellation.
+    Fill,
+}
+
+/// The page's habit: at least `min` rows answered by a lone clear fill and none by a lone stroke gives
+/// [`PageHabit::Fill`]; the reverse gives [`PageHabit::Tick`].
+pub fn page_habit(rows: &[RowReading], min: usize) -> PageHabit {
+    let lone = |st: BoxState| {
+        rows.iter()
+            .filter(|r| {
+                let live: Vec<_> = r
+                    .boxes
+                    .iter()
+                    .filter(|b| b.state != BoxState::Empty)
+                    .collect();
+                live.len() == 1 && live[0].state == st
+            })
+            .count()
+    };
+    let (fills, ticks) = (lone(BoxState::Filled), lone(BoxState::Marked));
+    if fills >= min && ticks == 0 {
+        PageHabit::Fill
+    } else if ticks >= min && fills == 0 {
+        PageHabit::Tick
+    } else {
+        PageHabit::Unknown
+    }
+}
+
+/// Re-reads every row with the page's habit (see [`page_habit`]); returns the habit.
+pub fn apply_page_habit(rows: &mut [RowReading], opts: &MarkOptions) -> PageHabit {
+    let habit = page_habit(rows, opts.habit_min_rows);
+    if habit != PageHabit::Unknown {
+        for r in rows.iter_mut() {
+            let boxes = std::mem::take(&mut r.boxes);
+            *r = decide_row(&r.row, boxes, habit, opts);
+        }
+    }
+    habit
 }
 
 /// The row rule on classified boxes.
 ///
-/// A fully inked box beside exactly one live mark is a cancellation (the printed instruction); a heavy box that is
-/// the only ink in its row is how that citizen marks (filling or scribbling the box) and is the answer.
-pub fn decide_row(row: &str, boxes: Vec<BoxReading>, opts: &MarkOptions) -> RowReading {
+/// A clear fill beside exactly one clearly live mark is a cancellation (the printed instruction), except on a
+/// page where the citizen answers by filling boxes: there the row needs a person. A heavy box that is the only
+/// ink in its row is the answer. A row is never accepted on a weak signal: a doubtful box anywhere in it sends
+/// it to review, except on a fill-habit page where the doubt is a faint blob beside the row's one clear fill.
+pub fn decide_row(
+    row: &str,
+    boxes: Vec<BoxReading>,
+    habit: PageHabit,
+    opts: &MarkOptions,
+) -> RowReading {
     let marked: Vec<&BoxReading> = boxes
         .iter()
         .filter(|b| b.state == BoxState::Marked)
@@ -262,8 +430,13 @@ pub fn decide_row(row: &str, boxes: Vec<BoxReading>, opts: &MarkOptions) -> RowR
         .iter()
         .filter(|b| matches!(b.state, BoxState::Filled | BoxState::UnsureFill))
         .collect();
-    let faint = boxes.iter().any(|b| b.state == BoxState::UnsureFaint);
-    let conf: f64 = boxes.iter().map(|b| b.confidence).product();
+    let faint_boxes: Vec<&BoxReading> = boxes
+        .iter()
+        .filter(|b| b.state == BoxState::UnsureFaint)
+        .collect();
+    let faint = !faint_boxes.is_empty();
+    // The row is as sure as its least sure box (a product would punish rows with more options).
+    let conf: f64 = boxes.iter().map(|b| b.confidence).fold(1.0, f64::min);
     let mut cancelled = vec![];
     let (choice, mut status, mut reason) = if marked.len() >= 2 {
         (None, RowStatus::NeedsReview, Some(RowReason::Ambiguous))
@@ -273,6 +446,12 @@ pub fn decide_row(row: &str, boxes: Vec<BoxReading>, opts: &MarkOptions) -> RowR
         if heavy.iter().any(|b| b.state == BoxState::UnsureFill) {
             // A scribble next to a tick: a second answer or a sloppy cancellation?
             (choice, RowStatus::NeedsReview, Some(RowReason::PartialFill))
+        } else if !heavy.is_empty() && habit == PageHabit::Fill {
+            // This citizen answers by filling: the fill may be the answer and the stroke a slip.
+            (None, RowStatus::NeedsReview, Some(RowReason::Ambiguous))
+        } else if !heavy.is_empty() && marked[0].coverage < opts.marked_min * 2.0 {
+            // A cancellation needs a clearly live mark beside it.
+            (choice, RowStatus::NeedsReview, Some(RowReason::FaintMark))
         } else if faint {
             (choice, RowStatus::NeedsReview, Some(RowReason::FaintMark))
         } else {
@@ -282,7 +461,10 @@ pub fn decide_row(row: &str, boxes: Vec<BoxReading>, opts: &MarkOptions) -> RowR
         (None, RowStatus::NeedsReview, Some(RowReason::Ambiguous))
     } else if heavy.len() == 1 {
         let choice = Some(heavy[0].option.clone());
-        if faint {
+        let stain_only = habit == PageHabit::Fill
+            && heavy[0].state == BoxState::Filled
+            && faint_boxes.iter().all(|b| b.faint < opts.stain_max);
+        if faint && !stain_only {
             (choice, RowStatus::NeedsReview, Some(RowReason::FaintMark))
         } else {
             (choice, RowStatus::Accepted, None)
@@ -292,19 +474,16 @@ pub fn decide_row(row: &str, boxes: Vec<BoxReading>, opts: &MarkOptions) -> RowR
     } else {
         (None, RowStatus::Accepted, None)
     };
-    // Heavy boxes are classified with low confidence (mark vs. cancel); once the row rule has resolved their role
-    // they do not lower the row's confidence.
+    // Heavy boxes and stains the row rule has resolved do not lower an accepted row's confidence.
     let conf = if status == RowStatus::Accepted {
         boxes
             .iter()
-            .map(|b| {
-                if b.state == BoxState::UnsureFill {
-                    0.97
-                } else {
-                    b.confidence
-                }
+            .map(|b| match b.state {
+                BoxState::UnsureFill => 0.97,
+                BoxState::UnsureFaint => 0.95,
+                _ => b.confidence,
             })
-            .product::<f64>()
+            .fold(1.0, f64::min)
     } else {
         conf
     };
@@ -358,25 +537,23 @@ mod tests {
     };
 
     /// A 20 × 20 mm canvas at 200 dpi with one 5 mm box at (7.5, 7.5) and optional ink in it.
-    fn boxed(draw: impl Fn(&mut Canvas)) -> (f64, f64) {
+    fn boxed(draw: impl Fn(&mut Canvas)) -> BoxInk {
         let mut c = Canvas::new(20.0, 20.0, 200.0);
         c.stroke_rect([7.5, 7.5, 12.5, 12.5], 0.35, [0, 0, 0]);
         draw(&mut c);
         let g = image::DynamicImage::ImageRgb8(c.img).to_luma8();
         let h = Homography::scale(200.0 / 25.4);
-        let (cov, faint, _) = read_box(
+        read_box(
             &g,
             &h,
             [7.5, 7.5, 12.5, 12.5],
             &LEVELS,
             &MarkOptions::default(),
-        );
-        (cov, faint)
+        )
     }
 
     fn state(draw: impl Fn(&mut Canvas)) -> BoxState {
-        let (c, f) = boxed(draw);
-        classify(c, f, &MarkOptions::default()).0
+        classify(&boxed(draw), &MarkOptions::default()).0
     }
 
     #[test]
@@ -465,6 +642,7 @@ mod tests {
             coverage: 0.0,
             faint: 0.0,
             mean_dark: 0.0,
+            stroke_mm: 3.0,
             confidence: 0.99,
         }
     }
@@ -478,6 +656,7 @@ mod tests {
                 br("b", BoxState::Marked),
                 br("c", BoxState::Empty),
             ],
+            PageHabit::Unknown,
             &MarkOptions::default(),
         );
         assert_eq!(r.status, RowStatus::NeedsReview);
@@ -493,6 +672,7 @@ mod tests {
                 br("b", BoxState::Empty),
                 br("c", BoxState::Marked),
             ],
+            PageHabit::Unknown,
             &MarkOptions::default(),
         );
         assert_eq!(r.status, RowStatus::Accepted);
@@ -509,6 +689,7 @@ mod tests {
                 br("b", BoxState::Filled),
                 br("c", BoxState::Empty),
             ],
+            PageHabit::Unknown,
             &MarkOptions::default(),
         );
         assert_eq!(r.status, RowStatus::Accepted);
@@ -524,6 +705,7 @@ mod tests {
                 br("b", BoxState::Filled),
                 br("c", BoxState::Empty),
             ],
+            PageHabit::Unknown,
             &MarkOptions::default(),
         );
         assert_eq!(r.status, RowStatus::NeedsReview);
@@ -549,7 +731,7 @@ mod tests {
                 } else {
                     blank()
                 };
-                decide_row("r", boxes, &MarkOptions::default())
+                decide_row("r", boxes, PageHabit::Unknown, &MarkOptions::default())
             })
             .collect();
         assert!(flag_sparse_page(&mut rows, &MarkOptions::default()));
@@ -565,6 +747,7 @@ mod tests {
                 br("b", BoxState::Empty),
                 br("c", BoxState::Empty),
             ],
+            PageHabit::Unknown,
             &MarkOptions::default(),
         );
         assert_eq!(r.status, RowStatus::Accepted);

@@ -6,7 +6,7 @@ use crate::export::{
 };
 use crate::identify::{find_qr_anywhere, identify, IdentifyOptions};
 use crate::load::{expand_inputs, LoadError, LoadOptions, Page, PageRef, PageSource};
-use crate::marks::{flag_sparse_page, read_row, MarkOptions, RowStatus};
+use crate::marks::{apply_page_habit, flag_sparse_page, read_row, MarkOptions, RowStatus};
 use crate::ocr::{read_field, FieldOptions, FieldStatus, LineRecognizer};
 use crate::register::{register, verify, warp_region, RegisterOptions, RegisterOutcome};
 use crate::template::Template;
@@ -278,6 +278,7 @@ impl Reader {
                 read_row(img, &boxes, row, &reg.levels, &self.opts.marks)
             })
             .collect();
+        apply_page_habit(&mut readings, &self.opts.marks);
         if flag_sparse_page(&mut readings, &self.opts.marks) {
             reasons.push("few_marks_on_page".into());
         }
@@ -359,7 +360,40 @@ impl Reader {
                 &self.opts.fields,
             );
             let mut suggestion = None;
+            let mut source = fr.value.as_ref().map(|_| "ocr");
             if f.id == "dossier_code" {
+                // The QR's `HS=` is an error-corrected copy of the printed code: when it holds a code of the
+                // field's pattern it is the reading, and the OCR only confirms it. A confident OCR that reads
+                // another code sends the field to a person with both; an unsure OCR is outvoted.
+                let hs = id
+                    .qr
+                    .as_ref()
+                    .and_then(|q| q.dossier.clone())
+                    .filter(|hs| pattern.matches(hs));
+                if let Some(hs) = hs {
+                    let ocr_sure = fr.status == FieldStatus::Accepted && fr.reasons.is_empty();
+                    match &fr.value {
+                        Some(v) if *v == hs => {
+                            fr.confidence = fr.confidence.max(0.999);
+                            source = Some("qr+ocr");
+                        }
+                        Some(v) if ocr_sure => {
+                            suggestion = Some(v.clone());
+                            fr.value = Some(hs);
+                            fr.reasons.push("qr_mismatch".into());
+                            source = Some("qr");
+                        }
+                        _ => {
+                            fr.value = Some(hs);
+                            fr.reasons.clear();
+                            fr.status = FieldStatus::Accepted;
+                            fr.confidence = 0.995;
+                            source = Some("qr");
+                        }
+                    }
+                } else if id.qr.as_ref().is_some_and(|q| q.dossier.is_some()) {
+                    fr.reasons.push("qr_code_off_pattern".into());
+                }
                 if let Some(v) = fr.value.clone() {
                     for p in dossier_problems(&v, &self.opts.validate) {
                         fr.reasons.push(
@@ -384,13 +418,6 @@ impl Reader {
                             }
                             ReturnedMatch::NotFound => fr.reasons.push("not_in_returned".into()),
                         }
-                    }
-                }
-                if let Some(hs) = id.qr.as_ref().and_then(|q| q.dossier.clone()) {
-                    match &fr.value {
-                        Some(v) if *v == hs => fr.confidence = fr.confidence.max(0.999),
-                        Some(_) => fr.reasons.push("qr_mismatch".into()),
-                        None => fr.reasons.push("qr_has_code_field_empty".into()),
                     }
                 }
             }
@@ -425,6 +452,7 @@ impl Reader {
                     reasons: fr.reasons,
                     crop,
                     suggestion,
+                    source: source.map(String::from),
                 },
             );
         }

@@ -896,6 +896,7 @@ mod tests {
             reasons: vec![],
             crop: None,
             suggestion: None,
+            source: None,
         }
     }
 
