@@ -170,6 +170,10 @@ pub struct BoxInk {
     pub faint: f64,
     /// Mean darkness of the interior, 0..1.
     pub mean_dark: f64,
+    /// Fraction of interior samples that are dark ink, specks included.
+    pub raw_coverage: f64,
+    /// Fraction of interior samples that are at least faint ink, specks included.
+    pub raw_faint: f64,
     /// Largest extent (mm) of one connected piece of dark ink.
     pub ink_extent_mm: f64,
     /// Largest extent (mm) of one connected piece of faint-or-darker ink.
@@ -267,6 +271,8 @@ pub fn read_box(
         }
     }
     let n = (gx * gy) as f64;
+    let raw_coverage = ink.iter().filter(|&&v| v).count() as f64 / n;
+    let raw_faint = faint.iter().filter(|&&v| v).count() as f64 / n;
     let step = opts.step_mm;
     let min_area = (opts.min_stroke_mm2 / (step * step)).round() as usize;
     // Specks (halftone dots, scanner noise, toner) are not strokes: only pieces of a stroke's size count.
@@ -282,6 +288,8 @@ pub fn read_box(
         coverage: ink_area as f64 / n,
         faint: faint_area as f64 / n,
         mean_dark: sum / n,
+        raw_coverage,
+        raw_faint,
         ink_extent_mm: ink_ext as f64 * step,
         faint_extent_mm,
         faint_width_mm: if faint_ext > 0 {
@@ -317,10 +325,9 @@ pub fn classify(m: &BoxInk, opts: &MarkOptions) -> (BoxState, f64) {
         // one. A round faint blob is a stain, not a stroke, and falls through to doubtful below.
         return (BoxState::Marked, 0.92);
     }
-    if coverage <= opts.empty_max && m.faint_extent_mm < opts.min_mark_extent_mm {
-        // Only faint pieces smaller than any pen mark: smudges and scanner noise.
-        return (BoxState::Empty, 0.93);
-    }
+    // Empty is judged on all the ink, specks included: a stroke broken into dots by a 1-bit threshold must
+    // not vanish. Specks only keep a box from counting as marked.
+    let (coverage, faint) = (m.raw_coverage, m.raw_faint);
     if coverage <= opts.empty_max && faint <= opts.faint_max {
         let c = 0.9
             + 0.1
@@ -514,7 +521,23 @@ pub fn flag_sparse_page(rows: &mut [RowReading], opts: &MarkOptions) -> bool {
         .iter()
         .filter(|r| r.boxes.iter().all(|b| b.state == BoxState::Empty))
         .count();
-    if blank < opts.max_blank_rows {
+    // Rows answered only by a barely-there mark: on a page that also has blank rows, they say that ink went
+    // missing in the scan (a light pen under a 1-bit threshold leaves dots), so the blank rows may not be blank.
+    let weak = rows
+        .iter()
+        .filter(|r| {
+            let live: Vec<_> = r
+                .boxes
+                .iter()
+                .filter(|b| b.state != BoxState::Empty)
+                .collect();
+            !live.is_empty()
+                && live
+                    .iter()
+                    .all(|b| b.state == BoxState::Marked && b.coverage < 2.0 * opts.marked_min)
+        })
+        .count();
+    if blank < opts.max_blank_rows && (blank < 2 || blank + weak < opts.max_blank_rows) {
         return false;
     }
     for r in rows.iter_mut() {
