@@ -662,7 +662,13 @@ mod tests {
         BoxReading {
             option: o.into(),
             state,
-            coverage: 0.0,
+            // Typical measurements of each state.
+            coverage: match state {
+                BoxState::Empty | BoxState::UnsureFaint => 0.0,
+                BoxState::Marked => 0.2,
+                BoxState::UnsureFill => 0.8,
+                BoxState::Filled => 1.0,
+            },
             faint: 0.0,
             mean_dark: 0.0,
             stroke_mm: 3.0,
@@ -775,5 +781,189 @@ mod tests {
         );
         assert_eq!(r.status, RowStatus::Accepted);
         assert_eq!(r.choice, None);
+    }
+
+    #[test]
+    fn fill_beside_a_tick_on_a_fill_answering_page_needs_review() {
+        let r = decide_row(
+            "c1",
+            vec![
+                br("a", BoxState::Filled),
+                br("b", BoxState::Marked),
+                br("c", BoxState::Empty),
+            ],
+            PageHabit::Fill,
+            &MarkOptions::default(),
+        );
+        assert_eq!(r.status, RowStatus::NeedsReview);
+        assert_eq!(r.reason, Some(RowReason::Ambiguous));
+    }
+
+    #[test]
+    fn scribble_beside_a_tick_needs_review() {
+        let r = decide_row(
+            "c1",
+            vec![
+                br("a", BoxState::UnsureFill),
+                br("b", BoxState::Marked),
+                br("c", BoxState::Empty),
+            ],
+            PageHabit::Tick,
+            &MarkOptions::default(),
+        );
+        assert_eq!(r.status, RowStatus::NeedsReview);
+        assert_eq!(r.reason, Some(RowReason::PartialFill));
+    }
+
+    #[test]
+    fn a_page_of_lone_fills_has_the_fill_habit() {
+        let rows: Vec<RowReading> = (0..4)
+            .map(|_| {
+                let boxes = vec![
+                    br("a", BoxState::Filled),
+                    br("b", BoxState::Empty),
+                    br("c", BoxState::Empty),
+                ];
+                decide_row("r", boxes, PageHabit::Unknown, &MarkOptions::default())
+            })
+            .collect();
+        assert_eq!(page_habit(&rows, 3), PageHabit::Fill);
+    }
+
+    #[test]
+    fn specks_should_not_make_a_mark() {
+        // A halftone-like pattern of isolated one-sample dots over the whole box.
+        let s = state(|c| {
+            for i in 0..12 {
+                for j in 0..12 {
+                    c.fill_disc(
+                        [8.0 + i as f64 * 0.35, 8.0 + j as f64 * 0.35],
+                        0.04,
+                        [0, 0, 0],
+                    );
+                }
+            }
+        });
+        assert_ne!(s, BoxState::Marked);
+    }
+
+    #[test]
+    fn round_faint_stain_should_be_doubtful_not_marked() {
+        let s = state(|c| c.fill_disc([10.0, 10.0], 1.3, [200, 200, 200]));
+        assert_eq!(s, BoxState::UnsureFaint);
+    }
+
+    mod invariants {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn arb_ink() -> impl Strategy<Value = BoxInk> {
+            // Mix the cases that matter: empty, specks, faint blobs, strokes, scribbles and fills.
+            (
+                0.0f64..1.0,
+                0.0f64..1.0,
+                0.0f64..0.3,
+                0.0f64..4.0,
+                0.0f64..4.0,
+                0.0f64..2.0,
+            )
+                .prop_map(|(c, f, specks, ie, fe, fw)| {
+                    let coverage = c * c;
+                    let faint = (coverage + f * (1.0 - coverage) * 0.5).min(1.0);
+                    BoxInk {
+                        coverage,
+                        faint,
+                        mean_dark: faint * 0.6,
+                        raw_coverage: (coverage + specks * 0.2).min(1.0),
+                        raw_faint: (faint + specks).min(1.0),
+                        ink_extent_mm: if coverage > 0.0 { ie } else { 0.0 },
+                        faint_extent_mm: if faint > 0.0 { fe.max(ie) } else { 0.0 },
+                        faint_width_mm: fw,
+                    }
+                })
+        }
+
+        fn habit() -> impl Strategy<Value = PageHabit> {
+            prop_oneof![
+                Just(PageHabit::Unknown),
+                Just(PageHabit::Tick),
+                Just(PageHabit::Fill)
+            ]
+        }
+
+        fn row(inks: &[BoxInk], habit: PageHabit) -> RowReading {
+            let o = MarkOptions::default();
+            let boxes = inks
+                .iter()
+                .zip(["a", "b", "c", "d"])
+                .map(|(m, id)| {
+                    let (state, confidence) = classify(m, &o);
+                    BoxReading {
+                        option: id.into(),
+                        state,
+                        coverage: m.coverage,
+                        faint: m.faint,
+                        mean_dark: m.mean_dark,
+                        stroke_mm: m.ink_extent_mm.max(m.faint_extent_mm),
+                        confidence,
+                    }
+                })
+                .collect();
+            decide_row("r", boxes, habit, &o)
+        }
+
+        proptest! {
+            #[test]
+            fn an_accepted_choice_rests_on_real_ink(inks in prop::collection::vec(arb_ink(), 2..=4), h in habit()) {
+                let o = MarkOptions::default();
+                let r = row(&inks, h);
+                if r.status == RowStatus::Accepted {
+                    prop_assert!(r.confidence >= o.review_below);
+                    match &r.choice {
+                        Some(c) => {
+                            let b = r.boxes.iter().find(|b| &b.option == c).unwrap();
+                            prop_assert!(matches!(b.state, BoxState::Marked | BoxState::Filled | BoxState::UnsureFill));
+                            let light = b.faint >= o.light_min && b.stroke_mm >= o.light_extent_mm;
+                            prop_assert!(b.coverage >= o.marked_min || light, "{b:?}");
+                        }
+                        // A skipped row is accepted only when no box holds doubtful ink.
+                        None => prop_assert!(r.boxes.iter().all(|b| b.state == BoxState::Empty)),
+                    }
+                }
+            }
+
+            #[test]
+            fn a_cancellation_needs_a_clear_fill_and_a_clearly_live_mark(inks in prop::collection::vec(arb_ink(), 2..=4), h in habit()) {
+                let o = MarkOptions::default();
+                let r = row(&inks, h);
+                if r.status == RowStatus::Accepted && !r.cancelled.is_empty() {
+                    prop_assert!(h != PageHabit::Fill);
+                    for c in &r.cancelled {
+                        let b = r.boxes.iter().find(|b| &b.option == c).unwrap();
+                        prop_assert_eq!(b.state, BoxState::Filled);
+                        prop_assert!(b.coverage >= o.filled_min);
+                    }
+                    let chosen = r.boxes.iter().find(|b| Some(&b.option) == r.choice.as_ref()).unwrap();
+                    prop_assert_eq!(chosen.state, BoxState::Marked);
+                    prop_assert!(chosen.coverage >= 2.0 * o.marked_min);
+                }
+            }
+
+            #[test]
+            fn a_weak_signal_never_decides_an_accepted_row(inks in prop::collection::vec(arb_ink(), 2..=4), h in habit()) {
+                let r = row(&inks, h);
+                let doubtful = r.boxes.iter().any(|b| b.state == BoxState::UnsureFaint);
+                let live = r.boxes.iter().filter(|b| b.state == BoxState::Marked).count();
+                if r.status == RowStatus::Accepted {
+                    prop_assert!(live <= 1);
+                    if doubtful {
+                        // Only a fill-habit page's clear fill may stand beside a faint blob.
+                        prop_assert_eq!(h, PageHabit::Fill);
+                        let chosen = r.boxes.iter().find(|b| Some(&b.option) == r.choice.as_ref()).unwrap();
+                        prop_assert_eq!(chosen.state, BoxState::Filled);
+                    }
+                }
+            }
+        }
     }
 }

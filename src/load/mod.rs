@@ -32,6 +32,9 @@ pub struct LoadOptions {
     /// Smallest plausible size of the form against the page, linear (0.75: a form printed at 75% or less of
     /// its size on the sheet, e.g. two pages per sheet, goes to review as `form_scale`).
     pub min_form_scale: f64,
+    /// Turn halftone (dithered) 1-bit pages back into grey ([`descreen`]). Off only to compare the decoded pixels
+    /// with a reference decoder.
+    pub descreen: bool,
 }
 
 impl Default for LoadOptions {
@@ -41,6 +44,7 @@ impl Default for LoadOptions {
             max_pages_per_file: 2000,
             page_time_budget: Duration::from_secs(60),
             min_form_scale: 0.75,
+            descreen: true,
         }
     }
 }
@@ -492,8 +496,10 @@ impl PageSource {
             },
         })?;
         let (mut image, color) = to_gray(img);
-        if let Some(g) = descreen(&image) {
-            image = g;
+        if self.opts.descreen {
+            if let Some(g) = descreen(&image) {
+                image = g;
+            }
         }
         Ok(Page {
             source: PageRef {
