@@ -208,6 +208,10 @@ struct ScanArgs {
     /// Allowed agency prefix of dossier codes (`ddd.dd.dd.Ldd`, repeatable); others go to review.
     #[arg(long = "agency")]
     agencies: Vec<String>,
+    /// The day dossier dates may not be after (`YYYY-MM-DD`, default: today). For re-runs and tests; it is not
+    /// part of the resume fingerprint, so a batch resumed after midnight keeps its finished pages.
+    #[arg(long, value_parser = parse_day)]
+    today: Option<(u32, u32, u32)>,
     /// Hide the progress bar.
     #[arg(short, long)]
     quiet: bool,
@@ -361,7 +365,7 @@ fn scan(a: ScanArgs) -> Result<i32> {
             validate: phieu::validate::ValidateOptions {
                 returned,
                 agencies: a.agencies.clone(),
-                today: Some(phieu::validate::today_yymmdd()),
+                today: Some(a.today.unwrap_or_else(phieu::validate::today_yymmdd)),
             },
             load: phieu::load::LoadOptions {
                 max_pixels: a.max_pixels,
@@ -432,7 +436,9 @@ fn scan(a: ScanArgs) -> Result<i32> {
         for t in &reader.templates {
             h.update(serde_json::to_vec(t).unwrap_or_default());
         }
-        h.update(format!("{:?}", reader.opts));
+        let mut opts = reader.opts.clone();
+        opts.validate.today = None;
+        h.update(format!("{opts:?}"));
         h.finalize()
             .iter()
             .take(8)
@@ -765,4 +771,21 @@ fn report(a: ReportArgs) -> Result<()> {
         eprintln!("phieu: wrote {}", p.display());
     }
     Ok(())
+}
+
+/// `YYYY-MM-DD` (a real day from 2018) to the (yy, mm, dd) the validator uses.
+fn parse_day(s: &str) -> Result<(u32, u32, u32), String> {
+    let bad = || format!("'{s}' is not a day as YYYY-MM-DD");
+    let mut it = s.split('-').map(|p| p.parse::<u32>().map_err(|_| bad()));
+    let (Some(y), Some(m), Some(d), None) = (it.next(), it.next(), it.next(), it.next()) else {
+        return Err(bad());
+    };
+    let (y, m, d) = (y?, m?, d?);
+    let code = format!("{:02}{m:02}{d:02}", y % 100);
+    if !(2018..2100).contains(&y)
+        || !phieu::validate::dossier_date_ok(&format!("000.00.00.H00-{code}-0000"), None)
+    {
+        return Err(bad());
+    }
+    Ok((y % 100, m, d))
 }

@@ -384,10 +384,21 @@ impl Reader {
                             source = Some("qr");
                         }
                         _ => {
+                            // Outvoting needs a field that holds one line of a code's length (or nothing):
+                            // a field written over with other text is for a person to see.
+                            let len = |v: &str| v.chars().filter(|c| !c.is_whitespace()).count();
+                            let one_line = fr
+                                .raw
+                                .as_deref()
+                                .is_none_or(|r| len(r).abs_diff(len(&hs)) <= 2);
                             fr.value = Some(hs);
                             fr.reasons.clear();
-                            fr.status = FieldStatus::Accepted;
-                            fr.confidence = 0.995;
+                            if one_line {
+                                fr.status = FieldStatus::Accepted;
+                                fr.confidence = 0.995;
+                            } else {
+                                fr.reasons.push("qr_field_overwritten".into());
+                            }
                             source = Some("qr");
                         }
                     }

@@ -171,7 +171,7 @@ fn pdf(pages: usize, mut image: impl FnMut(usize) -> Option<lopdf::Stream>) -> l
     ));
     let shown = doc.add_object(Stream::new(
         dictionary! {},
-        b"q 100 0 0 100 0 0 cm /Im0 Do Q".to_vec(),
+        b"q 595 0 0 842 0 0 cm /Im0 Do Q".to_vec(),
     ));
     let mut kids = vec![];
     for i in 0..pages {

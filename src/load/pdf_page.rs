@@ -257,8 +257,24 @@ fn composite(
     }
     // The crop box bounds what is shown; the images' own extent when the box is missing.
     let b = page_box.unwrap_or(extent);
-    let cw = ((b[2] - b[0]) * res - 1e-6).ceil().max(1.0);
-    let ch = ((b[3] - b[1]) * res - 1e-6).ceil().max(1.0);
+    // An image placed much smaller than the page would make a vast, mostly white canvas at its resolution: the
+    // canvas is kept within a few times the images' own pixels (the form then reads at a lower resolution).
+    let pixels: f64 = draws
+        .iter()
+        .map(|d| {
+            let dim = |k: &[u8]| d.stream.dict.get(k).ok().and_then(num).unwrap_or(0.0);
+            dim(b"Width") * dim(b"Height")
+        })
+        .sum();
+    let area = (b[2] - b[0]) * (b[3] - b[1]) * res * res;
+    let cap = (4.0 * pixels).max(1e6);
+    if area > cap {
+        res *= (cap / area).sqrt();
+    }
+    // A page sized to its image in points (595.2 pt for 620 px at 75 dpi) gives the image's size up to float
+    // error, which must not add a column.
+    let cw = ((b[2] - b[0]) * res - 1e-3).ceil().max(1.0);
+    let ch = ((b[3] - b[1]) * res - 1e-3).ceil().max(1.0);
     if cw * ch > max_pixels as f64 || cw > u32::MAX as f64 || ch > u32::MAX as f64 {
         return Err(Fail::TooLarge(cw as u64, ch as u64));
     }
@@ -398,11 +414,14 @@ fn parm_bool(p: Option<&Dictionary>, k: &[u8], default: bool) -> bool {
 
 /// Applies the general-purpose filters in order, stopping before an image codec (DCT, CCITT, JBIG2, JPX).
 /// Returns the bytes and the codec still to apply, with its parameters.
+/// An image codec still to apply after the general filters, with its parameters.
+type Codec = (Vec<u8>, Option<Dictionary>);
+
 fn general_filters(
     doc: &Document,
     s: &Stream,
     limit: u64,
-) -> Result<(Vec<u8>, Option<(Vec<u8>, Option<Dictionary>)>), Fail> {
+) -> Result<(Vec<u8>, Option<Codec>), Fail> {
     let mut data = s.content.clone();
     for (name, parms) in filter_list(doc, &s.dict) {
         data = match name.as_slice() {
@@ -742,9 +761,12 @@ pub(super) fn decode_image(doc: &Document, s: &Stream, max_pixels: u64) -> Resul
                 }
                 // The JPEG decoder has already turned YCbCr/YCCK into RGB/CMYK-as-RGB; a /Decode array that
                 // inverts (Adobe's inverted CMYK, as Photoshop and many scanners write) is undone here.
+                // For a 4-component JPEG the decoder already undoes the Adobe inversion that such a /Decode
+                // array compensates for; only grey and RGB JPEGs under an inverting /Decode are negatives.
                 let inverted = decode_arr
                     .as_ref()
-                    .is_some_and(|a| a.len() >= 2 && a[0] > a[1]);
+                    .is_some_and(|a| a.len() >= 2 && a[0] > a[1])
+                    && jpeg_components(&data).is_some_and(|n| n != 4);
                 let mut img = img;
                 if inverted {
                     img.invert();
@@ -845,6 +867,28 @@ pub(super) fn decode_image(doc: &Document, s: &Stream, max_pixels: u64) -> Resul
         DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb).expect("size"))
     };
     Ok(Decoded::Pixels(img, g))
+}
+
+/// The component count in a JPEG's frame header (SOF), if one is found.
+fn jpeg_components(data: &[u8]) -> Option<u8> {
+    let mut i = 2;
+    while i + 9 < data.len() {
+        if data[i] != 0xFF {
+            i += 1;
+            continue;
+        }
+        let m = data[i + 1];
+        if matches!(m, 0xC0..=0xCF) && !matches!(m, 0xC4 | 0xC8 | 0xCC) {
+            return data.get(i + 9).copied();
+        }
+        if m == 0xD8 || m == 0x01 || (0xD0..=0xD7).contains(&m) || m == 0xFF {
+            i += if m == 0xFF { 1 } else { 2 };
+            continue;
+        }
+        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+        i += 2 + len;
+    }
+    None
 }
 
 /// Unpacks rows of `comps` components of `bpc` bits (rows padded to a byte) to one byte per component; 16-bit

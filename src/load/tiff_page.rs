@@ -92,11 +92,11 @@ pub(super) fn decode_tiff_page(
         // file's bytes, decode, and put them back so the next read of the page starts from the file again.
         let parts = chunks(d);
         flip(d, &parts);
-        let r = decode_plain(d, w, h, photometric);
+        let r = decode_plain(d, w, h, photometric, compression);
         flip(d, &parts);
         r?
     } else {
-        decode_plain(d, w, h, photometric)?
+        decode_plain(d, w, h, photometric, compression)?
     };
     Ok(square_pixels(d, img))
 }
@@ -179,10 +179,12 @@ fn decode_plain(
     w: u32,
     h: u32,
     photometric: u32,
+    compression: u32,
 ) -> Result<DynamicImage, Fail> {
     use tiff::decoder::DecodingResult;
     let ct = d.colortype().map_err(|e| e.to_string())?;
-    let white_is_zero = photometric == 0;
+    // The `tiff` crate already inverts WhiteIsZero samples of up to 8 bits; 16-bit ones are left to us.
+    let white_is_zero = photometric == 0 && matches!(ct, tiff::ColorType::Gray(16));
     let data = d.read_image().map_err(|e| match e {
         tiff::TiffError::LimitsExceeded => Fail::TooLarge(w as u64, h as u64),
         e => Fail::Decode(e.to_string()),
@@ -211,6 +213,22 @@ fn decode_plain(
         }
         C::RGB(8 | 16) => {
             DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, buf).ok_or_else(size)?)
+        }
+        // JPEG-in-TIFF stored as YCbCr comes out of the codec as YCbCr samples: BT.601 full range to RGB.
+        C::YCbCr(8) if compression == 7 => {
+            let q = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+            let rgb: Vec<u8> = buf
+                .chunks_exact(3)
+                .flat_map(|p| {
+                    let (y, cb, cr) = (p[0] as f32, p[1] as f32 - 128.0, p[2] as f32 - 128.0);
+                    [
+                        q(y + 1.402 * cr),
+                        q(y - 0.344_136 * cb - 0.714_136 * cr),
+                        q(y + 1.772 * cb),
+                    ]
+                })
+                .collect();
+            DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb).ok_or_else(size)?)
         }
         C::RGBA(8 | 16) => {
             DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or_else(size)?)
@@ -260,8 +278,13 @@ fn decode_plain(
 /// resolutions, so every later stage sees the page's true shape. Only a clear aspect difference counts: a page
 /// whose tags disagree by a rounding error is left alone.
 fn square_pixels(d: &mut TiffDecoder, img: DynamicImage) -> DynamicImage {
-    let xr = d.get_tag_f64(Tag::XResolution).ok();
-    let yr = d.get_tag_f64(Tag::YResolution).ok();
+    let res = |d: &mut TiffDecoder, t: Tag| match d.find_tag(t).ok().flatten() {
+        Some(tiff::decoder::ifd::Value::Rational(n, m)) if m > 0 => Some(n as f64 / m as f64),
+        Some(v) => v.into_f64().ok(),
+        None => None,
+    };
+    let xr = res(d, Tag::XResolution);
+    let yr = res(d, Tag::YResolution);
     let (Some(xr), Some(yr)) = (xr, yr) else {
         return img;
     };
