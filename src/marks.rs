@@ -40,8 +40,11 @@ pub struct MarkOptions {
     pub min_mark_extent_mm: f64,
     /// A light (faint-only) mark must have one connected piece at least this long, mm...
     pub light_extent_mm: f64,
-    /// ... and at most this wide on average, mm: a stroke, not a round stain.
-    pub light_width_mm: f64,
+    /// ... filling at most this share of its bounding box: a stroke, not a round stain.
+    pub light_fill_max: f64,
+    /// Confidence every box of a row must have for the row to be accepted as skipped (chosen on the tuning sets
+    /// synth 9191 and independent 7200: faint strokes lost in fax and 1-bit pages sit at 0.90–0.94).
+    pub blank_min_confidence: f64,
     /// Rows answered plainly (a lone fill, or a lone stroke) needed to take the page's habit from them.
     pub habit_min_rows: usize,
     /// On a fill-habit page, faint coverage below which a doubtful box beside the row's clear fill is a stain.
@@ -68,7 +71,8 @@ impl Default for MarkOptions {
             min_stroke_mm2: 0.08,
             min_mark_extent_mm: 0.8,
             light_extent_mm: 2.0,
-            light_width_mm: 0.9,
+            light_fill_max: 0.55,
+            blank_min_confidence: 0.96,
             habit_min_rows: 3,
             stain_max: 0.3,
             max_blank_rows: 4,
@@ -178,12 +182,14 @@ pub struct BoxInk {
     pub ink_extent_mm: f64,
     /// Largest extent (mm) of one connected piece of faint-or-darker ink.
     pub faint_extent_mm: f64,
-    /// Mean width (mm) of that faint piece: its area over its extent. A pen stroke is thin, a stain is round.
-    pub faint_width_mm: f64,
+    /// How much of its bounding box that faint piece fills: a stroke (tick, cross) leaves most of it empty, a
+    /// stain or smudge fills it.
+    pub faint_fill: f64,
 }
 
-/// Connected pieces of `mask` (4-neighbour) on a `nx` × `ny` grid: area and largest bounding-box side, in samples.
-fn components(mask: &[bool], nx: usize, ny: usize) -> Vec<(usize, usize)> {
+/// Connected pieces of `mask` (4-neighbour) on a `nx` × `ny` grid: area, largest bounding-box side and bounding-box
+/// area, in samples.
+fn components(mask: &[bool], nx: usize, ny: usize) -> Vec<(usize, usize, usize)> {
     let mut seen = vec![false; mask.len()];
     let mut out = vec![];
     let mut stack = vec![];
@@ -217,7 +223,8 @@ fn components(mask: &[bool], nx: usize, ny: usize) -> Vec<(usize, usize)> {
                 push(i + nx);
             }
         }
-        out.push((area, (x1 - x0 + 1).max(y1 - y0 + 1)));
+        let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
+        out.push((area, bw.max(bh), bw * bh));
     }
     out
 }
@@ -276,13 +283,14 @@ pub fn read_box(
     let step = opts.step_mm;
     let min_area = (opts.min_stroke_mm2 / (step * step)).round() as usize;
     // Specks (halftone dots, scanner noise, toner) are not strokes: only pieces of a stroke's size count.
-    let kept = |comps: &[(usize, usize)]| -> (usize, usize, usize) {
+    let kept = |comps: &[(usize, usize, usize)]| -> (usize, usize, f64) {
         let area: usize = comps.iter().filter(|c| c.0 >= min_area).map(|c| c.0).sum();
         let big = comps.iter().filter(|c| c.0 >= min_area).max_by_key(|c| c.1);
-        (area, big.map_or(0, |c| c.1), big.map_or(0, |c| c.0))
+        let fill = big.map_or(0.0, |c| c.0 as f64 / c.2.max(1) as f64);
+        (area, big.map_or(0, |c| c.1), fill)
     };
     let (ink_area, ink_ext, _) = kept(&components(&ink, gx, gy));
-    let (faint_area, faint_ext, faint_big) = kept(&components(&faint, gx, gy));
+    let (faint_area, faint_ext, faint_fill) = kept(&components(&faint, gx, gy));
     let faint_extent_mm = faint_ext as f64 * step;
     BoxInk {
         coverage: ink_area as f64 / n,
@@ -292,11 +300,7 @@ pub fn read_box(
         raw_faint,
         ink_extent_mm: ink_ext as f64 * step,
         faint_extent_mm,
-        faint_width_mm: if faint_ext > 0 {
-            faint_big as f64 * step * step / faint_extent_mm
-        } else {
-            0.0
-        },
+        faint_fill,
     }
 }
 
@@ -319,7 +323,7 @@ pub fn classify(m: &BoxInk, opts: &MarkOptions) -> (BoxState, f64) {
     }
     if faint >= opts.light_min
         && m.faint_extent_mm >= opts.light_extent_mm
-        && m.faint_width_mm <= opts.light_width_mm
+        && m.faint_fill <= opts.light_fill_max
     {
         // A light mark (pencil, pale pen): a long thin stroke that passes the faint level but little of the dark
         // one. A round faint blob is a stain, not a stroke, and falls through to doubtful below.
@@ -494,6 +498,11 @@ pub fn decide_row(
     } else {
         conf
     };
+    // A skipped row is a decision too: it needs every box clearly empty, not faint ink just under the line.
+    if status == RowStatus::Accepted && choice.is_none() && conf < opts.blank_min_confidence {
+        status = RowStatus::NeedsReview;
+        reason = Some(RowReason::FaintMark);
+    }
     if status == RowStatus::Accepted && conf < opts.review_below {
         status = RowStatus::NeedsReview;
         reason = Some(RowReason::LowConfidence);
@@ -878,7 +887,7 @@ mod tests {
                         raw_faint: (faint + specks).min(1.0),
                         ink_extent_mm: if coverage > 0.0 { ie } else { 0.0 },
                         faint_extent_mm: if faint > 0.0 { fe.max(ie) } else { 0.0 },
-                        faint_width_mm: fw,
+                        faint_fill: fw / 2.0,
                     }
                 })
         }

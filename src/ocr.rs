@@ -350,6 +350,9 @@ pub struct FieldOptions {
     pub max_gap: f32,
     /// Resampling resolution, px/mm.
     pub px_per_mm: f64,
+    /// Share of a field's crop that may be dark for the QR's code to outvote an unsure reading of it: more ink
+    /// than one printed line means the field was written over.
+    pub max_line_ink: f64,
 }
 
 impl Default for FieldOptions {
@@ -360,6 +363,7 @@ impl Default for FieldOptions {
             min_char_prob: 0.95,
             max_gap: 1.0,
             px_per_mm: 10.0,
+            max_line_ink: 0.12,
         }
     }
 }

@@ -384,13 +384,14 @@ impl Reader {
                             source = Some("qr");
                         }
                         _ => {
-                            // Outvoting needs a field that holds one line of a code's length (or nothing):
-                            // a field written over with other text is for a person to see.
-                            let len = |v: &str| v.chars().filter(|c| !c.is_whitespace()).count();
-                            let one_line = fr
-                                .raw
-                                .as_deref()
-                                .is_none_or(|r| len(r).abs_diff(len(&hs)) <= 2);
+                            // Outvoting needs a field that holds no more ink than one printed line: a field
+                            // written over with other text is for a person to see.
+                            let cut = (reg.levels.paper + reg.levels.ink) / 2.0;
+                            let inked = field_img.as_ref().map_or(0.0, |fi| {
+                                let dark = fi.pixels().filter(|p| (p.0[0] as f32) < cut).count();
+                                dark as f64 / (fi.width() as f64 * fi.height() as f64).max(1.0)
+                            });
+                            let one_line = inked <= self.opts.fields.max_line_ink;
                             fr.value = Some(hs);
                             fr.reasons.clear();
                             if one_line {
