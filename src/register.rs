@@ -277,7 +277,19 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
     if ink_fraction < opts.blank_ink_fraction {
         return RegisterOutcome::Blank { ink_fraction };
     }
-    let fitted = fit_markers(&blobs, opts).and_then(|f| refit(img, &blobs, f));
+    let mut fitted = fit_markers(&blobs, opts).and_then(|f| refit(img, &blobs, f));
+    let mut blobs = blobs;
+    if fitted.is_none() {
+        // Scanline dropout and broken 1-bit strokes cut markers into stripes: close gaps of up to two working
+        // pixels (about 1.3 mm, a third of the quiet zone) and try again. Only failing pages pay for it.
+        let closed =
+            imageproc::morphology::close(&mask, imageproc::distance_transform::Norm::LInf, 1);
+        let (b2, _, _) = find_blobs(&work, &closed);
+        if let Some(f) = fit_markers(&b2, opts).and_then(|f| refit(img, &b2, f)) {
+            fitted = Some(f);
+            blobs = b2;
+        }
+    }
     // Without markers, look for the ruled table at a resolution where its 0.3 mm rules survive (only on such
     // pages, so the cost is not paid on normal forms).
     let grid_mm = if fitted.is_none() {
