@@ -433,6 +433,11 @@ impl Reader {
                     }
                 }
             }
+            // Strokes broken badly enough to cut the corner markers break characters too (a 7 read as a 1): the
+            // OCR alone may not decide such a page's codes.
+            if reg.gaps_closed && source == Some("ocr") && fr.status != FieldStatus::Missing {
+                fr.reasons.push("broken_strokes".into());
+            }
             if let Some(why) = distrust.filter(|_| fr.status != FieldStatus::Missing) {
                 fr.reasons.push(why.into());
             }

@@ -76,6 +76,9 @@ pub struct Registration {
     pub levels: Levels,
     /// Probe residuals after refinement.
     pub check: FitCheck,
+    /// The markers were found only after closing gaps in the ink (scanline dropout, strokes broken by a 1-bit
+    /// threshold): text on this page may have lost strokes too.
+    pub gaps_closed: bool,
 }
 
 /// The verification of a fit against the printed table rules.
@@ -279,6 +282,7 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
     }
     let mut fitted = fit_markers(&blobs, opts).and_then(|f| refit(img, &blobs, f));
     let mut blobs = blobs;
+    let mut gaps_closed = false;
     if fitted.is_none() {
         // Scanline dropout and broken 1-bit strokes cut markers into stripes: close gaps of up to two working
         // pixels (about 1.3 mm, a third of the quiet zone) and try again. Only failing pages pay for it.
@@ -288,6 +292,7 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
         if let Some(f) = fit_markers(&b2, opts).and_then(|f| refit(img, &b2, f)) {
             fitted = Some(f);
             blobs = b2;
+            gaps_closed = true;
         }
     }
     // Without markers, look for the ruled table at a resolution where its 0.3 mm rules survive (only on such
@@ -303,7 +308,15 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
     } else {
         grid_mm
     };
-    registration_from(img, &work, fitted, blobs.len(), grid_mm, ink_fraction)
+    registration_from(
+        img,
+        &work,
+        fitted,
+        blobs.len(),
+        grid_mm,
+        ink_fraction,
+        gaps_closed,
+    )
 }
 
 /// Ink mask of the working image and the number of pixels in its inner area (borders excluded).
@@ -343,6 +356,7 @@ fn registration_from(
     n_blobs: usize,
     grid_mm: f64,
     ink_fraction: f64,
+    gaps_closed: bool,
 ) -> RegisterOutcome {
     match fitted {
         Some((hm, ids, fit, _)) => {
@@ -359,6 +373,7 @@ fn registration_from(
                 fit,
                 levels,
                 check: FitCheck::default(),
+                gaps_closed,
             }))
         }
         None if grid_mm >= 100.0 => RegisterOutcome::MarkersMissing {
