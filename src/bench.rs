@@ -73,12 +73,16 @@ pub fn bench(reader: &Reader, inputs: &[PathBuf], limit: usize) -> String {
         let t = Instant::now();
         for f in &tpl.fields {
             let pat = CodePattern::from_regex(&f.pattern).expect("valid");
+            let target = crate::ocr::FieldTarget {
+                bbox: f.bbox,
+                pattern: &pat,
+                lexicon: &[],
+            };
             std::hint::black_box(read_field(
                 &p.image,
                 &r.h,
-                f.bbox,
+                &target,
                 &r.levels,
-                &pat,
                 reader.recognizer.as_deref(),
                 &reader.opts.fields,
             ));

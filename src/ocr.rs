@@ -140,6 +140,18 @@ impl LineRecognizer for OcrsRecognizer {
     }
 }
 
+/// What a field is: where it is printed, its grammar, and the codes it may hold when they are known (the day's
+/// returned dossiers; empty when not).
+#[derive(Debug, Clone, Copy)]
+pub struct FieldTarget<'a> {
+    /// Field outline, template mm.
+    pub bbox: [f64; 4],
+    /// The value's pattern.
+    pub pattern: &'a CodePattern,
+    /// Known codes to decode against (empty: grammar only).
+    pub lexicon: &'a [String],
+}
+
 /// A grammar-constrained decoding.
 #[derive(Debug, Clone, Serialize)]
 pub struct Decoded {
@@ -350,6 +362,11 @@ pub struct FieldOptions {
     pub max_gap: f32,
     /// Resampling resolution, px/mm.
     pub px_per_mm: f64,
+    /// Log-likelihood margin (nats) by which a code of the returned list must beat both the next listed code and
+    /// the best reading outside the list to be the reading (4.6: a hundred times as likely).
+    pub lexicon_margin: f32,
+    /// Characters in which a listed code may differ from the grammar's reading to be scored at all.
+    pub lexicon_max_distance: usize,
     /// Share of a field's crop that may be dark for the QR's code to outvote an unsure reading of it: more ink
     /// than one printed line means the field was written over.
     pub max_line_ink: f64,
@@ -364,6 +381,8 @@ impl Default for FieldOptions {
             max_gap: 1.0,
             px_per_mm: 10.0,
             max_line_ink: 0.12,
+            lexicon_margin: 4.6,
+            lexicon_max_distance: 4,
         }
     }
 }
@@ -533,12 +552,12 @@ pub fn straight_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Opti
 pub fn read_field(
     img: &GrayImage,
     h: &Homography,
-    bbox: [f64; 4],
+    target: &FieldTarget<'_>,
     levels: &Levels,
-    pattern: &CodePattern,
     rec: Option<&dyn LineRecognizer>,
     opts: &FieldOptions,
 ) -> (FieldReading, Option<GrayImage>) {
+    let (bbox, pattern, lexicon) = (target.bbox, target.pattern, target.lexicon);
     let inner = [
         bbox[0] + opts.inset_mm,
         bbox[1] + opts.inset_mm,
@@ -578,10 +597,145 @@ pub fn read_field(
             )
         }
     };
-    (
-        decide_field(&lp, rec.alphabet(), pattern, opts),
-        Some(field),
-    )
+    let mut fr = decide_field(&lp, rec.alphabet(), pattern, opts);
+    if !lexicon.is_empty() {
+        let off: Vec<&str> = fr
+            .value
+            .iter()
+            .chain(fr.raw.iter())
+            .map(|s| s.as_str())
+            .collect();
+        // Only listed codes near the grammar's reading are scored: one farther off is far less likely than
+        // the neighbours, and scoring every code of a day's list would cost a second a field.
+        let near: Vec<String> = fr.value.as_deref().map_or(vec![], |v| {
+            lexicon
+                .iter()
+                .filter(|c| {
+                    c.len() == v.len()
+                        && c.chars().zip(v.chars()).filter(|(a, b)| a != b).count()
+                            <= opts.lexicon_max_distance
+                })
+                .cloned()
+                .collect()
+        });
+        if let Some(l) = read_with_lexicon(&lp, rec.alphabet(), &near, &off) {
+            // A listed code is the reading only when it clearly beats the next listed code (neighbours one
+            // digit apart are normal) and every reading outside the list.
+            if l.margin_listed >= opts.lexicon_margin && l.margin_off_list >= opts.lexicon_margin {
+                fr = FieldReading {
+                    value: Some(l.code),
+                    raw: fr.raw,
+                    confidence: l.posterior,
+                    status: FieldStatus::Accepted,
+                    reasons: vec![],
+                };
+            } else if fr.value.as_deref() == Some(l.code.as_str())
+                && fr.status == FieldStatus::Accepted
+            {
+                // The plain reading is a listed code, but a listed neighbour is nearly as likely.
+                fr.status = FieldStatus::NeedsReview;
+                fr.reasons.push("close_listed_neighbour".into());
+            }
+        }
+    }
+    (fr, Some(field))
+}
+
+/// Log-likelihood of `text` under CTC output `lp` (the forward algorithm summed over every alignment), or `None`
+/// when a character is not in the alphabet or the text is longer than the frames allow.
+pub fn ctc_log_likelihood(lp: &[Vec<f32>], alphabet: &[char], text: &str) -> Option<f32> {
+    let labels: Vec<usize> = text
+        .chars()
+        .map(|c| alphabet.iter().position(|&a| a == c).map(|i| i + 1))
+        .collect::<Option<_>>()?;
+    let t_len = lp.len();
+    if labels.is_empty() || t_len < labels.len() {
+        return None;
+    }
+    // Extended label: blank, l1, blank, l2, ..., blank.
+    let s_len = 2 * labels.len() + 1;
+    let ext = |s: usize| {
+        if s.is_multiple_of(2) {
+            0
+        } else {
+            labels[s / 2]
+        }
+    };
+    let lse = |a: f32, b: f32| {
+        if a == f32::NEG_INFINITY {
+            b
+        } else if b == f32::NEG_INFINITY {
+            a
+        } else {
+            let m = a.max(b);
+            m + ((a - m).exp() + (b - m).exp()).ln()
+        }
+    };
+    let mut alpha = vec![f32::NEG_INFINITY; s_len];
+    alpha[0] = lp[0][0];
+    alpha[1] = lp[0][ext(1)];
+    let mut next = vec![f32::NEG_INFINITY; s_len];
+    for frame in &lp[1..] {
+        for s in 0..s_len {
+            let mut a = alpha[s];
+            if s >= 1 {
+                a = lse(a, alpha[s - 1]);
+            }
+            if s >= 2 && s % 2 == 1 && ext(s) != ext(s - 2) {
+                a = lse(a, alpha[s - 2]);
+            }
+            next[s] = a + frame[ext(s)];
+        }
+        std::mem::swap(&mut alpha, &mut next);
+    }
+    Some(lse(alpha[s_len - 1], alpha[s_len - 2]))
+}
+
+/// What decoding against a list of known codes (the day's returned dossiers) found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LexiconRead {
+    /// The most likely listed code.
+    pub code: String,
+    /// Its log-likelihood minus the next listed code's (infinite with a one-code list).
+    pub margin_listed: f32,
+    /// Its log-likelihood minus that of the best reading outside the list (the grammar's and the free one).
+    pub margin_off_list: f32,
+    /// Its posterior among the listed codes and the best off-list reading.
+    pub posterior: f64,
+}
+
+/// Scores every code of `lexicon` under the model output and compares the best with the next listed code and
+/// with the best reading that is not listed (`off_list`: the grammar-constrained and free readings), so that a
+/// code missing from the list is never forced onto a listed neighbour.
+pub fn read_with_lexicon(
+    lp: &[Vec<f32>],
+    alphabet: &[char],
+    lexicon: &[String],
+    off_list: &[&str],
+) -> Option<LexiconRead> {
+    let mut scored: Vec<(f32, &String)> = lexicon
+        .iter()
+        .filter_map(|c| Some((ctc_log_likelihood(lp, alphabet, c)?, c)))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let &(best, code) = scored.first()?;
+    let next = scored.get(1).map_or(f32::NEG_INFINITY, |s| s.0);
+    let off = off_list
+        .iter()
+        .filter(|t| !lexicon.iter().any(|c| c == *t))
+        .filter_map(|t| ctc_log_likelihood(lp, alphabet, t))
+        .fold(f32::NEG_INFINITY, f32::max);
+    let z: f64 = scored
+        .iter()
+        .map(|s| ((s.0 - best) as f64).exp())
+        .sum::<f64>()
+        + ((off - best) as f64).exp();
+    Some(LexiconRead {
+        code: code.clone(),
+        margin_listed: best - next,
+        margin_off_list: best - off,
+        posterior: 1.0 / z,
+    })
 }
 
 /// Decides a field from model output: best grammar alternative, its agreement with the free reading, and the
@@ -762,6 +916,40 @@ mod tests {
         let r = decide_field(&lp, &alpha(), &p, &FieldOptions::default());
         assert_eq!(r.value.as_deref(), Some("4300861234"));
         assert_eq!(r.status, FieldStatus::Accepted, "{r:?}");
+    }
+
+    #[test]
+    fn ctc_likelihood_sums_every_alignment() {
+        // Two frames, classes [blank, A]: "A" is A-A, A-blank or blank-A.
+        let (pb, pa) = (0.4f32, 0.6f32);
+        let lp = vec![vec![pb.ln(), pa.ln()], vec![pb.ln(), pa.ln()]];
+        let ll = ctc_log_likelihood(&lp, &['A'], "A").unwrap();
+        let want = pa * pa + pa * pb + pb * pa;
+        assert!((ll.exp() - want).abs() < 1e-5, "{} vs {want}", ll.exp());
+        assert!(
+            ctc_log_likelihood(&lp, &['A'], "AA").is_none()
+                || ctc_log_likelihood(&lp, &['A'], "AA").unwrap() < ll
+        );
+    }
+
+    #[test]
+    fn listed_code_is_read_and_a_missing_one_is_not_forced_onto_its_neighbour() {
+        let code = "000.00.17.H48-210426-0238";
+        let next = "000.00.17.H48-210426-0239";
+        let f = FakeRecognizer {
+            text: code.into(),
+            alphabet: alpha(),
+            p: 0.9,
+        };
+        let lp = f.log_probs(&GrayImage::new(1, 1)).unwrap();
+        let lex = vec![code.to_string(), next.to_string()];
+        let r = read_with_lexicon(&lp, &alpha(), &lex, &[code]).unwrap();
+        assert_eq!(r.code, code);
+        assert!(r.margin_listed > 4.6 && r.posterior > 0.99);
+        // The code on the page is not in the list: its listed neighbour must not win over it.
+        let only_next = vec![next.to_string()];
+        let r = read_with_lexicon(&lp, &alpha(), &only_next, &[code]).unwrap();
+        assert!(r.margin_off_list < 0.0, "{r:?}");
     }
 
     #[test]

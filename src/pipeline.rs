@@ -7,7 +7,7 @@ use crate::export::{
 use crate::identify::{find_qr_anywhere, identify, IdentifyOptions};
 use crate::load::{expand_inputs, LoadError, LoadOptions, Page, PageRef, PageSource};
 use crate::marks::{apply_page_habit, flag_sparse_page, read_row, MarkOptions, RowStatus};
-use crate::ocr::{read_field, FieldOptions, FieldStatus, LineRecognizer};
+use crate::ocr::{read_field, FieldOptions, FieldStatus, FieldTarget, LineRecognizer};
 use crate::register::{register, verify, warp_region, RegisterOptions, RegisterOutcome};
 use crate::template::Template;
 use crate::validate::{
@@ -350,12 +350,21 @@ impl Reader {
         let mut fields = BTreeMap::new();
         for f in &t.fields {
             let pattern = CodePattern::from_regex(&f.pattern).expect("validated template");
+            let lexicon: &[String] = if f.id == "dossier_code" {
+                &self.opts.validate.returned
+            } else {
+                &[]
+            };
+            let target = FieldTarget {
+                bbox: f.bbox,
+                pattern: &pattern,
+                lexicon,
+            };
             let (mut fr, field_img) = read_field(
                 img,
                 &reg.h,
-                f.bbox,
+                &target,
                 &reg.levels,
-                &pattern,
                 self.recognizer.as_deref(),
                 &self.opts.fields,
             );
