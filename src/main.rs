@@ -11,6 +11,15 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
+/// `eprintln!` that never panics: a closed stderr (`phieu scan ... 2>&1 | head -1`) silences the messages but
+/// never stops or changes the batch.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 const DEFAULT_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/codes.onnx");
 
 fn long_version() -> &'static str {
@@ -295,7 +304,7 @@ fn main() {
     match code {
         Ok(c) => std::process::exit(c),
         Err(e) => {
-            eprintln!("phieu: error: {e:#}");
+            say!("phieu: error: {e:#}");
             std::process::exit(2)
         }
     }
@@ -329,7 +338,7 @@ fn render(a: RenderArgs) -> Result<()> {
         }
         _ => bail!("{}: output must end in .png or .pdf", a.out.display()),
     }
-    eprintln!("wrote {}", a.out.display());
+    say!("wrote {}", a.out.display());
     Ok(())
 }
 
@@ -348,7 +357,7 @@ fn scan(a: ScanArgs) -> Result<i32> {
         match phieu::ocr::OcrsRecognizer::load(&a.model) {
             Ok(r) => Some(Box::new(r)),
             Err(e) => {
-                eprintln!("phieu: warning: {e}; code fields will go to review");
+                say!("phieu: warning: {e}; code fields will go to review");
                 None
             }
         };
@@ -392,7 +401,7 @@ fn scan(a: ScanArgs) -> Result<i32> {
         });
     }
     for b in &bad {
-        eprintln!(
+        say!(
             "phieu: {}",
             b.error.as_deref().unwrap_or("unreadable input")
         );
@@ -413,11 +422,11 @@ fn scan(a: ScanArgs) -> Result<i32> {
         pb.inc(1);
         if let Some(e) = &r.error {
             if r.reasons.iter().any(|x| x == "unreadable") {
-                eprintln!("phieu: {e}");
+                say!("phieu: {e}");
             }
         }
         if plain && !quiet && pb.position().is_multiple_of(50) {
-            eprintln!(
+            say!(
                 "phieu: {}/{} pages",
                 pb.position(),
                 pb.length().unwrap_or(0)
@@ -489,7 +498,7 @@ fn scan(a: ScanArgs) -> Result<i32> {
         let ms = |v: &std::sync::atomic::AtomicUsize| {
             v.load(Ordering::Relaxed) as f64 / 1000.0 / n.max(1) as f64
         };
-        eprintln!(
+        say!(
             "phieu: {n} pages in {secs:.1}s ({:.1} pages/s): {} accepted, {} needs review, {} rejected, {} blank, \
              {duplicates} duplicates, {resumed} resumed from an earlier run\n\
              phieu: per page (CPU ms): load {:.1}, register {:.1}, identify+verify {:.1}, marks {:.1}, codes {:.1}\n\
@@ -533,7 +542,7 @@ fn synth(a: SynthArgs) -> Result<()> {
         font: a.font.clone(),
     };
     if opts.hand_atlas.is_none() {
-        eprintln!(
+        say!(
             "phieu: warning: {} not found; handwriting uses a jittered font",
             a.hand_atlas.display()
         );
@@ -544,7 +553,7 @@ fn synth(a: SynthArgs) -> Result<()> {
     }
     phieu::synth::write_set(&a.out, a.count, &opts, &|| pb.inc(1))?;
     pb.finish_and_clear();
-    eprintln!(
+    say!(
         "phieu: wrote {} pages and truth.jsonl to {}",
         a.count,
         a.out.display()
@@ -557,7 +566,7 @@ fn synth(a: SynthArgs) -> Result<()> {
         };
         write_atomic(p, phieu::synth::returned_csv(&truth, &o).as_bytes())
             .with_context(|| format!("writing {}", p.display()))?;
-        eprintln!("phieu: wrote {}", p.display());
+        say!("phieu: wrote {}", p.display());
     }
     Ok(())
 }
@@ -628,7 +637,7 @@ fn export_final(a: ExportArgs) -> Result<i32> {
     };
     match phieu::review::export(&a.dir, &a.out, &opts) {
         Ok(s) => {
-            eprintln!(
+            say!(
                 "phieu: wrote {} final records to {} ({} values decided by a person, {} items unresolved)",
                 s.records,
                 a.out.display(),
@@ -638,7 +647,7 @@ fn export_final(a: ExportArgs) -> Result<i32> {
             Ok(0)
         }
         Err(e @ phieu::review::ReviewError::Unresolved { .. }) => {
-            eprintln!("phieu: {e}");
+            say!("phieu: {e}");
             Ok(1)
         }
         Err(e) => Err(e.into()),
@@ -702,7 +711,7 @@ fn review(a: ReviewArgs) -> Result<i32> {
         // The URL on stdout alone (scripts and tests read it); the hint on stderr.
         println!("{url}");
         std::io::stdout().flush().ok();
-        eprintln!("phieu: review page at {url} (Ctrl-C to stop; every decision is already saved)");
+        say!("phieu: review page at {url} (Ctrl-C to stop; every decision is already saved)");
     })?;
     Ok(0)
 }
@@ -768,7 +777,7 @@ fn report(a: ReportArgs) -> Result<()> {
             _ => bail!("{}: report output must end in .html or .csv", p.display()),
         };
         write_atomic(&p, body.as_bytes()).with_context(|| format!("writing {}", p.display()))?;
-        eprintln!("phieu: wrote {}", p.display());
+        say!("phieu: wrote {}", p.display());
     }
     Ok(())
 }

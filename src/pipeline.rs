@@ -718,10 +718,13 @@ pub fn run(
         rec.file_sha256 = Some(u.file_sha256.clone());
         if let Some(j) = journal {
             if let Err(e) = j.append(&rec) {
-                eprintln!("phieu: warning: cannot write the resume journal: {e}");
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "phieu: warning: cannot write the resume journal: {e}"
+                );
             }
         }
-        on_done(&rec);
         rec
     };
     // Pages go to a fixed set of workers that each hold one page at a time, so memory is bounded by the worker
@@ -755,6 +758,11 @@ pub fn run(
                             );
                             rejected_page(&u.source.path, u.source.page, "internal_error", msg)
                         });
+                        // Progress output is the caller's; it may fail (a closed stderr pipe) but it never
+                        // changes or loses the page's record.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            on_done(&rec)
+                        }));
                         *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(rec);
                     }
                 })
