@@ -343,6 +343,19 @@ fn render(a: RenderArgs) -> Result<()> {
 }
 
 fn scan(a: ScanArgs) -> Result<i32> {
+    // Usage errors come before anything is written: a typo in a path or an option leaves no output folder.
+    for p in &a.inputs {
+        if !p.exists() {
+            anyhow::bail!("{}: no such file or folder", p.display());
+        }
+    }
+    for ag in &a.agencies {
+        let ok = phieu::validate::CodePattern::from_regex(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+            .is_ok_and(|p| p.matches(ag));
+        if !ok {
+            anyhow::bail!("--agency {ag}: not an agency prefix of the form ddd.dd.dd.Ldd (e.g. 000.00.17.H48)");
+        }
+    }
     // Deep stacks for the workers: some third-party image routines recurse on large dark regions.
     let mut pool = rayon::ThreadPoolBuilder::new().stack_size(64 << 20);
     if let Some(j) = a.jobs {
@@ -387,9 +400,19 @@ fn scan(a: ScanArgs) -> Result<i32> {
         templates,
         recognizer,
     };
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let start = std::time::Instant::now();
     let (mut units, bad) = phieu::pipeline::plan_with(&a.inputs, &reader.opts.load);
+    if units.is_empty() && bad.is_empty() {
+        anyhow::bail!(
+            "no scans found in {} (looked for .png .jpg .jpeg .tif .tiff .pdf files)",
+            a.inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     // Never read our own outputs (review crops) back in when OUT lies inside an input folder.
     if let Ok(out_abs) = a.out.canonicalize() {
         units.retain(|u| {
