@@ -434,8 +434,14 @@ fn scan(a: ScanArgs) -> Result<i32> {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     } else {
         pb.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} pages  {per_sec}  ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{bar:40} {pos}/{len} pages  {rate}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key(
+                    "rate",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.1} pages/s", s.per_sec());
+                    },
+                ),
         );
     }
     let times = StageTimes::default();

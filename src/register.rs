@@ -759,10 +759,9 @@ fn rotation_of(h: &Homography) -> (u32, f64) {
     let b = h.apply([106.0, 148.5]);
     let ang = (b[1] - a[1]).atan2(b[0] - a[0]).to_degrees();
     let rot = ((ang / 90.0).round() as i64).rem_euclid(4) as u32 * 90;
-    let mut skew = ang - rot as f64;
-    if skew > 180.0 {
-        skew -= 360.0;
-    }
+    // The residual angle after the quarter turn, in (-180, 180]: a page turned 180° with +2.4° of skew is
+    // (180, 2.4), not (180, -357.6).
+    let skew = 180.0 - (180.0 - (ang - rot as f64)).rem_euclid(360.0);
     (rot, skew)
 }
 
@@ -1059,6 +1058,27 @@ mod tests {
         assert!(layout_score(&img, &r, &t) > 0.9);
         let k = Template::builtin("khdt").unwrap();
         assert!(layout_score(&img, &r, &k) < 0.3);
+    }
+
+    #[test]
+    fn skew_of_a_turned_page_is_the_small_residual_angle() {
+        for (turn, skew) in [
+            (0.0, 2.39),
+            (90.0, -1.5),
+            (180.0, 2.39),
+            (270.0, 3.0),
+            (180.0, -2.0),
+        ] {
+            let a = f64::to_radians(turn + skew);
+            let h = Homography([
+                [a.cos(), -a.sin(), 0.0],
+                [a.sin(), a.cos(), 0.0],
+                [0.0, 0.0, 1.0],
+            ]);
+            let (rot, got) = rotation_of(&h);
+            assert_eq!(rot as f64, turn);
+            assert!((got - skew).abs() < 1e-9, "{turn} {skew}: {got}");
+        }
     }
 
     #[test]
