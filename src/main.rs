@@ -312,6 +312,23 @@ fn main() {
 
 fn render(a: RenderArgs) -> Result<()> {
     let t = load_template(&a.template)?;
+    // What is printed (and put in the QR) must be a value the form's own field accepts.
+    for (id, flag, v) in [
+        ("dossier_code", "--dossier", &a.dossier),
+        ("enterprise_code", "--enterprise", &a.enterprise),
+    ] {
+        let Some(v) = v else { continue };
+        let Some(f) = t.field(id) else {
+            bail!("{flag}: the {} form has no {id} field", t.template_id);
+        };
+        let ok = phieu::validate::CodePattern::from_regex(&f.pattern).is_ok_and(|p| p.matches(v));
+        if !ok {
+            bail!(
+                "{flag} {v:?}: does not match the {id} pattern {}",
+                f.pattern
+            );
+        }
+    }
     let prefill = Prefill {
         dossier: a.dossier,
         enterprise: a.enterprise,
