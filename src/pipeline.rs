@@ -487,24 +487,19 @@ impl Reader {
         let all_ok = reasons.is_empty()
             && answers.values().all(|a| a.status == "accepted")
             && fields.values().all(|f| f.status != "needs_review");
-        let score = if answers
+        // One rule with the final record (`export`): the score exists when every criterion row (the numbered
+        // rows of the template) is accepted with an answer; a skipped criterion leaves it undefined.
+        let points: Option<Vec<i32>> = t
+            .rows
             .iter()
-            .filter(|(k, _)| k.starts_with('c'))
-            .all(|(_, a)| a.status == "accepted")
-        {
-            Some(
-                t.rows
-                    .iter()
-                    .filter(|r| r.number.is_some())
-                    .filter_map(|r| {
-                        let c = answers.get(&r.id)?.choice.as_ref()?;
-                        r.options.iter().find(|o| &o.id == c).map(|o| o.score)
-                    })
-                    .sum(),
-            )
-        } else {
-            None
-        };
+            .filter(|r| r.number.is_some())
+            .map(|r| {
+                let a = answers.get(&r.id).filter(|a| a.status == "accepted")?;
+                let c = a.choice.as_ref()?;
+                r.options.iter().find(|o| &o.id == c).map(|o| o.score)
+            })
+            .collect();
+        let score = points.map(|p| p.iter().sum());
         PageRecord {
             schema: SCHEMA.into(),
             source: src,

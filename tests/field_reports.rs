@@ -141,3 +141,30 @@ fn readable_qr_gives_the_dossier_code() {
     assert_eq!(f["status"], "accepted");
     assert_eq!(f["source"], "qr");
 }
+
+#[test]
+fn score_exists_exactly_when_all_nine_criteria_are_accepted_answers() {
+    for (name, r) in results() {
+        let Some(answers) = r["answers"].as_object().filter(|a| !a.is_empty()) else {
+            continue;
+        };
+        let points: Option<Vec<i64>> = (1..=9)
+            .map(|i| {
+                let a = &answers[&format!("c{i}")];
+                if a["status"] != "accepted" {
+                    return None;
+                }
+                match a["choice"].as_str()? {
+                    "a" => Some(2),
+                    "b" => Some(1),
+                    _ => Some(0),
+                }
+            })
+            .collect();
+        assert_eq!(
+            r["score"].as_i64(),
+            points.map(|p| p.iter().sum()),
+            "{name}"
+        );
+    }
+}

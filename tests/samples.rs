@@ -138,3 +138,31 @@ fn samples_match_golden_results() {
     );
     std::fs::remove_dir_all(&out).ok();
 }
+
+#[test]
+fn score_is_only_given_when_all_nine_criteria_are_answered_and_accepted() {
+    let out = std::env::temp_dir().join(format!("phieu-samples-score-{}", std::process::id()));
+    let results = scan_samples(&out);
+    let mut skipped_seen = 0;
+    for r in &results {
+        let Some(answers) = r["answers"].as_object().filter(|a| !a.is_empty()) else {
+            continue;
+        };
+        let rows: Vec<&Value> = (1..=9).map(|i| &answers[&format!("c{i}")]).collect();
+        let all_accepted = rows.iter().all(|a| a["status"] == "accepted");
+        let points: Option<i64> = rows
+            .iter()
+            .map(|a| match (a["status"].as_str(), a["choice"].as_str()) {
+                (Some("accepted"), Some("a")) => Some(2),
+                (Some("accepted"), Some("b")) => Some(1),
+                (Some("accepted"), Some(_)) => Some(0),
+                _ => None,
+            })
+            .sum();
+        skipped_seen += (all_accepted && points.is_none()) as usize;
+        assert_eq!(r["score"].as_i64(), points, "{}", name(r));
+    }
+    // The samples include forms with a skipped criterion and every other row accepted: the case the rule is for.
+    assert!(skipped_seen > 0);
+    std::fs::remove_dir_all(&out).ok();
+}
