@@ -372,6 +372,16 @@ pub fn read_row(
     decide_row(&row.id, readings, PageHabit::Unknown, opts)
 }
 
+impl RowReading {
+    /// The boxes that hold any ink at all.
+    pub fn live_boxes(&self) -> Vec<&BoxReading> {
+        self.boxes
+            .iter()
+            .filter(|b| b.state != BoxState::Empty)
+            .collect()
+    }
+}
+
 /// How the citizen marks answers on this page, from the rows that are plain to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -390,11 +400,7 @@ pub fn page_habit(rows: &[RowReading], min: usize) -> PageHabit {
     let lone = |st: BoxState| {
         rows.iter()
             .filter(|r| {
-                let live: Vec<_> = r
-                    .boxes
-                    .iter()
-                    .filter(|b| b.state != BoxState::Empty)
-                    .collect();
+                let live = r.live_boxes();
                 live.len() == 1 && live[0].state == st
             })
             .count()
@@ -535,11 +541,7 @@ pub fn flag_sparse_page(rows: &mut [RowReading], opts: &MarkOptions) -> bool {
     let weak = rows
         .iter()
         .filter(|r| {
-            let live: Vec<_> = r
-                .boxes
-                .iter()
-                .filter(|b| b.state != BoxState::Empty)
-                .collect();
+            let live = r.live_boxes();
             !live.is_empty()
                 && live
                     .iter()

@@ -47,6 +47,14 @@ struct Draw<'a> {
     ctm: Matrix,
 }
 
+impl Draw<'_> {
+    /// The image's declared size in samples (0 when missing; decoding then reports the error).
+    fn size(&self) -> (f64, f64) {
+        let dim = |k: &[u8]| self.stream.dict.get(k).ok().and_then(num).unwrap_or(0.0);
+        (dim(b"Width"), dim(b"Height"))
+    }
+}
+
 fn num(o: &Object) -> Option<f64> {
     match o {
         Object::Integer(i) => Some(*i as f64),
@@ -235,8 +243,7 @@ fn composite(
     let mut res: f64 = 0.0;
     let mut extent = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
     for d in draws {
-        let dim = |k: &[u8]| d.stream.dict.get(k).ok().and_then(num).unwrap_or(0.0);
-        let (w, h) = (dim(b"Width"), dim(b"Height"));
+        let (w, h) = d.size();
         let m = &d.ctm;
         let (lx, ly) = (m[0].hypot(m[1]), m[2].hypot(m[3]));
         if lx > 0.0 && ly > 0.0 {
@@ -262,8 +269,8 @@ fn composite(
     let pixels: f64 = draws
         .iter()
         .map(|d| {
-            let dim = |k: &[u8]| d.stream.dict.get(k).ok().and_then(num).unwrap_or(0.0);
-            dim(b"Width") * dim(b"Height")
+            let (w, h) = d.size();
+            w * h
         })
         .sum();
     let area = (b[2] - b[0]) * (b[3] - b[1]) * res * res;
@@ -281,14 +288,14 @@ fn composite(
     let (cw, ch) = (cw as u32, ch as u32);
     // The usual scanner page: one upright image that fills the box exactly. It is returned as decoded.
     if let [d] = draws {
-        let dim = |k: &[u8]| d.stream.dict.get(k).ok().and_then(num).unwrap_or(0.0);
+        let (w, h) = d.size();
         let m = &d.ctm;
         let fills = m[1].abs() < 1e-9
             && m[2].abs() < 1e-9
             && m[0] > 0.0
             && m[3] > 0.0
-            && dim(b"Width") as u32 == cw
-            && dim(b"Height") as u32 == ch
+            && w as u32 == cw
+            && h as u32 == ch
             && (m[4] - b[0]).abs() * res < 0.5
             && (m[5] - b[1]).abs() * res < 0.5;
         if fills {
@@ -297,8 +304,8 @@ fn composite(
     }
     let mut canvas = GrayImage::from_pixel(cw, ch, [255u8].into());
     for d in draws {
-        let img = decode_image(doc, d.stream, max_pixels)?;
         let Some(inv) = invert(&d.ctm) else { continue };
+        let img = decode_image(doc, d.stream, max_pixels)?.into_paint();
         let (iw, ih) = img.size();
         // Only the canvas pixels inside the image's bounding box are visited.
         let mut bb = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
@@ -333,29 +340,44 @@ fn composite(
 
 /// A decoded image XObject: grey or colour pixels, or a stencil mask (true = paint).
 pub(super) enum Decoded {
-    Pixels(DynamicImage, GrayImage),
+    Pixels(DynamicImage),
     Mask(u32, u32, Vec<bool>),
 }
 
-impl Decoded {
+/// A decoded image as the compositor samples it: grey (the darkest channel, as every page), or a stencil mask.
+enum Paint {
+    Gray(GrayImage),
+    Mask(u32, u32, Vec<bool>),
+}
+
+impl Paint {
     fn size(&self) -> (u32, u32) {
         match self {
-            Decoded::Pixels(_, g) => g.dimensions(),
-            Decoded::Mask(w, h, _) => (*w, *h),
+            Paint::Gray(g) => g.dimensions(),
+            Paint::Mask(w, h, _) => (*w, *h),
         }
     }
 
     /// The grey a sample shows (None: a stencil mask's transparent sample).
     fn gray_at(&self, x: u32, y: u32) -> Option<u8> {
         match self {
-            Decoded::Pixels(_, g) => Some(g.get_pixel(x, y).0[0]),
-            Decoded::Mask(w, _, m) => m[(y * w + x) as usize].then_some(0),
+            Paint::Gray(g) => Some(g.get_pixel(x, y).0[0]),
+            Paint::Mask(w, _, m) => m[(y * w + x) as usize].then_some(0),
+        }
+    }
+}
+
+impl Decoded {
+    fn into_paint(self) -> Paint {
+        match self {
+            Decoded::Pixels(img) => Paint::Gray(super::to_gray(img).0),
+            Decoded::Mask(w, h, m) => Paint::Mask(w, h, m),
         }
     }
 
     fn into_image(self) -> DynamicImage {
         match self {
-            Decoded::Pixels(img, _) => img,
+            Decoded::Pixels(img) => img,
             Decoded::Mask(w, h, m) => DynamicImage::ImageLuma8(
                 GrayImage::from_raw(w, h, m.iter().map(|&p| if p { 0 } else { 255 }).collect())
                     .expect("size"),
@@ -771,8 +793,7 @@ pub(super) fn decode_image(doc: &Document, s: &Stream, max_pixels: u64) -> Resul
                 if inverted {
                     img.invert();
                 }
-                let gray = super::to_gray(img.clone()).0;
-                return Ok(Decoded::Pixels(img, gray));
+                return Ok(Decoded::Pixels(img));
             }
             b"CCITTFaxDecode" => {
                 let p = parms.as_ref();
@@ -843,30 +864,28 @@ pub(super) fn decode_image(doc: &Document, s: &Stream, max_pixels: u64) -> Resul
                 .collect()
         })
         .collect();
+    // Grey spaces stay one channel; everything else becomes RGB, reduced to grey later with every page.
     let gray_only = matches!(space, Space::Gray);
-    let mut rgb = Vec::with_capacity(if gray_only { 0 } else { n_pixels * 3 });
-    let mut gray = Vec::with_capacity(n_pixels);
+    let mut out = Vec::with_capacity(n_pixels * if gray_only { 1 } else { 3 });
     let mut c = vec![0.0; n];
     for px in samples.chunks_exact(n).take(n_pixels) {
         for k in 0..n {
             c[k] = luts[k][px[k] as usize];
         }
         let v = to_rgb(&space, &c);
-        gray.push(v[0].min(v[1]).min(v[2]));
-        if !gray_only {
-            rgb.extend_from_slice(&v);
+        if gray_only {
+            out.push(v[0]);
+        } else {
+            out.extend_from_slice(&v);
         }
     }
-    if gray.len() < n_pixels {
-        return Err("pixel data shorter than the image size".into());
-    }
-    let g = GrayImage::from_raw(w, h, gray).expect("size");
+    let short = || Fail::from("pixel data shorter than the image size");
     let img = if gray_only {
-        DynamicImage::ImageLuma8(g.clone())
+        DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, out).ok_or_else(short)?)
     } else {
-        DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb).expect("size"))
+        DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, out).ok_or_else(short)?)
     };
-    Ok(Decoded::Pixels(img, g))
+    Ok(Decoded::Pixels(img))
 }
 
 /// The component count in a JPEG's frame header (SOF), if one is found.
