@@ -3,8 +3,10 @@
 //! that grammar-constrained reading never accepts a wrong code.
 
 use image::GrayImage;
-use phieu::ocr::{decide_field, greedy, FieldOptions, FieldStatus, LineRecognizer, OcrsRecognizer};
-use phieu::validate::CodePattern;
+use phieu::read::codes::{
+    decide_field, greedy, FieldOptions, LineRecognizer, OcrsRecognizer, ValueStatus,
+};
+use phieu::read::validate::CodePattern;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -85,7 +87,7 @@ fn printed_held_out_codes_are_read_and_nothing_wrong_is_accepted() {
                 r.value, r.raw, r.confidence, r.reasons
             );
         }
-        if r.status == FieldStatus::Accepted {
+        if r.status == ValueStatus::Accepted {
             assert_eq!(
                 r.value.as_deref(),
                 Some(text.as_str()),
@@ -94,7 +96,7 @@ fn printed_held_out_codes_are_read_and_nothing_wrong_is_accepted() {
         }
         if variant == "printed" {
             printed += 1;
-            printed_ok += (r.status == FieldStatus::Accepted) as usize;
+            printed_ok += (r.status == ValueStatus::Accepted) as usize;
         }
     }
     assert!(

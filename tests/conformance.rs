@@ -13,7 +13,7 @@
 //! ImageMagick) the test prints a skip message and passes, unless `PHIEU_REQUIRE_TOOLS=1` (CI), where it fails.
 
 use image::GrayImage;
-use phieu::load::{LoadOptions, PageSource};
+use phieu::read::load::{LoadOptions, PageSource};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

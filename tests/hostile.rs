@@ -519,7 +519,7 @@ fn defective_forms_go_to_review_with_the_reason() {
     let base = grey(&pages.join("synth_00002.jpg"));
     let hom: [[f64; 3]; 3] =
         serde_json::from_value(truth[2]["transform"]["homography"].clone()).unwrap();
-    let t = phieu::template::Template::builtin("khdt").unwrap();
+    let t = phieu::forms::template::Template::builtin("khdt").unwrap();
     let (w, h) = base.dimensions();
 
     let mut half = image::GrayImage::from_pixel(w, h, image::Luma([255]));
@@ -550,7 +550,8 @@ fn defective_forms_go_to_review_with_the_reason() {
     // 200 characters of ink written over the dossier-code field, in four lines.
     let mut ink = base.clone();
     let font =
-        ab_glyph::FontRef::try_from_slice(include_bytes!("../src/fonts/DejaVuSans.ttf")).unwrap();
+        ab_glyph::FontRef::try_from_slice(include_bytes!("../src/forms/fonts/DejaVuSans.ttf"))
+            .unwrap();
     let fb = t.field("dossier_code").unwrap().bbox;
     let text: String = (0..200).map(|i| b"A7x.Q-3kZ9"[i % 10] as char).collect();
     let line_mm = (fb[3] - fb[1]) / 4.0;

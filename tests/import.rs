@@ -3,10 +3,12 @@
 //! `PHIEU_PG_URL` names a PostgreSQL database, on PostgreSQL too (`PHIEU_REQUIRE_PG=1` makes a missing server a
 //! failure instead of a skip).
 
-use phieu::db::{self, BatchOutcome, DbError, ImportOptions, Store, Val};
-use phieu::export::SourceRef;
-use phieu::final_record::{DecidedBy, FinalRecord, FinalValue, ItemId, ItemKind, FINAL_SCHEMA};
 use phieu::report::{self, Level, ReportOptions};
+use phieu::results::SourceRef;
+use phieu::store::db::{self, BatchOutcome, DbError, ImportOptions, Store, Val};
+use phieu::store::final_record::{
+    DecidedBy, FinalRecord, FinalValue, ItemId, ItemKind, FINAL_SCHEMA,
+};
 use std::path::PathBuf;
 
 fn value(v: Option<&str>) -> FinalValue {
@@ -309,7 +311,12 @@ fn scenario_report_figures(store: &mut dyn Store) {
     db::import_records(store, "r.jsonl", &recs).unwrap();
     let (ratings, conflicts) = db::load_ratings(store).unwrap();
     assert_eq!((ratings.len(), conflicts), (4, 0));
-    let returned = report::read_returned(&PathBuf::from("returned.csv"), RETURNED).unwrap();
+    let returned = phieu::returned::read_returned(
+        &PathBuf::from("returned.csv"),
+        RETURNED,
+        &phieu::returned::REPORT_COLUMNS,
+    )
+    .unwrap();
     let r = report::build(
         &ratings,
         Some(&returned),

@@ -165,7 +165,7 @@ fn review_api_guards_and_saves_decisions() {
     assert_eq!(cands, ["000.20.31.H48-230403-9408"], "proposal {proposal}");
     for c in &cands {
         assert!(
-            phieu::validate::edit_distance(proposal, c) <= 3,
+            phieu::read::validate::edit_distance(proposal, c) <= 3,
             "{proposal} {c}"
         );
     }
@@ -174,7 +174,7 @@ fn review_api_guards_and_saves_decisions() {
     let (code, err) = export(&out, &dir.join("partial.jsonl"), &["--allow-unreviewed"]);
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(dir.join("partial.jsonl")).unwrap();
-    let recs = phieu::final_record::read_final_jsonl(&text).unwrap();
+    let recs = phieu::store::final_record::read_final_jsonl(&text).unwrap();
     // Six forms (synth 1, 2, 3, 4, 5, 7); the blank page and the other page are not forms.
     assert_eq!(recs.len(), 6);
     let open: usize = recs.iter().map(|r| r.unresolved.len()).sum();
@@ -186,16 +186,16 @@ fn review_api_guards_and_saves_decisions() {
 fn unread_page_is_kept_or_discarded_and_shown_as_scanned() {
     let dir = tmp("review-page-item");
     // A page whose corner markers were not found (the sample's non-form page stands in for the image).
-    let mut rec = phieu::export::PageRecord::bare(
-        phieu::export::SourceRef {
+    let mut rec = phieu::results::PageRecord::bare(
+        phieu::results::SourceRef {
             path: "samples/synth_00006.jpg".into(),
             page: 1,
         },
-        phieu::export::PageStatus::NeedsReview,
+        phieu::results::PageStatus::NeedsReview,
         vec!["markers_not_found".into()],
     );
     rec.template = Some("gtvt".into());
-    std::fs::write(dir.join("results.jsonl"), phieu::export::to_jsonl(&[rec])).unwrap();
+    std::fs::write(dir.join("results.jsonl"), phieu::results::to_jsonl(&[rec])).unwrap();
     std::fs::write(dir.join("manifest.json"), r#"{"batch_id":"b-page"}"#).unwrap();
 
     let s = Server::start(&dir, "Lan");

@@ -349,9 +349,10 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
     let final_path = dir.join("final.jsonl");
     let (code, err) = export(&out, &final_path, &[]);
     assert_eq!(code, 0, "{err}");
-    let recs =
-        phieu::final_record::read_final_jsonl(&std::fs::read_to_string(&final_path).unwrap())
-            .unwrap();
+    let recs = phieu::store::final_record::read_final_jsonl(
+        &std::fs::read_to_string(&final_path).unwrap(),
+    )
+    .unwrap();
     assert_eq!(recs.len(), 6);
     for r in &recs {
         assert!(r.unresolved.is_empty());
@@ -359,9 +360,9 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
         for (key, v) in r.answers.iter().chain(&r.fields) {
             let decided = items.iter().any(|i| i.0 == file && &i.2 == key);
             let by = if decided {
-                phieu::final_record::DecidedBy::Person
+                phieu::store::final_record::DecidedBy::Person
             } else {
-                phieu::final_record::DecidedBy::Machine
+                phieu::store::final_record::DecidedBy::Machine
             };
             assert_eq!(v.decided_by, by, "{file} {key}");
             if decided {

@@ -3,9 +3,9 @@
 //! the template, then appended (fsynced) to `DIR/review.jsonl` before the page hears it was saved.
 
 use super::{Batch, DecisionLog, Decisions, Item, ReviewError, ReviewOptions, DECISIONS_FILE};
-use crate::export::write_atomic;
-use crate::final_record::{ItemId, ItemKind};
 use crate::geom::Homography;
+use crate::results::write_atomic;
+use crate::store::final_record::{ItemId, ItemKind};
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -75,9 +75,8 @@ impl Default for ServeOptions {
 
 /// 128 random bits as hex.
 pub fn random_token() -> String {
-    use rand::RngCore;
     let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
+    getrandom::getrandom(&mut b).expect("the operating system's random source");
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -272,7 +271,7 @@ fn opt(key: &str, value: Option<&str>, label: &str) -> OptionView {
 fn nearest(code: &str, returned: &[String]) -> Vec<String> {
     let mut v: Vec<(usize, &String)> = returned
         .iter()
-        .map(|c| (crate::validate::edit_distance(code, c), c))
+        .map(|c| (crate::read::validate::edit_distance(code, c), c))
         .filter(|(d, _)| *d <= 3)
         .collect();
     v.sort();
@@ -495,7 +494,7 @@ async fn page_image(State(app): State<Shared>, Query(q): Query<PageQuery>) -> Re
 /// The whole page as a PNG: warped upright to template millimetres through the scan's registration (so the
 /// item's box can be outlined in template coordinates), or the page as scanned when it was never registered.
 /// Cached under `DIR/.phieu/pages/`.
-fn whole_page(app: &App, rec: &crate::export::PageRecord) -> Result<Vec<u8>, String> {
+fn whole_page(app: &App, rec: &crate::results::PageRecord) -> Result<Vec<u8>, String> {
     use sha2::Digest;
     let key = {
         let mut h = sha2::Sha256::new();
@@ -519,17 +518,17 @@ fn whole_page(app: &App, rec: &crate::export::PageRecord) -> Result<Vec<u8>, Str
     }
     let src = source_path(&app.dir, &rec.source.path)
         .ok_or_else(|| format!("{}: source file not found", rec.source.path))?;
-    let page = crate::load::load_page(&src, rec.source.page).map_err(|e| e.to_string())?;
+    let page = crate::read::load::load_page(&src, rec.source.page).map_err(|e| e.to_string())?;
     let img = match &rec.registration {
         Some(reg) => {
             let page_mm = rec
                 .template
                 .as_deref()
-                .and_then(|t| crate::template::Template::builtin(t).ok())
+                .and_then(|t| crate::forms::template::Template::builtin(t).ok())
                 .map(|t| t.page_mm)
                 .unwrap_or([210.0, 297.0]);
             let px_per_mm = app.page_height_px as f64 / page_mm[1];
-            crate::register::warp_region(
+            crate::raster::warp_region(
                 &page.image,
                 &Homography(reg.homography),
                 [0.0, 0.0, page_mm[0], page_mm[1]],

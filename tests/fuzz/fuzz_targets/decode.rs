@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phieu::load::{FileKind, LoadOptions, PageSource};
+use phieu::read::load::{FileKind, LoadOptions, PageSource};
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

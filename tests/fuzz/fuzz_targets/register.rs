@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phieu::identify::{identify, IdentifyOptions};
-use phieu::register::{register, verify, RegisterOptions, RegisterOutcome};
-use phieu::template::Template;
+use phieu::read::identify::{identify, IdentifyOptions};
+use phieu::read::register::{register, verify, RegisterOptions, RegisterOutcome};
+use phieu::forms::template::Template;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 4 {
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         }
     });
     let opts = RegisterOptions::default();
-    if let RegisterOutcome::Registered(mut reg) = register(&img, &opts) {
+    if let RegisterOutcome::Registered(mut reg) = register(&img, &[], &opts) {
         let templates = Template::builtins();
         let id = identify(&img, &reg, &templates, &IdentifyOptions::default());
         let t = id

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phieu::template::Template;
-use phieu::validate::CodePattern;
+use phieu::forms::template::Template;
+use phieu::read::validate::CodePattern;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

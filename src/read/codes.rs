@@ -3,8 +3,10 @@
 //! probabilities, so the result carries a confidence and is sent to review when the model and grammar disagree.
 
 use crate::geom::Homography;
-use crate::register::{warp_region, Levels};
-use crate::validate::{CharClass, CodePattern};
+use crate::raster::warp_region;
+use crate::read::register::Levels;
+use crate::read::validate::{CharClass, CodePattern};
+pub use crate::results::ValueStatus;
 use image::GrayImage;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -61,8 +63,25 @@ pub struct OcrsRecognizer {
     meta: ModelMeta,
 }
 
+/// The shipped recognition model, compiled into the binary so an installed `phieu` works anywhere.
+pub const BUILTIN_MODEL: &[u8] = include_bytes!("../../models/codes.onnx");
+/// The shipped model's metadata (`models/codes.json`).
+pub const BUILTIN_MODEL_META: &str = include_str!("../../models/codes.json");
+
 impl OcrsRecognizer {
-    /// Loads `codes.onnx` and its `codes.json` from a path to the ONNX file.
+    /// The model compiled into the binary (`models/codes.onnx` at build time).
+    pub fn builtin() -> Result<OcrsRecognizer, OcrError> {
+        let err = |reason: String| OcrError::Load {
+            path: "(built-in model)".into(),
+            reason,
+        };
+        let meta: ModelMeta =
+            serde_json::from_str(BUILTIN_MODEL_META).map_err(|e| err(e.to_string()))?;
+        let load = || rten::Model::load_static_slice(BUILTIN_MODEL).map_err(|e| err(e.to_string()));
+        Self::from_models(meta, load()?, load()?).map_err(err)
+    }
+
+    /// Loads an ONNX model file and its `.json` metadata beside it (`--model`).
     pub fn load(onnx: &Path) -> Result<OcrsRecognizer, OcrError> {
         let err = |reason: String| OcrError::Load {
             path: onnx.to_path_buf(),
@@ -75,15 +94,24 @@ impl OcrsRecognizer {
         )
         .map_err(|e| err(e.to_string()))?;
         let load = || rten::Model::load_file(onnx).map_err(|e| err(e.to_string()));
+        Self::from_models(meta, load()?, load()?).map_err(err)
+    }
+
+    /// `ocrs` owns its copy of the model, and the CTC scores come from running ours directly.
+    fn from_models(
+        meta: ModelMeta,
+        for_engine: rten::Model,
+        model: rten::Model,
+    ) -> Result<OcrsRecognizer, String> {
         let engine = ocrs::OcrEngine::new(ocrs::OcrEngineParams {
-            recognition_model: Some(load()?),
+            recognition_model: Some(for_engine),
             alphabet: Some(meta.alphabet.clone()),
             ..Default::default()
         })
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
         Ok(OcrsRecognizer {
             engine,
-            model: load()?,
+            model,
             alphabet: meta.alphabet.chars().collect(),
             meta,
         })
@@ -322,18 +350,6 @@ pub fn decode_constrained(
     })
 }
 
-/// Field outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldStatus {
-    /// Read automatically.
-    Accepted,
-    /// A person must confirm.
-    NeedsReview,
-    /// The field is empty.
-    Missing,
-}
-
 /// The reading of one code field.
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldReading {
@@ -344,7 +360,7 @@ pub struct FieldReading {
     /// Confidence in [0,1].
     pub confidence: f64,
     /// Outcome.
-    pub status: FieldStatus,
+    pub status: ValueStatus,
     /// Why review is needed.
     pub reasons: Vec<String>,
 }
@@ -529,7 +545,7 @@ pub fn rotate_about_centre(img: &GrayImage, deg: f64, fill: u8) -> GrayImage {
         let p = [cx + c * dx - s * dy, cy + s * dx + c * dy];
         let inside = p[0] >= 0.0 && p[1] >= 0.0 && p[0] < w as f64 && p[1] < h as f64;
         let v = if inside {
-            crate::register::sample(img, p) + 0.5
+            crate::raster::sample(img, p) + 0.5
         } else {
             fill as f32
         };
@@ -571,7 +587,7 @@ pub fn read_field(
                 value: None,
                 raw: None,
                 confidence: 0.95,
-                status: FieldStatus::Missing,
+                status: ValueStatus::Missing,
                 reasons: vec![],
             },
             None,
@@ -582,7 +598,7 @@ pub fn read_field(
             value,
             raw,
             confidence: conf,
-            status: FieldStatus::NeedsReview,
+            status: ValueStatus::NeedsReview,
             reasons: vec![reason.to_string()],
         };
     let Some(rec) = rec else {
@@ -626,14 +642,14 @@ pub fn read_field(
                     value: Some(l.code),
                     raw: fr.raw,
                     confidence: l.posterior,
-                    status: FieldStatus::Accepted,
+                    status: ValueStatus::Accepted,
                     reasons: vec![],
                 };
             } else if fr.value.as_deref() == Some(l.code.as_str())
-                && fr.status == FieldStatus::Accepted
+                && fr.status == ValueStatus::Accepted
             {
                 // The plain reading is a listed code, but a listed neighbour is nearly as likely.
-                fr.status = FieldStatus::NeedsReview;
+                fr.status = ValueStatus::NeedsReview;
                 fr.reasons.push("close_listed_neighbour".into());
             }
         }
@@ -758,7 +774,7 @@ pub fn decide_field(
             value: None,
             raw: Some(raw),
             confidence: 0.0,
-            status: FieldStatus::NeedsReview,
+            status: ValueStatus::NeedsReview,
             reasons: vec!["unreadable".into()],
         };
     };
@@ -786,9 +802,9 @@ pub fn decide_field(
         raw: Some(raw),
         confidence,
         status: if reasons.is_empty() {
-            FieldStatus::Accepted
+            ValueStatus::Accepted
         } else {
-            FieldStatus::NeedsReview
+            ValueStatus::NeedsReview
         },
         reasons,
     }
@@ -886,7 +902,7 @@ mod tests {
         let lp = f.log_probs(&GrayImage::new(1, 1)).unwrap();
         let r = decide_field(&lp, &alpha(), &dossier(), &FieldOptions::default());
         assert_eq!(r.value.as_deref(), Some("000.00.17.H48-210426-0001"));
-        assert_eq!(r.status, FieldStatus::Accepted, "{r:?}");
+        assert_eq!(r.status, ValueStatus::Accepted, "{r:?}");
     }
 
     #[test]
@@ -898,7 +914,7 @@ mod tests {
         };
         let lp = f.log_probs(&GrayImage::new(1, 1)).unwrap();
         let r = decide_field(&lp, &alpha(), &dossier(), &FieldOptions::default());
-        assert_eq!(r.status, FieldStatus::NeedsReview);
+        assert_eq!(r.status, ValueStatus::NeedsReview);
         assert!(
             r.value.unwrap().ends_with("-0001") || r.reasons.contains(&"off_grammar".to_string())
         );
@@ -915,7 +931,7 @@ mod tests {
         let p = CodePattern::from_regex(r"^\d{10}(-\d{3})?$").unwrap();
         let r = decide_field(&lp, &alpha(), &p, &FieldOptions::default());
         assert_eq!(r.value.as_deref(), Some("4300861234"));
-        assert_eq!(r.status, FieldStatus::Accepted, "{r:?}");
+        assert_eq!(r.status, ValueStatus::Accepted, "{r:?}");
     }
 
     #[test]

@@ -62,9 +62,87 @@ pub struct QrSpec {
     pub bbox: BoxMm,
     /// Content of a blank form.
     pub content: String,
-    /// Content pattern of a prefilled form.
+    /// Content of a prefilled form: literal text with `<field_id>` where a field's value goes
+    /// (`PDG1;T=GTVT;HS=<dossier_code>`).
     #[serde(default)]
     pub content_when_prefilled: Option<String>,
+}
+
+impl QrSpec {
+    /// The payload printed for these field values: the prefilled form when every placeholder has a value,
+    /// else the blank form's.
+    pub fn payload(&self, values: &std::collections::BTreeMap<String, String>) -> String {
+        let Some(p) = &self.content_when_prefilled else {
+            return self.content.clone();
+        };
+        let mut out = String::new();
+        for (lit, field) in split_placeholders(p) {
+            out.push_str(lit);
+            if let Some(f) = field {
+                match values.get(f) {
+                    Some(v) => out.push_str(v),
+                    None => return self.content.clone(),
+                }
+            }
+        }
+        out
+    }
+
+    /// The field values a payload carries, when it is this form's (blank or prefilled); `None` otherwise.
+    pub fn parse(&self, content: &str) -> Option<std::collections::BTreeMap<String, String>> {
+        let mut values = std::collections::BTreeMap::new();
+        if content == self.content {
+            return Some(values);
+        }
+        let parts = split_placeholders(self.content_when_prefilled.as_deref()?);
+        let mut rest = content;
+        for (i, (lit, field)) in parts.iter().enumerate() {
+            rest = rest.strip_prefix(lit)?;
+            let Some(f) = field else { continue };
+            // A value runs to the next literal (or the end); values never contain the separator after them.
+            let next = parts.get(i + 1).map(|p| p.0).filter(|l| !l.is_empty());
+            let end = match next {
+                Some(l) => rest.find(l)?,
+                None => rest.len(),
+            };
+            if end == 0 {
+                return None;
+            }
+            values.insert(f.to_string(), rest[..end].to_string());
+            rest = &rest[end..];
+        }
+        rest.is_empty().then_some(values)
+    }
+
+    /// The field ids a prefilled payload carries.
+    pub fn fields(&self) -> Vec<&str> {
+        self.content_when_prefilled
+            .as_deref()
+            .map(|p| {
+                split_placeholders(p)
+                    .into_iter()
+                    .filter_map(|(_, f)| f)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// `lit<a>lit<b>lit` → [(lit, Some(a)), (lit, Some(b)), (lit, None)].
+fn split_placeholders(p: &str) -> Vec<(&str, Option<&str>)> {
+    let mut out = vec![];
+    let mut rest = p;
+    while let Some(i) = rest.find('<') {
+        match rest[i..].find('>') {
+            Some(j) => {
+                out.push((&rest[..i], Some(&rest[i + 1..i + j])));
+                rest = &rest[i + j + 1..];
+            }
+            None => break,
+        }
+    }
+    out.push((rest, None));
+    out
 }
 
 /// A printed text.
@@ -100,11 +178,27 @@ pub struct PrintedText {
     pub pt: f64,
 }
 
+/// What a code field means to the center, which decides how it is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldRole {
+    /// The dossier code: ties the rating to an officer; checked against the QR's `HS=`, its date, the agency
+    /// list and the returned-dossiers list.
+    DossierCode,
+    /// The enterprise (business registration) code.
+    EnterpriseCode,
+    /// Any other code: checked against its pattern only.
+    Code,
+}
+
 /// A text field (dossier code, enterprise code).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FieldSpec {
     /// Field id, e.g. `dossier_code`.
     pub id: String,
+    /// What the field means (default: from the id for the two known fields, else a plain code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<FieldRole>,
     /// Printed label.
     pub label: String,
     /// The field's outline, mm.
@@ -184,6 +278,17 @@ pub struct RowSpec {
     pub band: BoxMm,
     /// The options, in printed order.
     pub options: Vec<OptionSpec>,
+}
+
+impl FieldSpec {
+    /// The field's role: as written, or for files that predate roles, from the two ids they used.
+    pub fn role(&self) -> FieldRole {
+        self.role.unwrap_or(match self.id.as_str() {
+            "dossier_code" => FieldRole::DossierCode,
+            "enterprise_code" => FieldRole::EnterpriseCode,
+            _ => FieldRole::Code,
+        })
+    }
 }
 
 /// A whole form template (`phieu-form/1`).
@@ -317,6 +422,35 @@ impl Template {
         ys
     }
 
+    /// The field with `role`, if the form has one.
+    pub fn field_with_role(&self, role: FieldRole) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.role() == role)
+    }
+
+    /// The rows that are criteria (the numbered rows): their points sum to the form's score.
+    pub fn criteria(&self) -> impl Iterator<Item = &RowSpec> {
+        self.rows.iter().filter(|r| r.number.is_some())
+    }
+
+    /// The score: the sum of the chosen options' points over every criterion, defined only when every
+    /// criterion has an accepted answer (`choice(row_id)`); a skipped criterion leaves it undefined. One rule
+    /// for the results and the final records.
+    pub fn score<'a>(&self, choice: impl Fn(&str) -> Option<&'a str>) -> Option<i32> {
+        self.criteria()
+            .map(|r| {
+                let c = choice(&r.id)?;
+                r.options.iter().find(|o| o.id == c).map(|o| o.score)
+            })
+            .sum()
+    }
+
+    /// The highest score the form allows (the best option of every criterion).
+    pub fn max_score(&self) -> i32 {
+        self.criteria()
+            .map(|r| r.options.iter().map(|o| o.score).max().unwrap_or(0))
+            .sum()
+    }
+
     /// The field with id `id`.
     pub fn field(&self, id: &str) -> Option<&FieldSpec> {
         self.fields.iter().find(|f| f.id == id)
@@ -334,7 +468,7 @@ impl Template {
 
 /// Only the regex subset our patterns use is needed downstream; check it compiles there.
 fn regex_lite_check(p: &str) -> Result<(), String> {
-    crate::validate::CodePattern::from_regex(p).map(|_| ())
+    crate::read::validate::CodePattern::from_regex(p).map(|_| ())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Output contract (`phieu-result/1`): one [`PageRecord`] per page in `results.jsonl`, a flat CSV for
 //! spreadsheets, and atomic file writes (temp file + rename) so a crash never leaves a half-written output.
 
+use crate::util::csv_escape;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,6 +24,41 @@ pub enum PageStatus {
     Blank,
 }
 
+/// The status of one value (a rating row or a code field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueStatus {
+    /// Read automatically.
+    Accepted,
+    /// A person must decide.
+    NeedsReview,
+    /// A code field left empty (rows use a `null` choice instead).
+    Missing,
+}
+
+impl ValueStatus {
+    /// The wire name (`accepted`, `needs_review`, `missing`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueStatus::Accepted => "accepted",
+            ValueStatus::NeedsReview => "needs_review",
+            ValueStatus::Missing => "missing",
+        }
+    }
+}
+
+impl PageStatus {
+    /// The wire name (`accepted`, `needs_review`, `rejected`, `blank`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageStatus::Accepted => "accepted",
+            PageStatus::NeedsReview => "needs_review",
+            PageStatus::Rejected => "rejected",
+            PageStatus::Blank => "blank",
+        }
+    }
+}
+
 /// Where a page came from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SourceRef {
@@ -42,8 +78,8 @@ pub struct FieldOut {
     pub raw: Option<String>,
     /// Confidence in [0,1].
     pub confidence: f64,
-    /// `accepted`, `needs_review` or `missing`.
-    pub status: String,
+    /// Accepted, needs review, or missing (an empty field).
+    pub status: ValueStatus,
     /// Review reasons.
     #[serde(default)]
     pub reasons: Vec<String>,
@@ -65,8 +101,8 @@ pub struct AnswerOut {
     pub choice: Option<String>,
     /// Confidence in [0,1].
     pub confidence: f64,
-    /// `accepted` or `needs_review`.
-    pub status: String,
+    /// Accepted or needs review.
+    pub status: ValueStatus,
     /// Review reason.
     #[serde(default)]
     pub reason: Option<String>,
@@ -202,70 +238,39 @@ pub fn to_jsonl(records: &[PageRecord]) -> String {
     s
 }
 
-fn csv_escape(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// One CSV row per page, answers flattened; UTF-8 with BOM so spreadsheet programs show Vietnamese.
-pub fn to_csv(records: &[PageRecord], row_ids: &[String]) -> String {
+/// One CSV row per page, fields and answers flattened (`ID`, `ID_status` for each field and row of the batch's
+/// templates, in template order); UTF-8 with BOM so spreadsheet programs show Vietnamese.
+pub fn to_csv(records: &[PageRecord], field_ids: &[String], row_ids: &[String]) -> String {
     let mut s = String::from("\u{feff}");
-    let mut head = vec![
-        "path",
-        "page",
-        "status",
-        "template",
-        "dossier_code",
-        "dossier_status",
-        "enterprise_code",
-        "enterprise_status",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect::<Vec<_>>();
-    for r in row_ids {
-        head.push(r.clone());
-        head.push(format!("{r}_status"));
+    let mut head: Vec<String> = ["path", "page", "status", "template"]
+        .map(String::from)
+        .to_vec();
+    for id in field_ids.iter().chain(row_ids) {
+        head.push(id.clone());
+        head.push(format!("{id}_status"));
     }
     head.push("score".into());
     head.push("reasons".into());
     s.push_str(&head.join(","));
     s.push_str("\r\n");
     for rec in records {
-        let f = |id: &str| rec.fields.get(id);
         let mut cols = vec![
             csv_escape(&rec.source.path),
             rec.source.page.to_string(),
-            serde_json::to_value(rec.status)
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_string(),
-            rec.template.clone().unwrap_or_default(),
-            csv_escape(
-                &f("dossier_code")
-                    .and_then(|x| x.value.clone())
-                    .unwrap_or_default(),
-            ),
-            f("dossier_code")
-                .map(|x| x.status.clone())
-                .unwrap_or_default(),
-            csv_escape(
-                &f("enterprise_code")
-                    .and_then(|x| x.value.clone())
-                    .unwrap_or_default(),
-            ),
-            f("enterprise_code")
-                .map(|x| x.status.clone())
-                .unwrap_or_default(),
+            rec.status.as_str().to_string(),
+            csv_escape(rec.template.as_deref().unwrap_or_default()),
         ];
+        for id in field_ids {
+            let f = rec.fields.get(id);
+            cols.push(csv_escape(
+                f.and_then(|x| x.value.as_deref()).unwrap_or_default(),
+            ));
+            cols.push(f.map(|x| x.status.as_str()).unwrap_or_default().to_string());
+        }
         for r in row_ids {
             let a = rec.answers.get(r);
             cols.push(a.and_then(|a| a.choice.clone()).unwrap_or_default());
-            cols.push(a.map(|a| a.status.clone()).unwrap_or_default());
+            cols.push(a.map(|a| a.status.as_str()).unwrap_or_default().to_string());
         }
         cols.push(rec.score.map(|x| x.to_string()).unwrap_or_default());
         cols.push(csv_escape(&rec.reasons.join(";")));
@@ -372,7 +377,7 @@ mod tests {
             vec![],
         );
         r.template = Some("gtvt".into());
-        let s = to_csv(&[r], &["c1".to_string()]);
+        let s = to_csv(&[r], &["dossier_code".to_string()], &["c1".to_string()]);
         assert!(s.starts_with('\u{feff}'));
         assert!(s.contains("\"a,b.png\""));
     }

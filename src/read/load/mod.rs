@@ -239,35 +239,46 @@ fn sniff(bytes: &[u8], by_ext: FileKind) -> FileKind {
 
 /// Expands inputs (files and folders, recursively) into a sorted list of readable files.
 /// Files given explicitly with an unknown extension are errors; unknown files inside folders are skipped.
-pub fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<LoadError>) {
-    let mut files = vec![];
-    let mut errors = vec![];
+pub fn expand_inputs(inputs: &[PathBuf]) -> Expanded {
+    let mut x = Expanded::default();
     for p in inputs {
         match std::fs::metadata(p) {
-            Err(source) => errors.push(LoadError::Io {
+            Err(source) => x.errors.push(LoadError::Io {
                 path: p.clone(),
                 source,
             }),
-            Ok(m) if m.is_dir() => walk(p, &mut files, &mut errors),
+            Ok(m) if m.is_dir() => walk(p, &mut x),
             Ok(_) => {
                 if file_kind(p).is_some() {
-                    files.push(p.clone());
+                    x.files.push(p.clone());
                 } else {
-                    errors.push(LoadError::Unsupported { path: p.clone() });
+                    x.errors.push(LoadError::Unsupported { path: p.clone() });
                 }
             }
         }
     }
-    files.sort();
-    files.dedup();
-    (files, errors)
+    x.files.sort();
+    x.files.dedup();
+    x.skipped.sort();
+    x
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
+/// Inputs expanded into files.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    /// Files to read, sorted.
+    pub files: Vec<PathBuf>,
+    /// Inputs that cannot be read.
+    pub errors: Vec<LoadError>,
+    /// Files inside folders that are not scans (by extension), so the clerk can be told.
+    pub skipped: Vec<PathBuf>,
+}
+
+fn walk(dir: &Path, x: &mut Expanded) {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(source) => {
-            errors.push(LoadError::Io {
+            x.errors.push(LoadError::Io {
                 path: dir.to_path_buf(),
                 source,
             });
@@ -278,10 +289,19 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
         let p = e.path();
         // file_type() does not follow links, so a symlink loop cannot make the walk endless.
         let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if is_dir {
-            walk(&p, files, errors);
+            // Our own state folder (`.phieu`) and other hidden folders hold no scans.
+            if !hidden {
+                walk(&p, x);
+            }
         } else if file_kind(&p).is_some() {
-            files.push(p);
+            x.files.push(p);
+        } else if !hidden {
+            x.skipped.push(p);
         }
     }
 }
@@ -793,7 +813,8 @@ mod tests {
 
     #[test]
     fn unknown_extension_is_an_error_naming_the_file() {
-        let (files, errs) = expand_inputs(&[PathBuf::from("Cargo.toml")]);
+        let x = expand_inputs(&[PathBuf::from("Cargo.toml")]);
+        let (files, errs) = (x.files, x.errors);
         assert!(files.is_empty());
         assert!(errs[0].to_string().contains("Cargo.toml"));
     }

@@ -7,12 +7,13 @@
 
 pub mod server;
 
-use crate::export::{write_atomic, PageRecord, PageStatus, SourceRef};
-use crate::final_record::{
+use crate::forms::template::Template;
+use crate::read::validate::CodePattern;
+use crate::results::{write_atomic, PageRecord, PageStatus, SourceRef, ValueStatus};
+use crate::store::final_record::{
     DecidedBy, Decision, FinalRecord, FinalValue, ItemId, ItemKind, DECISION_SCHEMA, FINAL_SCHEMA,
 };
-use crate::template::Template;
-use crate::validate::CodePattern;
+use crate::util::csv_escape;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -249,19 +250,6 @@ impl DecisionLog {
     }
 }
 
-/// Current UTC time as RFC 3339 (`2026-11-26T23:04:05Z`).
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    rfc3339(secs)
-}
-
-fn rfc3339(secs: i64) -> String {
-    crate::validate::rfc3339_utc(secs)
-}
-
 /// A scan folder loaded for review: its page records, batch id and templates.
 #[derive(Debug, Clone)]
 pub struct Batch {
@@ -391,9 +379,14 @@ impl Batch {
 
     /// Whether a page needs a whole-page decision: a person must look at it, and no single value says why.
     fn needs_page_item(r: &PageRecord) -> bool {
-        let value_items = r.answers.values().any(|a| a.status == "needs_review")
-            || r.fields.values().any(|f| f.status == "needs_review")
-            || r.fields.get("dossier_code").map(|f| f.status.as_str()) == Some("missing");
+        let value_items = r
+            .answers
+            .values()
+            .any(|a| a.status == ValueStatus::NeedsReview)
+            || r.fields
+                .values()
+                .any(|f| f.status == ValueStatus::NeedsReview)
+            || r.fields.get("dossier_code").map(|f| f.status) == Some(ValueStatus::Missing);
         r.status == PageStatus::NeedsReview && !value_items
     }
 
@@ -448,8 +441,8 @@ impl Batch {
                 let id = item_id(&r.source, ItemKind::Field, fid);
                 match r.fields.get(fid) {
                     Some(f)
-                        if f.status == "needs_review"
-                            || (fid == "dossier_code" && f.status == "missing") =>
+                        if f.status == ValueStatus::NeedsReview
+                            || (fid == "dossier_code" && f.status == ValueStatus::Missing) =>
                     {
                         out.push(Item {
                             id,
@@ -457,7 +450,7 @@ impl Batch {
                             confidence: f.confidence,
                             reason: with_page_reasons(
                                 if f.reasons.is_empty() {
-                                    f.status.clone()
+                                    f.status.as_str().to_string()
                                 } else {
                                     f.reasons.join(", ")
                                 },
@@ -479,7 +472,7 @@ impl Batch {
             for rid in &row_ids {
                 let id = item_id(&r.source, ItemKind::Answer, rid);
                 match r.answers.get(rid) {
-                    Some(a) if a.status == "needs_review" => out.push(Item {
+                    Some(a) if a.status == ValueStatus::NeedsReview => out.push(Item {
                         id,
                         proposal: a.choice.clone(),
                         confidence: a.confidence,
@@ -583,7 +576,7 @@ impl Batch {
             value,
             previous,
             operator: operator.to_string(),
-            at: now_rfc3339(),
+            at: crate::util::now_rfc3339(),
         }
     }
 
@@ -711,14 +704,6 @@ fn score(
         sum += row.options.iter().find(|o| o.id == v)?.score;
     }
     Some(sum)
-}
-
-fn csv_escape(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 fn by(v: &FinalValue) -> &'static str {
@@ -866,7 +851,7 @@ pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportSumm
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::{AnswerOut, FieldOut};
+    use crate::results::{AnswerOut, FieldOut};
 
     fn src(p: &str) -> SourceRef {
         SourceRef {
@@ -875,11 +860,15 @@ mod tests {
         }
     }
 
+    fn status_of(s: &str) -> ValueStatus {
+        serde_json::from_value(serde_json::Value::String(s.into())).expect("a status name")
+    }
+
     fn answer(choice: Option<&str>, status: &str) -> AnswerOut {
         AnswerOut {
             choice: choice.map(String::from),
             confidence: if status == "accepted" { 0.99 } else { 0.4 },
-            status: status.into(),
+            status: status_of(status),
             reason: (status != "accepted").then(|| "ambiguous".into()),
             cancelled: vec![],
             crop: None,
@@ -892,7 +881,7 @@ mod tests {
             value: value.map(String::from),
             raw: None,
             confidence: 0.9,
-            status: status.into(),
+            status: status_of(status),
             reasons: vec![],
             crop: None,
             suggestion: None,
@@ -917,7 +906,7 @@ mod tests {
             r.answers.insert(row.id.clone(), a);
         }
         r.fields.insert("dossier_code".into(), code);
-        if !review_rows.is_empty() || r.fields["dossier_code"].status != "accepted" {
+        if !review_rows.is_empty() || r.fields["dossier_code"].status != ValueStatus::Accepted {
             r.status = PageStatus::NeedsReview;
         }
         r
@@ -1226,7 +1215,11 @@ mod tests {
     fn export_refuses_unresolved_items_unless_allowed_and_writes_csv() {
         let dir = tmp("export");
         let records = vec![page("a.png", &["c3"], field(Some(CODE), "accepted"))];
-        std::fs::write(dir.join("results.jsonl"), crate::export::to_jsonl(&records)).unwrap();
+        std::fs::write(
+            dir.join("results.jsonl"),
+            crate::results::to_jsonl(&records),
+        )
+        .unwrap();
         std::fs::write(dir.join("manifest.json"), r#"{"batch_id":"xyz"}"#).unwrap();
         let out = dir.join("final.jsonl");
         let err = export(&dir, &out, &ExportOptions::default()).unwrap_err();
@@ -1239,7 +1232,8 @@ mod tests {
         let s = export(&dir, &out, &opts).unwrap();
         assert_eq!((s.records, s.unresolved, s.by_person), (1, 1, 0));
         let f =
-            crate::final_record::read_final_jsonl(&std::fs::read_to_string(&out).unwrap()).unwrap();
+            crate::store::final_record::read_final_jsonl(&std::fs::read_to_string(&out).unwrap())
+                .unwrap();
         assert_eq!(f[0].batch, "xyz");
         assert_eq!(f[0].unresolved.len(), 1);
 
@@ -1281,11 +1275,5 @@ mod tests {
             "rows in printed order"
         );
         std::fs::remove_dir_all(dir).ok();
-    }
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Outcome is a value: a verified [`Registration`], a blank page, or not one of our forms.
 
+use crate::forms::template::Template;
 use crate::geom::{dist, Homography, Pt};
-use crate::template::Template;
+use crate::raster::{downsample, sample};
 use image::GrayImage;
 use serde::Serialize;
 
@@ -22,6 +23,78 @@ pub struct RegisterOptions {
     pub max_residual_mm: f64,
     /// Smallest and largest plausible scan scale, px/mm.
     pub scale_range: (f64, f64),
+}
+
+/// Where a form's corner markers are: what registration looks for before it knows which form it has. Taken
+/// from the templates ([`MarkerLayout::of`]); forms that share a layout share one search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MarkerLayout {
+    /// Centres of the `tl`, `tr`, `bl`, `br` markers, template mm.
+    pub centers: [Pt; 4],
+    /// Side of a square marker (and diameter of the disc), mm.
+    pub size: f64,
+    /// Which marker is the disc that tells the orientation (index into `tl`, `tr`, `bl`, `br`).
+    pub disc: usize,
+    /// Page size, mm.
+    pub page_mm: [f64; 2],
+}
+
+impl Default for MarkerLayout {
+    /// The layout of the center's forms: 7 mm markers 14 mm in from the corners of A4, the disc bottom right.
+    fn default() -> Self {
+        MarkerLayout {
+            centers: [[14.0, 14.0], [196.0, 14.0], [14.0, 283.0], [196.0, 283.0]],
+            size: 7.0,
+            disc: 3,
+            page_mm: [210.0, 297.0],
+        }
+    }
+}
+
+impl MarkerLayout {
+    /// A template's markers; `None` unless it has exactly the four corners with one disc and equal sizes
+    /// (template validation refuses other files).
+    pub fn of(t: &Template) -> Option<MarkerLayout> {
+        let mut centers = [[0.0; 2]; 4];
+        let mut disc = None;
+        for (i, id) in MARKER_IDS.iter().enumerate() {
+            let m = t.markers.iter().find(|m| m.id == *id)?;
+            centers[i] = m.center;
+            if m.shape == "disc" {
+                disc = disc.xor(Some(i)).or(Some(usize::MAX));
+            }
+        }
+        let size = t.markers.first()?.size;
+        let disc = disc.filter(|&d| d < 4)?;
+        t.markers
+            .iter()
+            .all(|m| (m.size - size).abs() < 1e-9)
+            .then_some(MarkerLayout {
+                centers,
+                size,
+                disc,
+                page_mm: t.page_mm,
+            })
+    }
+
+    /// The distinct layouts of a set of templates, in template order.
+    pub fn distinct(templates: &[Template]) -> Vec<MarkerLayout> {
+        let mut out: Vec<MarkerLayout> = vec![];
+        for l in templates.iter().filter_map(MarkerLayout::of) {
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        out
+    }
+
+    fn center(&self) -> Pt {
+        [self.page_mm[0] / 2.0, self.page_mm[1] / 2.0]
+    }
+
+    fn short_mm(&self) -> f64 {
+        self.page_mm[0].min(self.page_mm[1])
+    }
 }
 
 impl Default for RegisterOptions {
@@ -46,6 +119,16 @@ pub enum FitKind {
     Affine3,
 }
 
+impl FitKind {
+    /// The wire name written in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FitKind::Homography4 => "homography4",
+            FitKind::Affine3 => "affine3",
+        }
+    }
+}
+
 /// Paper and ink grey levels of a page.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Levels {
@@ -58,6 +141,8 @@ pub struct Levels {
 /// A fitted, verified mapping from template mm to image px.
 #[derive(Debug, Clone, Serialize)]
 pub struct Registration {
+    /// The marker layout that fitted (only templates with this layout can be the page's form).
+    pub layout: MarkerLayout,
     /// Template mm → image px (after refinement).
     pub h: Homography,
     /// The marker-only fit before refinement.
@@ -122,48 +207,6 @@ pub enum RegisterOutcome {
     },
 }
 
-/// `floor` without a libm call: baseline x86-64 has no rounding instruction, and this runs per pixel.
-#[inline(always)]
-fn floor_i64(v: f64) -> i64 {
-    let i = v as i64;
-    if (i as f64) > v {
-        i - 1
-    } else {
-        i
-    }
-}
-
-/// Bilinear sample of a grey image at a px position; outside the image reads as paper (255).
-#[inline]
-pub fn sample(img: &GrayImage, p: Pt) -> f32 {
-    let (w, h) = (img.width() as i64, img.height() as i64);
-    let x = p[0] - 0.5;
-    let y = p[1] - 0.5;
-    let x0 = floor_i64(x);
-    let y0 = floor_i64(y);
-    let fx = (x - x0 as f64) as f32;
-    let fy = (y - y0 as f64) as f32;
-    let raw = img.as_raw();
-    if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
-        let i = (y0 * w + x0) as usize;
-        let (a, b) = (raw[i] as f32, raw[i + 1] as f32);
-        let (c, d) = (raw[i + w as usize] as f32, raw[i + w as usize + 1] as f32);
-        return (a + (b - a) * fx) * (1.0 - fy) + (c + (d - c) * fx) * fy;
-    }
-    let at = |xx: i64, yy: i64| -> f32 {
-        if xx < 0 || yy < 0 || xx >= w || yy >= h {
-            255.0
-        } else {
-            raw[(yy * w + xx) as usize] as f32
-        }
-    };
-    let a = at(x0, y0);
-    let b = at(x0 + 1, y0);
-    let c = at(x0, y0 + 1);
-    let d = at(x0 + 1, y0 + 1);
-    (a * (1.0 - fx) + b * fx) * (1.0 - fy) + (c * (1.0 - fx) + d * fx) * fy
-}
-
 #[derive(Debug, Clone)]
 struct Blob {
     /// Full-resolution centre, px (coarse until refined).
@@ -178,42 +221,19 @@ struct Blob {
 
 struct Work {
     img: GrayImage,
+    /// The form's short side, mm (what the image's short side is taken to span).
+    short_mm: f64,
     factor: u32,
     bg_block: u32,
     bg: Vec<f32>,
     bw: u32,
 }
 
-/// Box-filter downsampling by an integer factor (cheap, and averages away noise).
-pub fn downsample(img: &GrayImage, f: u32) -> GrayImage {
-    if f == 1 {
-        return img.clone();
-    }
-    let (w, h) = (img.width() / f, img.height() / f);
-    let (fu, iw) = (f as usize, img.width() as usize);
-    let raw = img.as_raw();
-    let mut out = vec![0u8; (w * h) as usize];
-    // Sum f rows column-wise first (a straight loop the compiler vectorises), then f columns of that.
-    let mut acc = vec![0u32; iw];
-    let n = f * f;
-    for (y, orow) in out.chunks_exact_mut(w as usize).enumerate() {
-        acc.iter_mut().for_each(|a| *a = 0);
-        for row in raw[y * fu * iw..(y + 1) * fu * iw].chunks_exact(iw) {
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += v as u32;
-            }
-        }
-        for (o, c) in orow.iter_mut().zip(acc.chunks_exact(fu)) {
-            *o = (c.iter().sum::<u32>() / n) as u8;
-        }
-    }
-    GrayImage::from_raw(w, h, out).expect("size")
-}
-
-fn work_image(img: &GrayImage, opts: &RegisterOptions) -> Work {
-    // Assume the short side is roughly an A4 width to pick the working scale; markers are found at any scale.
+fn work_image(img: &GrayImage, short_mm: f64, opts: &RegisterOptions) -> Work {
+    // Assume the short side is roughly the form's width to pick the working scale; markers are found at any
+    // scale.
     let short = img.width().min(img.height()) as f64;
-    let f = ((short / 210.0) / opts.work_px_per_mm).floor().max(1.0) as u32;
+    let f = ((short / short_mm) / opts.work_px_per_mm).floor().max(1.0) as u32;
     let small = downsample(img, f);
     let block = 24u32;
     let (w, h) = small.dimensions();
@@ -262,6 +282,7 @@ fn work_image(img: &GrayImage, opts: &RegisterOptions) -> Work {
     }
     Work {
         img: small,
+        short_mm,
         factor: f,
         bg_block: block,
         bg: bg2,
@@ -269,9 +290,25 @@ fn work_image(img: &GrayImage, opts: &RegisterOptions) -> Work {
     }
 }
 
-/// Finds the markers and fits the transform. Does not read anything.
-pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
-    let work = work_image(img, opts);
+/// Finds the markers of one of `layouts` (the templates' marker layouts, [`MarkerLayout::distinct`]; the
+/// default layout when empty) and fits the transform. Does not read anything.
+pub fn register(
+    img: &GrayImage,
+    layouts: &[MarkerLayout],
+    opts: &RegisterOptions,
+) -> RegisterOutcome {
+    let default = [MarkerLayout::default()];
+    let layouts = if layouts.is_empty() {
+        &default[..]
+    } else {
+        layouts
+    };
+    // The working scale assumes the smallest form fills the short side; markers are found at any scale.
+    let short_mm = layouts
+        .iter()
+        .map(|l| l.short_mm())
+        .fold(f64::MAX, f64::min);
+    let work = work_image(img, short_mm, opts);
     let (mask, inner) = ink_mask(&work, opts);
     let (blobs, content, grid_mm) = find_blobs(&work, &mask);
     // Blank backs: no ink worth the name once the scanner background (touching the image border) and dust
@@ -280,7 +317,14 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
     if ink_fraction < opts.blank_ink_fraction {
         return RegisterOutcome::Blank { ink_fraction };
     }
-    let mut fitted = fit_markers(&blobs, opts).and_then(|f| refit(img, &blobs, f));
+    let fit_any = |blobs: &[Blob]| {
+        layouts
+            .iter()
+            .filter_map(|l| fit_markers(blobs, l, opts).map(|(cost, f)| (cost, f, l)))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .and_then(|(_, f, l)| refit(img, blobs, f, l).map(|f| (f, l)))
+    };
+    let mut fitted = fit_any(&blobs);
     let mut blobs = blobs;
     let mut gaps_closed = false;
     if fitted.is_none() {
@@ -289,7 +333,7 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
         let closed =
             imageproc::morphology::close(&mask, imageproc::distance_transform::Norm::LInf, 1);
         let (b2, _, _) = find_blobs(&work, &closed);
-        if let Some(f) = fit_markers(&b2, opts).and_then(|f| refit(img, &b2, f)) {
+        if let Some(f) = fit_any(&b2) {
             fitted = Some(f);
             blobs = b2;
             gaps_closed = true;
@@ -302,7 +346,7 @@ pub fn register(img: &GrayImage, opts: &RegisterOptions) -> RegisterOutcome {
             work_px_per_mm: 4.0,
             ..opts.clone()
         };
-        let work4 = work_image(img, &fine);
+        let work4 = work_image(img, short_mm, &fine);
         let (mask4, _) = ink_mask(&work4, &fine);
         grid_mm.max(find_blobs(&work4, &mask4).2)
     } else {
@@ -352,18 +396,19 @@ fn ink_mask(work: &Work, opts: &RegisterOptions) -> (GrayImage, usize) {
 fn registration_from(
     img: &GrayImage,
     work: &Work,
-    fitted: Option<Fit>,
+    fitted: Option<(Fit, &MarkerLayout)>,
     n_blobs: usize,
     grid_mm: f64,
     ink_fraction: f64,
     gaps_closed: bool,
 ) -> RegisterOutcome {
     match fitted {
-        Some((hm, ids, fit, _)) => {
-            let levels = page_levels(img, work, &hm, &ids);
-            let (rotation, skew_deg) = rotation_of(&hm);
-            let px_per_mm = hm.local_scale([105.0, 148.5]);
+        Some(((hm, ids, fit, _), layout)) => {
+            let levels = page_levels(img, work, &hm, &ids, layout);
+            let (rotation, skew_deg) = rotation_of(&hm, layout);
+            let px_per_mm = hm.local_scale(layout.center());
             RegisterOutcome::Registered(Box::new(Registration {
+                layout: layout.clone(),
                 h: hm,
                 h_markers: hm,
                 rotation,
@@ -516,7 +561,7 @@ fn find_blobs(work: &Work, mask: &GrayImage) -> (Vec<Blob>, usize, f64) {
 
 /// Working resolution, px/mm, assuming the short side spans about an A4 width.
 fn work_px_per_mm(work: &Work) -> f64 {
-    work.img.width().min(work.img.height()) as f64 / 210.0
+    work.img.width().min(work.img.height()) as f64 / work.short_mm
 }
 
 /// Sub-pixel centre from grey-weighted ink in a window around a coarse centre.
@@ -562,28 +607,23 @@ fn refine_centroid(img: &GrayImage, c: Pt, size: f64) -> Pt {
 }
 
 /// Refines the chosen markers' centres at full resolution and fits again from them.
-fn refit(img: &GrayImage, blobs: &[Blob], fit: Fit) -> Option<Fit> {
+fn refit(img: &GrayImage, blobs: &[Blob], fit: Fit, layout: &MarkerLayout) -> Option<Fit> {
     let (_, names, kind, chosen) = fit;
-    let ids: Vec<usize> = names
-        .iter()
-        .map(|n| MARKER_IDS.iter().position(|m| m == n).unwrap_or(0))
-        .collect();
+    let mut ids = [0usize; 4];
+    for (k, n) in names.iter().take(4).enumerate() {
+        ids[k] = MARKER_IDS.iter().position(|m| m == n).unwrap_or(0);
+    }
     let pts: Vec<Pt> = chosen
         .iter()
         .map(|&i| refine_centroid(img, blobs[i].c, blobs[i].size))
         .collect();
     let h = match kind {
         FitKind::Homography4 => {
-            let src = [
-                marker_mm(ids[0]),
-                marker_mm(ids[1]),
-                marker_mm(ids[2]),
-                marker_mm(ids[3]),
-            ];
+            let src = ids.map(|i| layout.centers[i]);
             Homography::from_4(&src, &[pts[0], pts[1], pts[2], pts[3]])?
         }
         FitKind::Affine3 => {
-            let src = [marker_mm(ids[0]), marker_mm(ids[1]), marker_mm(ids[2])];
+            let src = [ids[0], ids[1], ids[2]].map(|i| layout.centers[i]);
             Homography::affine_from_3(&src, &[pts[0], pts[1], pts[2]])?
         }
     };
@@ -591,19 +631,16 @@ fn refit(img: &GrayImage, blobs: &[Blob], fit: Fit) -> Option<Fit> {
 }
 
 const MARKER_IDS: [&str; 4] = ["tl", "tr", "bl", "br"];
-/// Marker centres in template mm, in the order of [`MARKER_IDS`]; identical on all our forms.
-fn marker_mm(i: usize) -> Pt {
-    [[14.0, 14.0], [196.0, 14.0], [14.0, 283.0], [196.0, 283.0]][i]
-}
 
 /// Checks that a fitted transform is a plausible scan of the page and the blobs are the right markers.
 fn plausibility(
     h: &Homography,
     blobs: &[&Blob],
     ids: &[usize],
+    layout: &MarkerLayout,
     opts: &RegisterOptions,
 ) -> Option<f64> {
-    let c = [105.0, 148.5];
+    let c = layout.center();
     let p = h.apply(c);
     let px = h.apply([c[0] + 1.0, c[1]]);
     let py = h.apply([c[0], c[1] + 1.0]);
@@ -627,19 +664,19 @@ fn plausibility(
     let mut round_br = None;
     let mut round_sq: f64 = 0.0;
     for (b, &id) in blobs.iter().zip(ids) {
-        let ls = h.local_scale(marker_mm(id));
+        let ls = h.local_scale(layout.centers[id]);
         let side = b.area.sqrt() / ls;
-        let expect = if id == 3 {
-            7.0 * (std::f64::consts::PI / 4.0).sqrt()
+        let expect = if id == layout.disc {
+            layout.size * (std::f64::consts::PI / 4.0).sqrt()
         } else {
-            7.0
+            layout.size
         };
         let ratio = side / expect;
         if !(0.72..=1.35).contains(&ratio) {
             return None;
         }
         cost += (ratio - 1.0).abs();
-        if id == 3 {
+        if id == layout.disc {
             round_br = Some(b.roundness);
         } else {
             round_sq = round_sq.max(b.roundness);
@@ -660,7 +697,12 @@ fn plausibility(
 
 type Fit = (Homography, Vec<String>, FitKind, Vec<usize>);
 
-fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
+/// The best marker fit of one layout, with its cost.
+fn fit_markers(
+    blobs: &[Blob],
+    layout: &MarkerLayout,
+    opts: &RegisterOptions,
+) -> Option<(f64, Fit)> {
     let n = blobs.len();
     let mut best: Option<(f64, Fit)> = None;
     // Four markers: order by angle around their centroid; the clockwise cyclic order tl, tr, br, bl fixes the
@@ -697,7 +739,7 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
                             let id = cyc[k];
                             let blob = q[order[(k + shift) % 4]];
                             chosen.push(idx[order[(k + shift) % 4]]);
-                            src[k] = marker_mm(id);
+                            src[k] = layout.centers[id];
                             dst[k] = blob.c;
                             ids[k] = id;
                             bl.push(blob);
@@ -705,7 +747,7 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
                         let Some(h) = Homography::from_4(&src, &dst) else {
                             continue;
                         };
-                        if let Some(cost) = plausibility(&h, &bl, &ids, opts) {
+                        if let Some(cost) = plausibility(&h, &bl, &ids, layout, opts) {
                             if best.as_ref().is_none_or(|(bc, _)| cost < *bc) {
                                 let names =
                                     ids.iter().map(|&i| MARKER_IDS[i].to_string()).collect();
@@ -717,8 +759,8 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
             }
         }
     }
-    if let Some((_, fit)) = best {
-        return Some(fit);
+    if best.is_some() {
+        return best;
     }
     // Three markers: any injective assignment, affine fit.
     for a in 0..n {
@@ -735,12 +777,12 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
                     if amax > 2.0 * amin {
                         continue;
                     }
-                    let src = [marker_mm(ids[0]), marker_mm(ids[1]), marker_mm(ids[2])];
+                    let src = [ids[0], ids[1], ids[2]].map(|i| layout.centers[i]);
                     let dst = [q[0].c, q[1].c, q[2].c];
                     let Some(h) = Homography::affine_from_3(&src, &dst) else {
                         continue;
                     };
-                    if let Some(cost) = plausibility(&h, &q, &ids, opts) {
+                    if let Some(cost) = plausibility(&h, &q, &ids, layout, opts) {
                         let cost = cost + 0.5;
                         if best.as_ref().is_none_or(|(bc, _)| cost < *bc) {
                             let names = ids.iter().map(|&i| MARKER_IDS[i].to_string()).collect();
@@ -751,12 +793,13 @@ fn fit_markers(blobs: &[Blob], opts: &RegisterOptions) -> Option<Fit> {
             }
         }
     }
-    best.map(|(_, f)| f)
+    best
 }
 
-fn rotation_of(h: &Homography) -> (u32, f64) {
-    let a = h.apply([105.0, 148.5]);
-    let b = h.apply([106.0, 148.5]);
+fn rotation_of(h: &Homography, layout: &MarkerLayout) -> (u32, f64) {
+    let c = layout.center();
+    let a = h.apply(c);
+    let b = h.apply([c[0] + 1.0, c[1]]);
     let ang = (b[1] - a[1]).atan2(b[0] - a[0]).to_degrees();
     let rot = ((ang / 90.0).round() as i64).rem_euclid(4) as u32 * 90;
     // The residual angle after the quarter turn, in (-180, 180]: a page turned 180° with +2.4° of skew is
@@ -765,11 +808,17 @@ fn rotation_of(h: &Homography) -> (u32, f64) {
     (rot, skew)
 }
 
-fn page_levels(img: &GrayImage, work: &Work, h: &Homography, ids: &[String]) -> Levels {
+fn page_levels(
+    img: &GrayImage,
+    work: &Work,
+    h: &Homography,
+    ids: &[String],
+    layout: &MarkerLayout,
+) -> Levels {
     let mut inks = vec![];
     for id in ids {
         let i = MARKER_IDS.iter().position(|m| m == id).unwrap_or(0);
-        let c = marker_mm(i);
+        let c = layout.centers[i];
         for dy in [-1.5, 0.0, 1.5] {
             for dx in [-1.5, 0.0, 1.5] {
                 inks.push(sample(img, h.apply([c[0] + dx, c[1] + dy])));
@@ -1004,36 +1053,10 @@ pub fn verify(img: &GrayImage, reg: &mut Registration, t: &Template, opts: &Regi
     reg.check = check;
 }
 
-/// Warps a template-mm rectangle to an upright grey image at `px_per_mm` (for QR reading, OCR and crops).
-pub fn warp_region(img: &GrayImage, h: &Homography, b: [f64; 4], px_per_mm: f64) -> GrayImage {
-    let w = ((b[2] - b[0]) * px_per_mm).round().max(1.0) as u32;
-    let hh = ((b[3] - b[1]) * px_per_mm).round().max(1.0) as u32;
-    let m = &h.0;
-    let step = 1.0 / px_per_mm;
-    let mut out = vec![0u8; (w * hh) as usize];
-    for (y, row) in out.chunks_exact_mut(w as usize).enumerate() {
-        // The projective numerators and denominator are affine in x: step them along the row instead of
-        // applying the full matrix per pixel.
-        let (x0, y0) = (b[0] + 0.5 * step, b[1] + (y as f64 + 0.5) * step);
-        let mut u = m[0][0] * x0 + m[0][1] * y0 + m[0][2];
-        let mut v = m[1][0] * x0 + m[1][1] * y0 + m[1][2];
-        let mut q = m[2][0] * x0 + m[2][1] * y0 + m[2][2];
-        let (du, dv, dq) = (m[0][0] * step, m[1][0] * step, m[2][0] * step);
-        for px in row.iter_mut() {
-            // Values are in 0..=255, so adding 0.5 and truncating rounds them.
-            *px = (sample(img, [u / q, v / q]) + 0.5) as u8;
-            u += du;
-            v += dv;
-            q += dq;
-        }
-    }
-    GrayImage::from_raw(w, hh, out).expect("buffer matches size")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::{render_form, Canvas, Fonts, Prefill};
+    use crate::forms::render::{render_form, Canvas, Fonts, Prefill};
 
     fn page(t: &Template, dpi: f64) -> GrayImage {
         let mut c = Canvas::new(210.0, 297.0, dpi);
@@ -1045,7 +1068,8 @@ mod tests {
     fn clean_page_registers_with_small_residual() {
         let t = Template::builtin("gtvt").unwrap();
         let img = page(&t, 100.0);
-        let RegisterOutcome::Registered(mut r) = register(&img, &RegisterOptions::default()) else {
+        let RegisterOutcome::Registered(mut r) = register(&img, &[], &RegisterOptions::default())
+        else {
             panic!("not registered")
         };
         assert_eq!(r.rotation, 0);
@@ -1075,7 +1099,7 @@ mod tests {
                 [a.sin(), a.cos(), 0.0],
                 [0.0, 0.0, 1.0],
             ]);
-            let (rot, got) = rotation_of(&h);
+            let (rot, got) = rotation_of(&h, &MarkerLayout::default());
             assert_eq!(rot as f64, turn);
             assert!((got - skew).abs() < 1e-9, "{turn} {skew}: {got}");
         }
@@ -1085,7 +1109,8 @@ mod tests {
     fn upside_down_page_is_found_rotated_180() {
         let t = Template::builtin("khdt").unwrap();
         let img = image::imageops::rotate180(&page(&t, 80.0));
-        let RegisterOutcome::Registered(r) = register(&img, &RegisterOptions::default()) else {
+        let RegisterOutcome::Registered(r) = register(&img, &[], &RegisterOptions::default())
+        else {
             panic!("not registered")
         };
         assert_eq!(r.rotation, 180);
@@ -1103,7 +1128,7 @@ mod tests {
                 }
             }
         }
-        let out = register(&img, &RegisterOptions::default());
+        let out = register(&img, &[], &RegisterOptions::default());
         assert!(
             matches!(out, RegisterOutcome::MarkersMissing { .. }),
             "{out:?}"
@@ -1114,7 +1139,7 @@ mod tests {
     fn white_page_is_blank_and_text_page_is_not_a_form() {
         let img = GrayImage::from_pixel(400, 560, image::Luma([250]));
         assert!(matches!(
-            register(&img, &RegisterOptions::default()),
+            register(&img, &[], &RegisterOptions::default()),
             RegisterOutcome::Blank { .. }
         ));
         let mut c = Canvas::new(210.0, 297.0, 60.0);
@@ -1131,7 +1156,7 @@ mod tests {
         }
         let img = image::DynamicImage::ImageRgb8(c.img).to_luma8();
         assert!(matches!(
-            register(&img, &RegisterOptions::default()),
+            register(&img, &[], &RegisterOptions::default()),
             RegisterOutcome::NotAForm { .. }
         ));
     }

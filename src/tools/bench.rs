@@ -1,22 +1,21 @@
 //! Stage benchmarks on decoded pages (decoding excluded), single-threaded, so figures are CPU time per page:
 //! decode, register (markers + fit), identify (QR + layout) + verify, marks (30 boxes), code fields.
 
-use crate::identify::identify;
-use crate::load::{load_page, Page};
-use crate::marks::read_row;
-use crate::ocr::read_field;
-use crate::pipeline::{plan, Reader};
-use crate::register::{register, verify, RegisterOutcome};
-use crate::validate::CodePattern;
+use crate::batch::plan;
+use crate::read::load::load_page;
+use crate::read::page::{Reader, StageTimes};
+use crate::read::validate::CodePattern;
 use std::fmt::Write;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// Times each stage over the pages of `inputs` (at most `limit` pages) and returns a report.
+/// Times each stage of the real page reader ([`Reader::read_page`], the code `phieu scan` runs) over the pages
+/// of `inputs` (at most `limit`), on one thread, and reports CPU ms per page beside the decode-only rate on all
+/// cores.
 pub fn bench(reader: &Reader, inputs: &[PathBuf], limit: usize) -> String {
-    let (units, _) = plan(inputs);
-    let units: Vec<_> = units.into_iter().take(limit).collect();
-    // Decode-only rate with all cores (what the image crate alone achieves on these files).
+    let units: Vec<_> = plan(inputs).units.into_iter().take(limit).collect();
+    // Decode-only rate with all cores (what the decoders alone achieve on these files).
     let t = Instant::now();
     {
         use rayon::prelude::*;
@@ -27,102 +26,55 @@ pub fn bench(reader: &Reader, inputs: &[PathBuf], limit: usize) -> String {
         std::hint::black_box(n);
     }
     let decode_all_cores = units.len() as f64 / t.elapsed().as_secs_f64();
+    let times = StageTimes::default();
     let t = Instant::now();
-    let pages: Vec<Page> = units
-        .iter()
-        .filter_map(|u| load_page(&u.source.path, u.source.page).ok())
-        .collect();
-    let decode = t.elapsed().as_secs_f64();
-    let (mut reg_t, mut id_t, mut marks_t, mut ocr_t) = (0.0, 0.0, 0.0, 0.0);
-    let (mut n_reg, mut n_fields) = (0usize, 0usize);
-    for p in &pages {
-        let t = Instant::now();
-        let out = register(&p.image, &reader.opts.register);
-        reg_t += t.elapsed().as_secs_f64();
-        let RegisterOutcome::Registered(mut r) = out else {
+    let mut pages = 0usize;
+    let mut fields = 0usize;
+    for u in &units {
+        let t0 = Instant::now();
+        let Ok(p) = load_page(&u.source.path, u.source.page) else {
             continue;
         };
-        n_reg += 1;
-        let t = Instant::now();
-        let id = identify(&p.image, &r, &reader.templates, &reader.opts.identify);
-        let Some(tpl) = id
-            .template
-            .as_ref()
-            .and_then(|i| reader.templates.iter().find(|t| &t.template_id == i))
-        else {
-            continue;
-        };
-        verify(&p.image, &mut r, tpl, &reader.opts.register);
-        id_t += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        for row in &tpl.rows {
-            let boxes: Vec<_> = row
-                .options
-                .iter()
-                .map(|o| (o.id.clone(), o.bbox, r.h))
-                .collect();
-            std::hint::black_box(read_row(
-                &p.image,
-                &boxes,
-                row,
-                &r.levels,
-                &reader.opts.marks,
-            ));
-        }
-        marks_t += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        for f in &tpl.fields {
-            let pat = CodePattern::from_regex(&f.pattern).expect("valid");
-            let target = crate::ocr::FieldTarget {
-                bbox: f.bbox,
-                pattern: &pat,
-                lexicon: &[],
-            };
-            std::hint::black_box(read_field(
-                &p.image,
-                &r.h,
-                &target,
-                &r.levels,
-                reader.recognizer.as_deref(),
-                &reader.opts.fields,
-            ));
-            n_fields += 1;
-        }
-        ocr_t += t.elapsed().as_secs_f64();
+        times
+            .load
+            .fetch_add(t0.elapsed().as_micros() as usize, Ordering::Relaxed);
+        let r = reader.read_page(&p, None, &times);
+        fields += r.fields.len();
+        pages += 1;
     }
-    let n = pages.len().max(1) as f64;
-    let nr = n_reg.max(1) as f64;
+    let wall = t.elapsed().as_secs_f64();
+    let n = pages.max(1) as f64;
+    let ms = |v: &std::sync::atomic::AtomicUsize| v.load(Ordering::Relaxed) as f64 / 1000.0 / n;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "pages: {} decoded, {} registered (one thread; ms per page)",
-        pages.len(),
-        n_reg
-    );
+    let _ = writeln!(s, "pages: {pages} read on one thread (CPU ms per page)");
     let _ = writeln!(
         s,
         "decode-only, all {} cores     {:8.1} pages/s",
         rayon::current_num_threads(),
         decode_all_cores
     );
-    let _ = writeln!(s, "decode (image crate)        {:8.2} ms", decode * 1e3 / n);
-    let _ = writeln!(s, "register (markers + fit)    {:8.2} ms", reg_t * 1e3 / n);
-    let _ = writeln!(s, "identify + verify           {:8.2} ms", id_t * 1e3 / nr);
     let _ = writeln!(
         s,
-        "register+identify+verify    {:8.2} ms",
-        (reg_t / n + id_t / nr) * 1e3
+        "end to end, one thread      {:8.1} pages/s",
+        n / wall.max(1e-9)
+    );
+    let _ = writeln!(s, "decode                      {:8.2} ms", ms(&times.load));
+    let _ = writeln!(
+        s,
+        "register (markers + fit)    {:8.2} ms",
+        ms(&times.register)
     );
     let _ = writeln!(
         s,
-        "marks (30 boxes)            {:8.2} ms",
-        marks_t * 1e3 / nr
+        "identify + verify           {:8.2} ms",
+        ms(&times.identify)
     );
+    let _ = writeln!(s, "marks (every box)           {:8.2} ms", ms(&times.marks));
     let _ = writeln!(
         s,
-        "code fields ({} fields)    {:8.2} ms per field",
-        n_fields,
-        ocr_t * 1e3 / n_fields.max(1) as f64
+        "code fields                 {:8.2} ms per page, {:.2} ms per field ({fields} fields)",
+        ms(&times.ocr),
+        times.ocr.load(Ordering::Relaxed) as f64 / 1000.0 / fields.max(1) as f64
     );
     s
 }
@@ -131,11 +83,11 @@ pub fn bench(reader: &Reader, inputs: &[PathBuf], limit: usize) -> String {
 /// variant, how many are accepted automatically, accepted wrongly (silent), or sent to review, for a sweep of
 /// the per-character acceptance threshold; plus time per field.
 pub fn eval_codes(
-    rec: &dyn crate::ocr::LineRecognizer,
+    rec: &dyn crate::read::codes::LineRecognizer,
     dir: &std::path::Path,
-    templates: &[crate::template::Template],
+    templates: &[crate::forms::template::Template],
 ) -> Result<String, String> {
-    use crate::ocr::{decide_field, FieldOptions, FieldStatus};
+    use crate::read::codes::{decide_field, FieldOptions, ValueStatus};
     use std::collections::BTreeMap;
     let labels = std::fs::read_to_string(dir.join("labels.jsonl"))
         .map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -200,8 +152,8 @@ pub fn eval_codes(
             let right = r.value.as_deref() == Some(text);
             e[4] += right as usize;
             match r.status {
-                FieldStatus::Accepted if right => e[1] += 1,
-                FieldStatus::Accepted => e[2] += 1,
+                ValueStatus::Accepted if right => e[1] += 1,
+                ValueStatus::Accepted => e[2] += 1,
                 _ => e[3] += 1,
             }
         }

@@ -173,6 +173,20 @@ pub enum ValueProblem {
     AmbiguousNearest,
 }
 
+impl ValueProblem {
+    /// The wire name written in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueProblem::Pattern => "pattern",
+            ValueProblem::BadDate => "bad_date",
+            ValueProblem::UnknownAgency => "unknown_agency",
+            ValueProblem::QrMismatch => "qr_mismatch",
+            ValueProblem::NotInReturned => "not_in_returned",
+            ValueProblem::AmbiguousNearest => "ambiguous_nearest",
+        }
+    }
+}
+
 /// Options for semantic checks on dossier codes.
 #[derive(Debug, Clone, Default)]
 pub struct ValidateOptions {
@@ -259,75 +273,14 @@ pub fn match_returned(code: &str, returned: &[String]) -> ReturnedMatch {
     }
 }
 
-/// Reads the one-stop system's export of returned dossiers: CSV with a header row whose first column is the
-/// dossier code (further columns such as procedure, department, counter, officer, received, returned are kept
-/// by the system, not needed here). Returns the sorted, de-duplicated codes.
-pub fn read_returned_csv(text: &str) -> Result<Vec<String>, String> {
-    let mut lines = text.lines().map(|l| l.trim_start_matches('\u{feff}'));
-    let header = lines.next().ok_or("empty file")?;
-    let first = header
-        .split(',')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .trim_matches('"')
-        .to_ascii_lowercase();
-    if first != "code" && first != "dossier_code" && first != "ma_ho_so" {
-        return Err(format!(
-            "first column must be `code` (the dossier code), found `{first}`"
-        ));
-    }
-    let mut codes: Vec<String> = lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            l.split(',')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_matches('"')
-                .to_string()
-        })
-        .filter(|c| !c.is_empty())
-        .collect();
-    codes.sort();
-    codes.dedup();
-    Ok(codes)
-}
-
 /// Today's date as (yy, mm, dd), from the system clock (UTC).
 pub fn today_yymmdd() -> (u32, u32, u32) {
     let days = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() / 86_400)
         .unwrap_or(0) as i64;
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = crate::util::civil_from_days(days);
     ((y % 100) as u32, m, d)
-}
-
-/// (year, month, day) of a day number since 1970-01-01 (Howard Hinnant's civil-from-days).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m as u32, d as u32)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of seconds since 1970-01-01 UTC.
-pub fn rfc3339_utc(secs: i64) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 /// Levenshtein distance over chars.
@@ -386,7 +339,13 @@ mod tests {
 
     #[test]
     fn returned_list_lookup_proposes_only_a_unique_neighbour() {
-        let list = read_returned_csv("code,procedure,officer\n000.00.17.H48-210426-0001,x,y\n000.00.17.H48-210426-0002,x,y\n000.00.17.H48-210427-0009,x,y\n").unwrap();
+        let list: Vec<String> = [
+            "000.00.17.H48-210426-0001",
+            "000.00.17.H48-210426-0002",
+            "000.00.17.H48-210427-0009",
+        ]
+        .map(String::from)
+        .to_vec();
         assert_eq!(
             match_returned("000.00.17.H48-210426-0001", &list),
             ReturnedMatch::Found
@@ -403,7 +362,6 @@ mod tests {
             match_returned("111.00.17.H48-210427-0008", &list),
             ReturnedMatch::NotFound
         );
-        assert!(read_returned_csv("name,code\n").is_err());
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! calibration table (confidence bin → observed accuracy) and field outcomes per variant. Prints figures only;
 //! it never changes results.
 
+use crate::forms::template::Template;
 use crate::geom::{dist, Homography};
-use crate::template::Template;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -3,7 +3,7 @@
 //! (`phieu-final/1`): natural key template + dossier code, one transaction per batch, a second different rating
 //! for a dossier kept aside as a conflict, never overwriting the first.
 
-use crate::final_record::{read_final_jsonl, DecidedBy, FinalRecord, FINAL_SCHEMA};
+use crate::store::final_record::{read_final_jsonl, DecidedBy, FinalRecord, FINAL_SCHEMA};
 use sha2::Digest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -517,7 +517,7 @@ pub fn migrate(store: &mut dyn Store) -> Result<Vec<i64>, DbError> {
                 &[
                     Val::Int(m.version),
                     Val::Text(m.name.into()),
-                    Val::Text(now_rfc3339()),
+                    Val::Text(crate::util::now_rfc3339()),
                 ],
             )?;
             Ok(true)
@@ -544,15 +544,6 @@ pub fn schema_versions(store: &mut dyn Store) -> Result<Vec<i64>, DbError> {
         Ok(false)
     })?;
     Ok(out)
-}
-
-/// Current UTC time, RFC 3339, seconds.
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    crate::validate::rfc3339_utc(secs)
 }
 
 /// The rating rows every record carries, in column order.
@@ -793,7 +784,7 @@ fn import_batch(
     source: &str,
     recs: &[&FinalRecord],
 ) -> Result<BatchOutcome, DbError> {
-    let now = now_rfc3339();
+    let now = crate::util::now_rfc3339();
     let mut out = BatchOutcome {
         batch: batch.to_string(),
         records: recs.len(),
@@ -993,7 +984,7 @@ mod tests {
 
     #[test]
     fn timestamps_look_like_rfc3339() {
-        let t = now_rfc3339();
+        let t = crate::util::now_rfc3339();
         assert_eq!(t.len(), 20, "{t}");
         assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T');
     }

@@ -1,7 +1,7 @@
 //! Shared contracts after the scan: the operator decision log (`review.jsonl`, one [`Decision`] per line) and the
 //! final records (`phieu-final/1`, one [`FinalRecord`] per form) that `phieu export` writes and `phieu import` reads.
 
-use crate::export::SourceRef;
+use crate::results::SourceRef;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -2,9 +2,9 @@
 //! draws a template as the center prints it (markers, QR, texts, table, boxes, prefilled codes).
 //!
 //! The same drawing code makes the printable PNG (`phieu render`) and the clean pages the scan simulator
-//! degrades (`phieu synth`). The PDF output lives in [`crate::pdf`].
+//! degrades (`phieu synth`). The PDF output lives in [`crate::forms::pdf`].
 
-use crate::template::{BoxMm, Template};
+use crate::forms::template::{BoxMm, Template};
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{Rgb, RgbImage};
 
@@ -327,21 +327,25 @@ impl Surface for RasterSurface<'_> {
     }
 }
 
-/// Values printed into a form by the one-stop system.
+/// Values printed into a form's fields by the one-stop system, by field id; those the template's QR format
+/// names are carried in the QR too.
 #[derive(Debug, Clone, Default)]
 pub struct Prefill {
-    /// Dossier code printed in its field and carried in the QR (`;HS=`).
-    pub dossier: Option<String>,
-    /// Enterprise code printed in its field (KHĐT).
-    pub enterprise: Option<String>,
+    /// Field id → printed value.
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+impl Prefill {
+    /// A prefill with one more value.
+    pub fn with(mut self, field: &str, value: &str) -> Prefill {
+        self.values.insert(field.into(), value.into());
+        self
+    }
 }
 
 /// The QR payload for a template and prefill.
 pub fn qr_payload(t: &Template, prefill: &Prefill) -> String {
-    match &prefill.dossier {
-        Some(code) => format!("{};HS={}", t.qr.content, code),
-        None => t.qr.content.clone(),
-    }
+    t.qr.payload(&prefill.values)
 }
 
 /// QR modules (true = dark) for a payload, with quiet zone excluded.
@@ -440,11 +444,7 @@ pub fn draw_form(
     let lw = t.table.line_mm;
     for f in &t.fields {
         c.stroke_rect(f.bbox, lw, BLACK);
-        let value = match f.id.as_str() {
-            "dossier_code" => prefill.dossier.as_deref(),
-            "enterprise_code" => prefill.enterprise.as_deref(),
-            _ => None,
-        };
+        let value = prefill.values.get(&f.id);
         if let Some(v) = value {
             let p = &f.printed_text;
             c.text(Face::Regular, v, p.x, p.y, p.pt, BLACK);
@@ -575,10 +575,7 @@ mod tests {
     #[test]
     fn prefilled_qr_carries_the_dossier_code() {
         let t = Template::builtin("gtvt").unwrap();
-        let p = Prefill {
-            dossier: Some("000.00.17.H48-210426-0001".into()),
-            enterprise: None,
-        };
+        let p = Prefill::default().with("dossier_code", "000.00.17.H48-210426-0001");
         assert_eq!(
             qr_payload(&t, &p),
             "PDG1;T=GTVT;HS=000.00.17.H48-210426-0001"

@@ -1,10 +1,10 @@
-//! Vector PDF output of a form: the same drawing as the raster renderer ([`crate::render::draw_form`]) onto a
+//! Vector PDF output of a form: the same drawing as the raster renderer ([`crate::forms::render::draw_form`]) onto a
 //! true-A4 PDF page, with the shipped DejaVu fonts embedded (so every Vietnamese diacritic prints as designed).
 
-use crate::render::{
+use crate::forms::render::{
     draw_form, Face, Fonts, Prefill, RenderError, Surface, FONT_BOLD, FONT_ITALIC, FONT_REGULAR,
 };
-use crate::template::{BoxMm, Template};
+use crate::forms::template::{BoxMm, Template};
 use printpdf::{
     Color, IndirectFontRef, Mm, PdfDocument, PdfLayerReference, Point, Polygon, Rect, Rgb,
 };

@@ -3,47 +3,22 @@
 //! criterion, mean score, satisfaction rate, evaluation coverage), written as a terminal table, a CSV file and a
 //! self-contained printable HTML page with inline SVG charts (no scripts, nothing fetched).
 
-use crate::db::{RatingRow, ROWS};
-use crate::template::Template;
+use crate::forms::template::Template;
+pub use crate::returned::ReturnedDossier;
+use crate::store::db::{RatingRow, ROWS};
+use crate::util::csv_escape;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 /// Errors building a report.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// The returned-dossiers file is malformed.
-    #[error("{path}: line {line}: {reason}")]
-    Returned {
-        /// The CSV file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
+    #[error(transparent)]
+    Returned(#[from] crate::returned::ReturnedError),
     /// A `--from` / `--to` date is not `YYYY-MM-DD`.
     #[error("bad date `{0}` (expected YYYY-MM-DD)")]
     Date(String),
-}
-
-/// One row of the returned-dossiers export.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReturnedDossier {
-    /// Dossier code.
-    pub code: String,
-    /// Administrative procedure.
-    pub procedure: String,
-    /// Department.
-    pub department: String,
-    /// Counter (desk) that returned the result.
-    pub counter: String,
-    /// Officer who returned the result.
-    pub officer: String,
-    /// Received date, `YYYY-MM-DD` (may be empty).
-    pub received: String,
-    /// Returned date, `YYYY-MM-DD`.
-    pub returned: String,
 }
 
 /// What to report.
@@ -83,86 +58,6 @@ pub fn parse_date(s: &str) -> Result<String, ReportError> {
     } else {
         Err(ReportError::Date(s.to_string()))
     }
-}
-
-/// Splits one CSV line (RFC 4180 quoting, no embedded newlines).
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut out = vec![];
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out.into_iter().map(|s| s.trim().to_string()).collect()
-}
-
-/// Reads the returned-dossiers export: a header row naming at least `code`, `department`, `counter`,
-/// `officer` and `returned` (also `procedure`, `received`; any order, other columns ignored). A code listed
-/// twice keeps its first row.
-pub fn read_returned(path: &Path, text: &str) -> Result<Vec<ReturnedDossier>, ReportError> {
-    let err = |line: usize, reason: String| ReportError::Returned {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    };
-    let mut lines = text
-        .lines()
-        .map(|l| l.trim_start_matches('\u{feff}'))
-        .enumerate();
-    let (_, header) = lines.next().ok_or_else(|| err(1, "empty file".into()))?;
-    let header: Vec<String> = csv_fields(header)
-        .into_iter()
-        .map(|h| h.to_ascii_lowercase())
-        .collect();
-    let col = |name: &str| header.iter().position(|h| h == name);
-    let need = |name: &str| col(name).ok_or_else(|| err(1, format!("no `{name}` column")));
-    let (code, dept, counter, officer, returned) = (
-        need("code")?,
-        need("department")?,
-        need("counter")?,
-        need("officer")?,
-        need("returned")?,
-    );
-    let (procedure, received) = (col("procedure"), col("received"));
-    let mut seen = BTreeSet::new();
-    let mut out = vec![];
-    for (i, l) in lines {
-        if l.trim().is_empty() {
-            continue;
-        }
-        let f = csv_fields(l);
-        let get = |c: Option<usize>| c.and_then(|c| f.get(c)).cloned().unwrap_or_default();
-        let d = ReturnedDossier {
-            code: get(Some(code)),
-            procedure: get(procedure),
-            department: get(Some(dept)),
-            counter: get(Some(counter)),
-            officer: get(Some(officer)),
-            received: get(received),
-            returned: get(Some(returned)),
-        };
-        if d.code.is_empty() {
-            return Err(err(i + 1, "empty code".into()));
-        }
-        parse_date(&d.returned).map_err(|e| err(i + 1, e.to_string()))?;
-        if !d.received.is_empty() {
-            parse_date(&d.received).map_err(|e| err(i + 1, e.to_string()))?;
-        }
-        if seen.insert(d.code.clone()) {
-            out.push(d);
-        }
-    }
-    Ok(out)
 }
 
 /// Figures of one group of forms and returned dossiers.
@@ -684,14 +579,6 @@ pub fn to_text(r: &Report) -> String {
     out
 }
 
-fn csv_escape(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// The report as CSV (UTF-8 with BOM, for Excel): one line per row of every level.
 pub fn to_csv(r: &Report) -> String {
     let mut out = String::from(
@@ -1140,30 +1027,6 @@ pub fn to_html(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_handle_quotes() {
-        assert_eq!(
-            csv_fields(r#"a,"b, c","d ""e""",,"#),
-            vec!["a", "b, c", "d \"e\"", "", ""]
-        );
-    }
-
-    #[test]
-    fn returned_file_needs_its_columns_and_real_dates() {
-        let p = Path::new("r.csv");
-        let ok = "\u{feff}code,procedure,department,counter,officer,received,returned\n\
-                  X-210101-0001,p,D,Q1,An,2021-01-01,2021-01-05\nX-210101-0001,p,D,Q1,An,2021-01-01,2021-01-06\n";
-        let v = read_returned(p, ok).unwrap();
-        assert_eq!(v.len(), 1);
-        assert_eq!(v[0].returned, "2021-01-05");
-        assert!(read_returned(p, "code,department\n").is_err());
-        let bad = "code,department,counter,officer,returned\nX,D,Q,O,2021-13-01\n";
-        assert!(matches!(
-            read_returned(p, bad),
-            Err(ReportError::Returned { line: 2, .. })
-        ));
-    }
 
     #[test]
     fn dates_are_checked() {

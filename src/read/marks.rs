@@ -2,9 +2,10 @@
 //! registration, relative to the page's own paper and ink levels, and turns each row into an answer with a
 //! confidence and, when unsure, a specific review reason. Stray ink outside the boxes never counts.
 
+use crate::forms::template::{BoxMm, RowSpec};
 use crate::geom::Homography;
-use crate::register::{sample, Levels};
-use crate::template::{BoxMm, RowSpec};
+use crate::raster::sample;
+use crate::read::register::Levels;
 use image::GrayImage;
 use serde::Serialize;
 
@@ -139,6 +140,19 @@ pub enum RowReason {
     LowConfidence,
     /// Most rows of the page are blank: marks may have been lost (e.g. pencil in a 1-bit scan).
     FewMarksOnPage,
+}
+
+impl RowReason {
+    /// The wire name written in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowReason::Ambiguous => "ambiguous",
+            RowReason::FaintMark => "faint_mark",
+            RowReason::PartialFill => "partial_fill",
+            RowReason::LowConfidence => "low_confidence",
+            RowReason::FewMarksOnPage => "few_marks_on_page",
+        }
+    }
 }
 
 /// The answer read from one row.
@@ -563,7 +577,7 @@ pub fn flag_sparse_page(rows: &mut [RowReading], opts: &MarkOptions) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::Canvas;
+    use crate::forms::render::Canvas;
 
     const LEVELS: Levels = Levels {
         paper: 250.0,

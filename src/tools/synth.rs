@@ -4,10 +4,10 @@
 //! illumination, photocopy), and writes the pages with a `truth.jsonl` (incl. the page transform).
 //! Deterministic by seed: page `i` depends only on `(seed, i)`.
 
+use crate::forms::render::{render_form, text_width_mm, Canvas, Fonts, Prefill};
+use crate::forms::template::{BoxMm, Template};
 use crate::geom::Homography;
-use crate::register::warp_region;
-use crate::render::{render_form, text_width_mm, Canvas, Fonts, Prefill};
-use crate::template::{BoxMm, Template};
+use crate::raster::warp_region;
 use image::{GrayImage, Rgb, RgbImage};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -519,11 +519,8 @@ pub fn synth_page(
                     (_, "enterprise_code") => Some(rand_enterprise(&mut rng)),
                     _ => Some(rand_dossier(&mut rng)),
                 };
-                if v == "printed" {
-                    match f.id.as_str() {
-                        "dossier_code" => prefill.dossier = value.clone(),
-                        _ => prefill.enterprise = value.clone(),
-                    }
+                if let (Some(value), "printed") = (&value, v) {
+                    prefill.values.insert(f.id.clone(), value.clone());
                 }
                 fields.insert(f.id.clone(), json!({"value": value, "variant": v}));
                 field_values.push((f.clone(), v, value));
@@ -677,7 +674,7 @@ pub fn synth_page(
             truth["stray_marks"] = json!(strays);
             truth["pen"] =
                 json!({"color": pen.name, "width_mm": (pen.width * 100.0).round() / 100.0});
-            truth["qr"] = json!({"content": crate::render::qr_payload(t, &prefill), "prefilled": prefill.dossier.is_some(), "obscured": qr_obscured});
+            truth["qr"] = json!({"content": crate::forms::render::qr_payload(t, &prefill), "prefilled": !prefill.values.is_empty(), "obscured": qr_obscured});
         }
     }
 
@@ -870,7 +867,7 @@ pub fn synth_page(
     let mut crops = vec![];
     if opts.field_crops && !crops_spec.is_empty() {
         let decoded = image::load_from_memory(&bytes)
-            .map(|d| crate::load::to_gray(d).0)
+            .map(|d| crate::read::load::to_gray(d).0)
             .ok();
         if let Some(g) = decoded {
             for (fid, b, val, variant) in crops_spec {
@@ -880,11 +877,11 @@ pub fn synth_page(
                     [b[0] + 0.8, b[1] + 0.8, b[2] - 0.8, b[3] - 0.8],
                     10.0,
                 );
-                let levels = crate::register::Levels {
+                let levels = crate::read::register::Levels {
                     paper: 240.0,
                     ink: 20.0,
                 };
-                if let Some(line) = crate::ocr::find_line(&field, &levels, 0.004) {
+                if let Some(line) = crate::read::codes::find_line(&field, &levels, 0.004) {
                     let cname = format!("crops/synth_{index:05}_{fid}.png");
                     crops.push((
                         cname.clone(),
@@ -966,11 +963,11 @@ pub fn write_set(
         .map(|i| {
             let p = synth_page(&templates, i, opts, &fonts, atlas.as_ref());
             let path = out.join(&p.name);
-            crate::export::write_atomic(&path, &p.bytes).map_err(io(&path))?;
+            crate::results::write_atomic(&path, &p.bytes).map_err(io(&path))?;
             let mut labels = vec![];
             for (name, bytes, label) in p.crops {
                 let cp = out.join(&name);
-                crate::export::write_atomic(&cp, &bytes).map_err(io(&cp))?;
+                crate::results::write_atomic(&cp, &bytes).map_err(io(&cp))?;
                 labels.push(label);
             }
             on_page();
@@ -989,10 +986,10 @@ pub fn write_set(
         }
     }
     let tp = out.join("truth.jsonl");
-    crate::export::write_atomic(&tp, truth.as_bytes()).map_err(io(&tp))?;
+    crate::results::write_atomic(&tp, truth.as_bytes()).map_err(io(&tp))?;
     if opts.field_crops {
         let lp = out.join("crops/labels.jsonl");
-        crate::export::write_atomic(&lp, labels.as_bytes()).map_err(io(&lp))?;
+        crate::results::write_atomic(&lp, labels.as_bytes()).map_err(io(&lp))?;
     }
     Ok(())
 }
@@ -1065,7 +1062,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// `YYYY-MM-DD` of a day number since 1970-01-01.
 fn civil_string(days: i64) -> String {
-    let (y, m, d) = crate::validate::civil_from_days(days);
+    let (y, m, d) = crate::util::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

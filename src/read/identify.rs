@@ -1,8 +1,9 @@
 //! Template identification: reads the QR (template id and, on prefilled forms, the dossier code) and scores the
 //! printed layout of every known template; disagreement is reported, never guessed away.
 
-use crate::register::{layout_score, warp_region, Registration};
-use crate::template::Template;
+use crate::forms::template::Template;
+use crate::raster::warp_region;
+use crate::read::register::{layout_score, MarkerLayout, Registration};
 use image::GrayImage;
 use serde::Serialize;
 
@@ -31,54 +32,56 @@ impl Default for IdentifyOptions {
     }
 }
 
-/// Decoded QR payload `PDG1;T=GTVT[;HS=code]`.
+/// A decoded QR payload, matched against the templates' QR formats.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct QrInfo {
     /// Raw content.
     pub content: String,
-    /// Template id (lower case) when the payload is ours.
+    /// The template whose format the payload has, if any.
     pub template: Option<String>,
-    /// Prefilled dossier code.
-    pub dossier: Option<String>,
+    /// Field values the payload carries (field id → value), e.g. the prefilled dossier code.
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
-/// Parses our QR payload.
-pub fn parse_qr(content: &str) -> QrInfo {
-    let mut template = None;
-    let mut dossier = None;
-    let mut parts = content.split(';');
-    if parts.next() == Some("PDG1") {
-        for p in parts {
-            if let Some(t) = p.strip_prefix("T=") {
-                template = Some(t.to_ascii_lowercase());
-            } else if let Some(h) = p.strip_prefix("HS=") {
-                dossier = Some(h.to_string());
-            }
-        }
-    }
+/// Matches a payload against each template's QR format (blank or prefilled); the first that fits names the form.
+pub fn parse_qr(content: &str, templates: &[Template]) -> QrInfo {
+    let hit = templates
+        .iter()
+        .find_map(|t| t.qr.parse(content).map(|v| (t.template_id.clone(), v)));
+    let (template, values) = match hit {
+        Some((t, v)) => (Some(t), v),
+        None => (None, Default::default()),
+    };
     QrInfo {
         content: content.to_string(),
         template,
-        dossier,
+        values,
     }
 }
 
-/// Reads the QR in its template place (the box is the same on all our forms).
+/// Reads the QR in its template places (each distinct QR box of the templates with the page's marker layout).
 pub fn read_qr(
     img: &GrayImage,
     reg: &Registration,
-    t: &Template,
+    templates: &[Template],
     opts: &IdentifyOptions,
 ) -> Option<QrInfo> {
-    let b = t.qr.bbox;
+    let mut boxes: Vec<[f64; 4]> = vec![];
+    for t in templates {
+        if !boxes.contains(&t.qr.bbox) {
+            boxes.push(t.qr.bbox);
+        }
+    }
     let m = 4.0;
-    let region = warp_region(
-        img,
-        &reg.h_markers,
-        [b[0] - m, b[1] - m, b[2] + m, b[3] + m],
-        opts.qr_px_per_mm,
-    );
-    decode_qr(&region).map(|c| parse_qr(&c))
+    boxes.iter().find_map(|b| {
+        let region = warp_region(
+            img,
+            &reg.h_markers,
+            [b[0] - m, b[1] - m, b[2] + m, b[3] + m],
+            opts.qr_px_per_mm,
+        );
+        decode_qr(&region).map(|c| parse_qr(&c, templates))
+    })
 }
 
 /// Decodes the first QR code found in a grey image.
@@ -94,19 +97,23 @@ pub fn decode_qr(region: &GrayImage) -> Option<String> {
 
 /// Looks for our QR anywhere on a page whose markers were not found (corners cut off or folded): a page that is
 /// one of our forms must not be dismissed as "not a form".
-pub fn find_qr_anywhere(img: &GrayImage) -> Option<QrInfo> {
-    // At least 4.5 px/mm keeps QR modules (0.76 mm) at 3.4 px or more; an integer box filter bounds the work
-    // without the cost of a general resampler.
-    let f = (img.width().min(img.height()) as f64 / 210.0 / 4.5)
+pub fn find_qr_anywhere(img: &GrayImage, templates: &[Template]) -> Option<QrInfo> {
+    // At least 4.5 px/mm keeps QR modules (0.76 mm) at 3.4 px or more on the smallest form; an integer box
+    // filter bounds the work without the cost of a general resampler.
+    let short_mm = templates
+        .iter()
+        .map(|t| t.page_mm[0].min(t.page_mm[1]))
+        .fold(210.0, f64::min);
+    let f = (img.width().min(img.height()) as f64 / short_mm / 4.5)
         .floor()
         .max(1.0) as u32;
     let small = if f > 1 {
-        crate::register::downsample(img, f)
+        crate::raster::downsample(img, f)
     } else {
         img.clone()
     };
     decode_qr(&small)
-        .map(|c| parse_qr(&c))
+        .map(|c| parse_qr(&c, templates))
         .filter(|q| q.template.is_some())
 }
 
@@ -132,11 +139,18 @@ pub fn identify(
     templates: &[Template],
     opts: &IdentifyOptions,
 ) -> Identification {
+    // Only forms with the marker layout that fitted can be this page.
+    let candidates: Vec<Template> = templates
+        .iter()
+        .filter(|t| MarkerLayout::of(t).is_none_or(|l| l == reg.layout))
+        .cloned()
+        .collect();
+    let templates = &candidates[..];
     let mut scores: Vec<(String, f64)> = templates
         .iter()
         .map(|t| (t.template_id.clone(), layout_score(img, reg, t)))
         .collect();
-    let qr = templates.first().and_then(|t| read_qr(img, reg, t, opts));
+    let qr = read_qr(img, reg, templates, opts);
     scores.sort_by(|a, b| b.1.total_cmp(&a.1));
     let layout = match scores.as_slice() {
         [(id, s)] if *s >= opts.min_layout => Some(id.clone()),
@@ -170,9 +184,19 @@ mod tests {
 
     #[test]
     fn qr_payload_parses_template_and_dossier() {
-        let q = parse_qr("PDG1;T=KHDT;HS=000.00.30.H48-210707-7064");
+        let ts = Template::builtins();
+        let q = parse_qr("PDG1;T=KHDT;HS=000.00.30.H48-210707-7064", &ts);
         assert_eq!(q.template.as_deref(), Some("khdt"));
-        assert_eq!(q.dossier.as_deref(), Some("000.00.30.H48-210707-7064"));
-        assert_eq!(parse_qr("hello").template, None);
+        assert_eq!(
+            q.values.get("dossier_code").map(String::as_str),
+            Some("000.00.30.H48-210707-7064")
+        );
+        assert_eq!(
+            parse_qr("PDG1;T=GTVT", &ts).template.as_deref(),
+            Some("gtvt")
+        );
+        assert!(parse_qr("PDG1;T=GTVT", &ts).values.is_empty());
+        assert_eq!(parse_qr("hello", &ts).template, None);
+        assert_eq!(parse_qr("PDG1;T=XYZ;HS=1", &ts).template, None);
     }
 }

@@ -1,0 +1,64 @@
+//! `phieu review`.
+
+use super::say;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct ReviewArgs {
+    /// The scan folder (holding results.jsonl, manifest.json and the review crops).
+    dir: PathBuf,
+    /// Port to listen on (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Address to listen on instead of loopback (`ADDR` or `ADDR:PORT`); anyone who can reach it and has the
+    /// printed token can decide items.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Operator name written with every decision (default: the login name).
+    #[arg(long)]
+    operator: Option<String>,
+    /// The one-stop system's export of returned dossiers (CSV, first column `code`): nearest codes are offered.
+    #[arg(long)]
+    returned: Option<PathBuf>,
+}
+
+/// `phieu review`: serves the review page until stopped (Ctrl-C).
+pub fn run(a: ReviewArgs) -> Result<i32> {
+    use std::net::{IpAddr, SocketAddr};
+    let listen = match &a.listen {
+        None => SocketAddr::from(([127, 0, 0, 1], a.port)),
+        Some(s) => match s.parse::<SocketAddr>() {
+            Ok(sa) => sa,
+            Err(_) => SocketAddr::new(
+                s.parse::<IpAddr>()
+                    .with_context(|| format!("--listen {s}: not an address"))?,
+                a.port,
+            ),
+        },
+    };
+    let returned = match &a.returned {
+        Some(p) => super::returned_codes(p)?,
+        None => vec![],
+    };
+    let opts = phieu::review::server::ServeOptions {
+        listen,
+        // Every decision names a person: without --operator, the login name stands in.
+        operator: a
+            .operator
+            .filter(|o| !o.trim().is_empty())
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("USERNAME").ok())
+            .unwrap_or_else(|| "operator".into()),
+        returned,
+        ..Default::default()
+    };
+    phieu::review::server::serve(&a.dir, opts, |url| {
+        use std::io::Write;
+        // The URL on stdout alone (scripts and tests read it); the hint on stderr.
+        println!("{url}");
+        std::io::stdout().flush().ok();
+        say!("phieu: review page at {url} (Ctrl-C to stop; every decision is already saved)");
+    })?;
+    Ok(0)
+}
