@@ -1,22 +1,28 @@
-//! `phieu render`.
+//! `phieu render`: draws a form as the center prints it, optionally prefilled; every printed value must match
+//! its field's pattern.
 
 use super::say;
 use anyhow::{bail, Context, Result};
 use phieu::forms::render::{render_form, Canvas, Fonts, Prefill};
+use phieu::forms::template::FieldRole;
 use phieu::results::write_atomic;
 use std::path::PathBuf;
 
+/// Draw a form.
 #[derive(clap::Args)]
 pub struct RenderArgs {
     /// Template id (gtvt, khdt) or a template file.
     #[arg(long, default_value = "gtvt")]
     template: String,
-    /// Dossier code to print (and put in the QR).
+    /// Dossier code to print in the form's dossier-code field (and in the QR when its format carries it).
     #[arg(long)]
     dossier: Option<String>,
-    /// Enterprise code to print (KHĐT form).
+    /// Enterprise code to print in the form's enterprise-code field.
     #[arg(long)]
     enterprise: Option<String>,
+    /// Any field's value, as FIELD_ID=VALUE (repeatable).
+    #[arg(long = "value", value_name = "FIELD_ID=VALUE")]
+    values: Vec<String>,
     /// Resolution for PNG output.
     #[arg(long, default_value_t = 300)]
     dpi: u32,
@@ -25,16 +31,31 @@ pub struct RenderArgs {
     out: PathBuf,
 }
 
+/// Writes the form; exit 0, or 2 with the reason.
 pub fn run(a: RenderArgs) -> Result<i32> {
     let t = super::load_template(&a.template)?;
-    // What is printed (and put in the QR) must be a value the form's own field accepts.
-    for (id, flag, v) in [
-        ("dossier_code", "--dossier", &a.dossier),
-        ("enterprise_code", "--enterprise", &a.enterprise),
+    let mut wanted: Vec<(String, String, String)> = vec![];
+    for (role, flag, v) in [
+        (FieldRole::DossierCode, "--dossier", &a.dossier),
+        (FieldRole::EnterpriseCode, "--enterprise", &a.enterprise),
     ] {
         let Some(v) = v else { continue };
+        let Some(f) = t.field_with_role(role) else {
+            bail!("{flag}: the {} form has no {role:?} field", t.template_id);
+        };
+        wanted.push((f.id.clone(), flag.to_string(), v.clone()));
+    }
+    for kv in &a.values {
+        let Some((id, v)) = kv.split_once('=') else {
+            bail!("--value {kv:?}: expected FIELD_ID=VALUE");
+        };
+        wanted.push((id.to_string(), "--value".into(), v.to_string()));
+    }
+    // What is printed (and put in the QR) must be a value the form's own field accepts.
+    let mut prefill = Prefill::default();
+    for (id, flag, v) in &wanted {
         let Some(f) = t.field(id) else {
-            bail!("{flag}: the {} form has no {id} field", t.template_id);
+            bail!("{flag}: the {} form has no field `{id}`", t.template_id);
         };
         let ok =
             phieu::read::validate::CodePattern::from_regex(&f.pattern).is_ok_and(|p| p.matches(v));
@@ -44,15 +65,7 @@ pub fn run(a: RenderArgs) -> Result<i32> {
                 f.pattern
             );
         }
-    }
-    let mut prefill = Prefill::default();
-    for (id, v) in [
-        ("dossier_code", &a.dossier),
-        ("enterprise_code", &a.enterprise),
-    ] {
-        if let Some(v) = v {
-            prefill = prefill.with(id, v);
-        }
+        prefill = prefill.with(id, v);
     }
     let ext = a
         .out

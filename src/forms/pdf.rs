@@ -87,12 +87,8 @@ impl Surface for PdfSurface {
 /// Renders the form `t` as a one-page vector PDF of the template's page size.
 pub fn render_pdf(t: &Template, prefill: &Prefill) -> Result<Vec<u8>, PdfError> {
     let (w, h) = (t.page_mm[0], t.page_mm[1]);
-    let (doc, page, layer) = PdfDocument::new(
-        format!("{} – Phiếu đánh giá mức độ hài lòng", t.form_code),
-        Mm(w as f32),
-        Mm(h as f32),
-        "form",
-    );
+    let title = format!("{} – Phiếu đánh giá mức độ hài lòng", t.form_code);
+    let (doc, page, layer) = PdfDocument::new(title.clone(), Mm(w as f32), Mm(h as f32), "form");
     let font = |bytes: &[u8]| {
         doc.add_external_font_with_subsetting(bytes, true)
             .map_err(|e| PdfError::Pdf(e.to_string()))
@@ -104,8 +100,35 @@ pub fn render_pdf(t: &Template, prefill: &Prefill) -> Result<Vec<u8>, PdfError> 
         page_h: h,
     };
     draw_form(&mut s, t, prefill, &Fonts::new())?;
-    doc.save_to_bytes()
-        .map_err(|e| PdfError::Pdf(e.to_string()))
+    let bytes = doc
+        .save_to_bytes()
+        .map_err(|e| PdfError::Pdf(e.to_string()))?;
+    with_text_title(&bytes, &title)
+}
+
+/// Rewrites the document title as a PDF text string (UTF-16BE with its byte-order mark, PDF 32000 §7.9.2.2):
+/// `printpdf` writes the UTF-8 bytes, which viewers show as mojibake (`PÄ’G-GTVT …`).
+fn with_text_title(pdf: &[u8], title: &str) -> Result<Vec<u8>, PdfError> {
+    let err = |e: lopdf::Error| PdfError::Pdf(e.to_string());
+    let mut doc = lopdf::Document::load_mem(pdf).map_err(err)?;
+    let mut text = vec![0xFE, 0xFF];
+    text.extend(title.encode_utf16().flat_map(|u| u.to_be_bytes()));
+    let info = doc
+        .trailer
+        .get(b"Info")
+        .and_then(|o| o.as_reference())
+        .map_err(err)?;
+    doc.get_object_mut(info)
+        .and_then(|o| o.as_dict_mut())
+        .map_err(err)?
+        .set(
+            "Title",
+            lopdf::Object::String(text, lopdf::StringFormat::Hexadecimal),
+        );
+    let mut out = Vec::new();
+    doc.save_to(&mut out)
+        .map_err(|e| PdfError::Pdf(e.to_string()))?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -126,5 +149,29 @@ mod tests {
             text.contains("595.27") || text.contains("595.2"),
             "A4 width in points"
         );
+    }
+
+    #[test]
+    fn the_title_is_a_utf16_text_string() {
+        let t = Template::builtin("gtvt").unwrap();
+        let pdf = render_pdf(&t, &Prefill::default()).unwrap();
+        let doc = lopdf::Document::load_mem(&pdf).unwrap();
+        let info = doc.trailer.get(b"Info").unwrap().as_reference().unwrap();
+        let title = doc
+            .get_object(info)
+            .unwrap()
+            .as_dict()
+            .unwrap()
+            .get(b"Title")
+            .unwrap();
+        let bytes = title.as_str().unwrap();
+        assert_eq!(&bytes[..2], &[0xFE, 0xFF]);
+        let units: Vec<u16> = bytes[2..]
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect();
+        let text = String::from_utf16(&units).unwrap();
+        assert!(text.contains("Phiếu đánh giá mức độ hài lòng"), "{text}");
+        assert!(doc.get_pages().len() == 1);
     }
 }

@@ -378,29 +378,138 @@ impl Template {
                 self.spec
             )));
         }
+        let [pw, ph] = self.page_mm;
+        if !(pw > 0.0 && ph > 0.0) {
+            return Err(bad(format!("page size {pw} x {ph} mm")));
+        }
+        let inside = |b: &BoxMm| b[0] >= 0.0 && b[1] >= 0.0 && b[2] <= pw && b[3] <= ph;
+        let nonempty = |b: &BoxMm| b[2] > b[0] && b[3] > b[1];
         for id in ["tl", "tr", "bl", "br"] {
-            if !self.markers.iter().any(|m| m.id == id) {
-                return Err(bad(format!("marker `{id}` missing")));
+            if self.markers.iter().filter(|m| m.id == id).count() != 1 {
+                return Err(bad(format!("marker `{id}` must appear exactly once")));
             }
+        }
+        if self.markers.len() != 4 {
+            return Err(bad(format!(
+                "{} markers; a form has the four corners",
+                self.markers.len()
+            )));
+        }
+        if self.markers.iter().filter(|m| m.shape == "disc").count() != 1
+            || self
+                .markers
+                .iter()
+                .any(|m| m.shape != "disc" && m.shape != "square")
+        {
+            return Err(bad(
+                "markers must be three squares and one disc (the disc tells the orientation)"
+                    .into(),
+            ));
+        }
+        if crate::read::register::MarkerLayout::of(self).is_none() {
+            return Err(bad("markers must all have the same size".into()));
+        }
+        for m in &self.markers {
+            let h = m.size / 2.0;
+            let b = [
+                m.center[0] - h,
+                m.center[1] - h,
+                m.center[0] + h,
+                m.center[1] + h,
+            ];
+            if m.size <= 0.0 || !inside(&b) {
+                return Err(bad(format!("marker `{}` lies off the page", m.id)));
+            }
+        }
+        if !nonempty(&self.qr.bbox) || !inside(&self.qr.bbox) {
+            return Err(bad("the QR box is empty or off the page".into()));
         }
         if self.rows.is_empty() {
             return Err(bad("no rating rows".into()));
         }
+        let mut row_ids = std::collections::BTreeSet::new();
         for r in &self.rows {
+            if !row_ids.insert(r.id.as_str()) {
+                return Err(bad(format!("row id `{}` is used twice", r.id)));
+            }
             if r.options.is_empty() {
                 return Err(bad(format!("row `{}` has no options", r.id)));
             }
+            if r.options.len() != self.table.columns.options.len() {
+                return Err(bad(format!(
+                    "row `{}` has {} options but the table has {} option columns",
+                    r.id,
+                    r.options.len(),
+                    self.table.columns.options.len()
+                )));
+            }
+            let mut option_ids = std::collections::BTreeSet::new();
             for o in &r.options {
-                if o.bbox[2] <= o.bbox[0] || o.bbox[3] <= o.bbox[1] {
+                if !option_ids.insert(o.id.as_str()) {
+                    return Err(bad(format!(
+                        "row `{}`: option id `{}` is used twice",
+                        r.id, o.id
+                    )));
+                }
+                if !nonempty(&o.bbox) {
                     return Err(bad(format!(
                         "row `{}` option `{}` has an empty box",
                         r.id, o.id
                     )));
                 }
+                let b = o.bbox;
+                let band = r.band;
+                if !inside(&b)
+                    || b[0] < band[0]
+                    || b[2] > band[2]
+                    || b[1] < band[1]
+                    || b[3] > band[3]
+                {
+                    return Err(bad(format!(
+                        "row `{}` option `{}`: the box is not inside the row's band",
+                        r.id, o.id
+                    )));
+                }
+                if o.score < 0 {
+                    return Err(bad(format!(
+                        "row `{}` option `{}`: negative points",
+                        r.id, o.id
+                    )));
+                }
             }
         }
+        let mut field_ids = std::collections::BTreeSet::new();
         for f in &self.fields {
+            if !field_ids.insert(f.id.as_str()) {
+                return Err(bad(format!("field id `{}` is used twice", f.id)));
+            }
+            if !nonempty(&f.bbox) || !inside(&f.bbox) {
+                return Err(bad(format!(
+                    "field `{}`: the box is empty or off the page",
+                    f.id
+                )));
+            }
             regex_lite_check(&f.pattern).map_err(|e| bad(format!("field `{}`: {e}", f.id)))?;
+            let p = crate::read::validate::CodePattern::from_regex(&f.pattern)
+                .map_err(|e| bad(format!("field `{}`: {e}", f.id)))?;
+            if !p.matches(&f.example) {
+                return Err(bad(format!(
+                    "field `{}`: the example `{}` does not match its own pattern",
+                    f.id, f.example
+                )));
+            }
+        }
+        for role in [FieldRole::DossierCode, FieldRole::EnterpriseCode] {
+            if self.fields.iter().filter(|f| f.role() == role).count() > 1 {
+                return Err(bad(format!("two fields have the role {role:?}")));
+            }
+        }
+        for id in self.qr.fields() {
+            if !field_ids.contains(id) {
+                return Err(bad(format!(
+                    "the QR format names `<{id}>`, which is no field of the form"
+                )));
+            }
         }
         Ok(())
     }
@@ -495,5 +604,52 @@ mod tests {
         let err = Template::from_json(&v.to_string(), Path::new("x.json")).unwrap_err();
         assert!(err.to_string().contains("x.json"));
         assert!(Template::builtin("nope").is_err());
+    }
+
+    fn invalid(edit: impl Fn(&mut serde_json::Value)) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(GTVT).unwrap();
+        edit(&mut v);
+        match Template::from_json(&v.to_string(), Path::new("t.json")) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn validation_names_what_is_wrong() {
+        assert!(invalid(|v| v["rows"][1]["id"] = "c1".into()).contains("row id `c1` is used twice"));
+        assert!(invalid(|v| v["rows"][0]["options"][1]["id"] = "a".into()).contains("used twice"));
+        assert!(invalid(|v| {
+            v["rows"][0]["options"].as_array_mut().unwrap().pop();
+        })
+        .contains("option columns"));
+        assert!(
+            invalid(|v| v["rows"][0]["options"][0]["score"] = (-1).into()).contains("negative")
+        );
+        assert!(invalid(|v| v["rows"][0]["options"][0]["box"][1] = 0.into()).contains("band"));
+        assert!(invalid(|v| v["markers"][0]["shape"] = "disc".into()).contains("one disc"));
+        assert!(invalid(|v| v["markers"][0]["size"] = 9.into()).contains("same size"));
+        assert!(invalid(|v| v["fields"][0]["example"] = "x".into()).contains("does not match"));
+        assert!(
+            invalid(|v| v["qr"]["content_when_prefilled"] = "P;HS=<nope>".into())
+                .contains("<nope>")
+        );
+        assert!(invalid(|v| v["qr"]["box"][2] = 400.into()).contains("QR box"));
+    }
+
+    #[test]
+    fn qr_formats_round_trip_field_values() {
+        let t = Template::builtin("gtvt").unwrap();
+        let mut v = std::collections::BTreeMap::new();
+        assert_eq!(t.qr.payload(&v), "PDG1;T=GTVT");
+        v.insert(
+            "dossier_code".to_string(),
+            "000.00.17.H48-210426-0001".to_string(),
+        );
+        let p = t.qr.payload(&v);
+        assert_eq!(p, "PDG1;T=GTVT;HS=000.00.17.H48-210426-0001");
+        assert_eq!(t.qr.parse(&p), Some(v));
+        assert_eq!(t.qr.parse("PDG1;T=KHDT"), None);
+        assert_eq!(t.qr.parse("PDG1;T=GTVT;HS="), None);
     }
 }

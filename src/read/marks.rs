@@ -50,9 +50,9 @@ pub struct MarkOptions {
     pub habit_min_rows: usize,
     /// On a fill-habit page, faint coverage below which a doubtful box beside the row's clear fill is a stain.
     pub stain_max: f64,
-    /// A page with at least this many rows without any ink is suspicious (pencil lost in a 1-bit scan, a dropout
-    /// colour, a wrong page): every row of it goes to review.
-    pub max_blank_rows: usize,
+    /// A page whose share of rows without any ink reaches this is suspicious (pencil lost in a 1-bit scan, a
+    /// dropout colour, a wrong page): every row of it goes to review. A share, so forms of any length agree.
+    pub max_blank_share: f64,
 }
 
 impl Default for MarkOptions {
@@ -76,7 +76,7 @@ impl Default for MarkOptions {
             blank_min_confidence: 0.96,
             habit_min_rows: 3,
             stain_max: 0.3,
-            max_blank_rows: 4,
+            max_blank_share: 0.4,
         }
     }
 }
@@ -562,7 +562,9 @@ pub fn flag_sparse_page(rows: &mut [RowReading], opts: &MarkOptions) -> bool {
                     .all(|b| b.state == BoxState::Marked && b.coverage < 2.0 * opts.marked_min)
         })
         .count();
-    if blank < opts.max_blank_rows && (blank < 2 || blank + weak < opts.max_blank_rows) {
+    // At least 2 rows, so a short form is not flagged for one skipped question.
+    let limit = ((opts.max_blank_share * rows.len() as f64).ceil() as usize).max(2);
+    if blank < limit && (blank < 2 || blank + weak < limit) {
         return false;
     }
     for r in rows.iter_mut() {

@@ -94,19 +94,46 @@ impl CodePattern {
                     CharClass(vec![lit])
                 }
             };
-            let mut reps = 1;
-            if chars.get(i) == Some(&'{') {
-                let end = chars[i..]
-                    .iter()
-                    .position(|&x| x == '}')
-                    .ok_or("unclosed {")?
-                    + i;
-                let n: String = chars[i + 1..end].iter().collect();
-                reps = n.parse().map_err(|_| format!("bad repeat `{n}`"))?;
-                i = end + 1;
+            // Quantifiers: `{n}`, `{m,n}` and `?`; optional copies become optional segments of their own.
+            let (min, max) = match chars.get(i) {
+                Some('{') => {
+                    let end = chars[i..]
+                        .iter()
+                        .position(|&x| x == '}')
+                        .ok_or("unclosed {")?
+                        + i;
+                    let n: String = chars[i + 1..end].iter().collect();
+                    i = end + 1;
+                    let bad = || format!("bad repeat `{{{n}}}`");
+                    match n.split_once(',') {
+                        Some((lo, hi)) => (
+                            lo.trim().parse::<usize>().map_err(|_| bad())?,
+                            hi.trim().parse::<usize>().map_err(|_| bad())?,
+                        ),
+                        None => {
+                            let k = n.trim().parse::<usize>().map_err(|_| bad())?;
+                            (k, k)
+                        }
+                    }
+                }
+                Some('?') => {
+                    i += 1;
+                    (0, 1)
+                }
+                _ => (1, 1),
+            };
+            if min > max || max > 64 {
+                return Err(format!("bad repeat {min}..{max}"));
             }
-            for _ in 0..reps {
+            if max > min && in_group {
+                return Err("optional items inside a group are not supported".into());
+            }
+            for _ in 0..min {
                 segs.last_mut().unwrap().0.push(class.clone());
+            }
+            for _ in min..max {
+                segs.push((vec![class.clone()], true));
+                segs.push((vec![], false));
             }
         }
         if in_group {
@@ -115,6 +142,9 @@ impl CodePattern {
         let mut alts: Vec<Vec<CharClass>> = vec![vec![]];
         for (items, opt) in segs {
             if opt {
+                if alts.len() > 256 {
+                    return Err("too many optional parts".into());
+                }
                 let with: Vec<_> = alts
                     .iter()
                     .map(|a| a.iter().cloned().chain(items.iter().cloned()).collect())
@@ -127,6 +157,14 @@ impl CodePattern {
             }
         }
         alts.retain(|a| !a.is_empty());
+        let mut seen: Vec<Vec<CharClass>> = vec![];
+        alts.retain(|a| {
+            let new = !seen.contains(a);
+            if new {
+                seen.push(a.clone());
+            }
+            new
+        });
         if alts.is_empty() {
             return Err("empty pattern".into());
         }
@@ -302,6 +340,19 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantifiers_mean_what_they_mean_in_a_regex() {
+        let p = CodePattern::from_regex(r"^[A-Z]\d?-\d{3}$").unwrap();
+        assert!(p.matches("A-123") && p.matches("A1-123"));
+        assert!(!p.matches("A?-123") && !p.matches("A12-123") && !p.matches("A-12"));
+        let p = CodePattern::from_regex(r"^\d{2,4}$").unwrap();
+        assert!(p.matches("12") && p.matches("123") && p.matches("1234"));
+        assert!(!p.matches("1") && !p.matches("12345"));
+        assert_eq!(p.alternatives.len(), 3, "no duplicate alternatives");
+        assert!(CodePattern::from_regex(r"^(\d?)$").is_err());
+        assert!(CodePattern::from_regex(r"^\d{3,1}$").is_err());
+    }
 
     #[test]
     fn dossier_pattern_compiles_to_25_positions() {
