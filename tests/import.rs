@@ -3,6 +3,7 @@
 //! `PHIEU_PG_URL` names a PostgreSQL database, on PostgreSQL too (`PHIEU_REQUIRE_PG=1` makes a missing server a
 //! failure instead of a skip).
 
+use phieu::forms::template::Template;
 use phieu::report::{self, Level, ReportOptions};
 use phieu::results::SourceRef;
 use phieu::store::db::{self, BatchOutcome, DbError, ImportOptions, Store, Val};
@@ -50,6 +51,7 @@ fn record(
     };
     let score = chars[..9].iter().map(|&c| points(c)).sum::<Option<i32>>();
     FinalRecord {
+        form_version: 1,
         schema: FINAL_SCHEMA.into(),
         batch: batch.into(),
         source: SourceRef {
@@ -86,7 +88,8 @@ fn pg_store() -> Option<Box<dyn Store>> {
     assert_eq!(s.backend(), "postgres");
     s.transaction(&mut |tx| {
         tx.execute_batch(
-            "DROP TABLE IF EXISTS import_log, rating_conflicts, ratings, batches, schema_migrations CASCADE;",
+            "DROP TABLE IF EXISTS import_log, rating_conflicts, ratings, batches, schema_migrations, forms, \
+             rating_answers, conflict_answers CASCADE;",
         )?;
         Ok(true)
     })
@@ -129,7 +132,7 @@ fn batch1() -> Vec<FinalRecord> {
 
 fn scenario_reimport_changes_nothing(store: &mut dyn Store) {
     db::migrate(store).unwrap();
-    let first = db::import_records(store, "final.jsonl", &batch1()).unwrap();
+    let first = db::import_records(store, "final.jsonl", &batch1(), &Template::builtins()).unwrap();
     assert_eq!(
         first,
         vec![BatchOutcome {
@@ -142,7 +145,8 @@ fn scenario_reimport_changes_nothing(store: &mut dyn Store) {
         }]
     );
     let before = db::dump(store).unwrap();
-    let second = db::import_records(store, "final.jsonl", &batch1()).unwrap();
+    let second =
+        db::import_records(store, "final.jsonl", &batch1(), &Template::builtins()).unwrap();
     assert_eq!(
         second,
         vec![BatchOutcome {
@@ -161,7 +165,7 @@ fn scenario_reimport_changes_nothing(store: &mut dyn Store) {
 
 fn scenario_conflict_is_kept_aside(store: &mut dyn Store) {
     db::migrate(store).unwrap();
-    db::import_records(store, "a/final.jsonl", &batch1()).unwrap();
+    db::import_records(store, "a/final.jsonl", &batch1(), &Template::builtins()).unwrap();
     // The same form scanned again in another batch (same rating), and a different rating of dossier 0001.
     let b2 = vec![
         record(
@@ -179,15 +183,19 @@ fn scenario_conflict_is_kept_aside(store: &mut dyn Store) {
             "ccccccccca",
         ),
     ];
-    let o = db::import_records(store, "b/final.jsonl", &b2).unwrap();
+    let o = db::import_records(store, "b/final.jsonl", &b2, &Template::builtins()).unwrap();
     assert_eq!((o[0].new, o[0].already_present, o[0].conflicts), (0, 1, 1));
     assert!(o[0].committed);
     let mut kept = vec![];
     store
         .transaction(&mut |tx| {
             kept = tx.query(
-                "SELECT r.c1, r.batch, c.c1, c.batch, c.kept_batch, c.kept_page FROM ratings r JOIN rating_conflicts c \
-                 ON r.template = c.template AND r.dossier_code = c.dossier_code",
+                "SELECT ra.option_id, r.batch, ca.option_id, c.batch, c.kept_batch, c.kept_page FROM ratings r \
+                 JOIN rating_conflicts c ON r.template = c.template AND r.dossier_code = c.dossier_code \
+                 JOIN rating_answers ra ON ra.template = r.template AND ra.dossier_code = r.dossier_code \
+                 AND ra.row_id = 'c1' \
+                 JOIN conflict_answers ca ON ca.template = c.template AND ca.dossier_code = c.dossier_code \
+                 AND ca.content_hash = c.content_hash AND ca.row_id = 'c1'",
                 &[],
             )?;
             Ok(false)
@@ -205,7 +213,7 @@ fn scenario_conflict_is_kept_aside(store: &mut dyn Store) {
         ]]
     );
     let before = db::dump(store).unwrap();
-    let again = db::import_records(store, "b/final.jsonl", &b2).unwrap();
+    let again = db::import_records(store, "b/final.jsonl", &b2, &Template::builtins()).unwrap();
     assert_eq!((again[0].conflicts, again[0].conflicts_known), (0, 1));
     assert!(!again[0].committed);
     assert_eq!(db::dump(store).unwrap(), before);
@@ -231,7 +239,13 @@ fn scenario_unreviewed_records_are_refused(store: &mut dyn Store) {
         .map(|r| serde_json::to_string(r).unwrap() + "\n")
         .collect();
     std::fs::write(dir.join("final.jsonl"), text).unwrap();
-    let err = db::import_path(store, &dir, &ImportOptions::default()).unwrap_err();
+    let err = db::import_path(
+        store,
+        &dir,
+        &Template::builtins(),
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, DbError::Unreviewed { records: 1, .. }),
         "{err}"
@@ -244,6 +258,7 @@ fn scenario_unreviewed_records_are_refused(store: &mut dyn Store) {
     let o = db::import_path(
         store,
         &dir,
+        &Template::builtins(),
         &ImportOptions {
             allow_unreviewed: true,
         },
@@ -308,7 +323,7 @@ fn scenario_report_figures(store: &mut dyn Store) {
         record("r", 3, "gtvt", Some("A-210203-0003"), "cccccccc-c"), // no score, not satisfied
         record("r", 4, "khdt", Some("A-210215-0004"), "aaaaaaaac-"), // score 16, overall blank; not returned
     ];
-    db::import_records(store, "r.jsonl", &recs).unwrap();
+    db::import_records(store, "r.jsonl", &recs, &Template::builtins()).unwrap();
     let (ratings, conflicts) = db::load_ratings(store).unwrap();
     assert_eq!((ratings.len(), conflicts), (4, 0));
     let returned = phieu::returned::read_returned(
@@ -319,6 +334,7 @@ fn scenario_report_figures(store: &mut dyn Store) {
     .unwrap();
     let r = report::build(
         &ratings,
+        &[],
         Some(&returned),
         conflicts,
         &ReportOptions::default(),
@@ -344,8 +360,14 @@ fn scenario_report_figures(store: &mut dyn Store) {
     close(t.satisfaction(), 2.0 / 3.0);
     assert_eq!((t.returned, t.rated_returned), (7, 3));
     close(t.coverage(), 3.0 / 7.0);
-    assert_eq!(t.dist[8], [1, 1, 1, 1]); // c9: a, b, c, blank
-    assert_eq!(t.dist[9], [1, 1, 1, 1]); // overall
+    // c9 and overall over both forms: a, b, c, blank (gtvt has 1 a, 1 b, 1 c; khdt 1 c on c9, overall blank).
+    let gtvt_v1 = &t.dist[&("gtvt".to_string(), 1)];
+    let khdt_v1 = &t.dist[&("khdt".to_string(), 1)];
+    assert_eq!(gtvt_v1[8], [1, 1, 0, 1]); // c9
+    assert_eq!(gtvt_v1[9], [1, 1, 1, 0]); // overall
+    assert_eq!(khdt_v1[8], [0, 0, 1, 0]);
+    assert_eq!(khdt_v1[9], [0, 0, 0, 1]);
+    assert_eq!(t.score_scale(), Some(18));
     let gtvt = find(Level::Department, "Sở Giao thông vận tải", "", "", "");
     close(gtvt.mean_score(), 13.5);
     close(gtvt.coverage(), 3.0 / 7.0);
@@ -393,6 +415,7 @@ fn scenario_report_figures(store: &mut dyn Store) {
 
     let feb_only = report::build(
         &ratings,
+        &[],
         Some(&returned),
         conflicts,
         &ReportOptions {
@@ -440,6 +463,98 @@ macro_rules! on_both {
 }
 
 static PG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A database as the first release left it (schema version 2, answers in the columns c1..c9, overall), with one
+/// rating and one conflict, migrated to the current schema: no answer is lost, the same record re-imported is
+/// still "already present", and a record of another version is refused until its form is known.
+fn scenario_migration_from_the_first_schema(store: &mut dyn Store) {
+    db::migrate_to(store, 2).unwrap();
+    let kept = record("old", 1, "gtvt", Some("A-210105-0001"), "abcabcabc-");
+    let other = record("old", 2, "gtvt", Some("A-210105-0001"), "aaaaaaaaaa");
+    // The first release's import: batches, then ratings and conflicts with the answers in columns.
+    store
+        .transaction(&mut |tx| {
+            tx.execute(
+                "INSERT INTO batches (batch, source, first_imported_at) VALUES ('old', 'final.jsonl', \
+                 '2021-01-06T00:00:00Z')",
+                &[],
+            )?;
+            let cols = "c1, c2, c3, c4, c5, c6, c7, c8, c9, overall";
+            let vals = |r: &FinalRecord| -> Vec<Val> {
+                ["c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "overall"]
+                    .iter()
+                    .map(|k| match r.answers[*k].value.clone() {
+                        Some(v) => Val::Text(v),
+                        None => Val::Null,
+                    })
+                    .collect()
+            };
+            let mut p = vec![Val::Text("h-kept".into())];
+            p.extend(vals(&kept));
+            tx.execute(
+                &format!(
+                    "INSERT INTO ratings (template, dossier_code, batch, source_path, page, decided_by, \
+                     content_hash, imported_at, score, {cols}) VALUES ('gtvt', 'A-210105-0001', 'old', 'a.pdf', 1, \
+                     '{{}}', ?, '2021-01-06T00:00:00Z', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                &p,
+            )?;
+            let mut p = vec![Val::Text("h-other".into())];
+            p.extend(vals(&other));
+            tx.execute(
+                &format!(
+                    "INSERT INTO rating_conflicts (template, dossier_code, content_hash, batch, source_path, page, \
+                     decided_by, kept_batch, kept_source_path, kept_page, imported_at, score, {cols}) VALUES \
+                     ('gtvt', 'A-210105-0001', ?, 'old', 'a.pdf', 2, '{{}}', 'old', 'a.pdf', 1, \
+                     '2021-01-06T00:00:00Z', 18, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                &p,
+            )?;
+            Ok(true)
+        })
+        .unwrap();
+    assert_eq!(db::migrate(store).unwrap(), vec![3]);
+    let (ratings, conflicts) = db::load_ratings(store).unwrap();
+    assert_eq!((ratings.len(), conflicts), (1, 1));
+    let r = &ratings[0];
+    assert_eq!(r.form_version, 1);
+    for (k, v) in &kept.answers {
+        assert_eq!(r.answers.get(k), Some(&v.value), "row {k}");
+    }
+    assert_eq!(
+        count(store, "conflict_answers"),
+        10,
+        "the conflict's answers moved too"
+    );
+    let dump = db::dump(store).unwrap();
+    assert!(
+        !dump["ratings"][0].contains("\"c1\""),
+        "{:?}",
+        dump["ratings"]
+    );
+    // A new import of the kept record finds it by its old content hash only if the hash rule is unchanged, so
+    // store a record whose hash we know: import the kept record into a fresh dossier and again.
+    let again = record("new", 1, "gtvt", Some("A-210106-0009"), "abcabcabc-");
+    let o = db::import_records(
+        store,
+        "new.jsonl",
+        std::slice::from_ref(&again),
+        &Template::builtins(),
+    )
+    .unwrap();
+    assert_eq!(o[0].new, 1);
+    let o = db::import_records(store, "new2.jsonl", &[again], &Template::builtins()).unwrap();
+    assert_eq!(o[0].already_present, 1);
+    let (ratings, _) = db::load_ratings(store).unwrap();
+    assert_eq!(ratings.len(), 2);
+    assert_eq!(count(store, "forms"), 1, "the form is stored once");
+}
+
+on_both!(
+    sqlite_migration_from_the_first_schema_keeps_every_answer,
+    postgres_migration_from_the_first_schema_keeps_every_answer,
+    scenario_migration_from_the_first_schema
+);
 
 on_both!(
     sqlite_reimport_changes_nothing,
@@ -530,4 +645,51 @@ fn cli_reimport_leaves_the_database_unchanged() {
     assert!(std::fs::read_to_string(&csv)
         .unwrap()
         .starts_with("\u{feff}level,"));
+}
+
+/// A database written by the first release itself (`phieu import` at commit 6671422 on the bundled samples):
+/// the migration keeps every stored answer.
+#[test]
+fn a_database_from_the_first_release_migrates_with_every_answer() {
+    let dir = std::env::temp_dir().join(format!("phieu-first-release-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/db/first_release_schema2_should_migrate.db"),
+        &path,
+    )
+    .unwrap();
+    let mut store = db::open(&format!("sqlite:{}", path.display())).unwrap();
+    let mut before = vec![];
+    store
+        .transaction(&mut |tx| {
+            before = tx.query(
+                "SELECT template, dossier_code, c1, c2, c3, c4, c5, c6, c7, c8, c9, overall FROM ratings \
+                 ORDER BY template, dossier_code",
+                &[],
+            )?;
+            Ok(false)
+        })
+        .unwrap();
+    assert_eq!(before.len(), 4);
+    assert_eq!(db::schema_versions(store.as_mut()).unwrap(), vec![1, 2]);
+    db::migrate(store.as_mut()).unwrap();
+    let (ratings, _) = db::load_ratings(store.as_mut()).unwrap();
+    assert_eq!(ratings.len(), 4);
+    let rows = [
+        "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "overall",
+    ];
+    for (old, new) in before.iter().zip(&ratings) {
+        assert_eq!(old[1].as_text(), Some(new.dossier_code.as_str()));
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(
+                new.answers.get(*row).cloned().flatten().as_deref(),
+                old[2 + i].as_text(),
+                "{} {row}",
+                new.dossier_code
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -51,7 +51,8 @@ pub fn run(a: ReportArgs) -> Result<i32> {
     let mut store = phieu::store::db::open(&a.db)?;
     phieu::store::db::migrate(store.as_mut())?;
     let (ratings, conflicts) = phieu::store::db::load_ratings(store.as_mut())?;
-    let r = phieu::report::build(&ratings, returned.as_deref(), conflicts, &opts);
+    let forms = phieu::store::db::load_forms(store.as_mut())?;
+    let r = phieu::report::build(&ratings, &forms, returned.as_deref(), conflicts, &opts);
     print!("{}", phieu::report::to_text(&r));
     let mut outs: Vec<PathBuf> = a.out.clone();
     outs.extend(a.csv.clone());

@@ -49,7 +49,8 @@ pub fn run(a: ReviewArgs) -> Result<i32> {
             .filter(|o| !o.trim().is_empty())
             .or_else(|| std::env::var("USER").ok())
             .or_else(|| std::env::var("USERNAME").ok())
-            .unwrap_or_else(|| "operator".into()),
+            .filter(|o| !o.trim().is_empty())
+            .map_or_else(ask_operator, Ok)?,
         returned,
         ..Default::default()
     };
@@ -61,4 +62,23 @@ pub fn run(a: ReviewArgs) -> Result<i32> {
         say!("phieu: review page at {url} (Ctrl-C to stop; every decision is already saved)");
     })?;
     Ok(0)
+}
+
+/// Every decision names a person: with no `--operator` and no login name, ask once on the terminal, or stop.
+fn ask_operator() -> Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "no operator name: pass --operator NAME (every decision is recorded with it)"
+        );
+    }
+    eprint!("phieu: operator name (recorded with every decision): ");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let name = line.trim().to_string();
+    if name.is_empty() {
+        anyhow::bail!("no operator name given");
+    }
+    Ok(name)
 }

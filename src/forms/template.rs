@@ -322,8 +322,21 @@ pub struct Template {
     pub checkbox: CheckboxSpec,
     /// Rating rows.
     pub rows: Vec<RowSpec>,
+    /// Which row's answers say whether the citizen is satisfied, and which of its options count as satisfied
+    /// (the report's satisfaction rate); a form without it has no satisfaction figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<SatisfactionSpec>,
     /// Free comment box.
     pub comment_box: BoxMm,
+}
+
+/// The satisfaction rule of a form.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SatisfactionSpec {
+    /// The row (`overall` on the center's forms).
+    pub row: String,
+    /// Its options that count as satisfied (`a` very satisfied, `b` satisfied).
+    pub satisfied: Vec<String>,
 }
 
 const GTVT: &str = include_str!("templates/gtvt.json");
@@ -502,6 +515,22 @@ impl Template {
         for role in [FieldRole::DossierCode, FieldRole::EnterpriseCode] {
             if self.fields.iter().filter(|f| f.role() == role).count() > 1 {
                 return Err(bad(format!("two fields have the role {role:?}")));
+            }
+        }
+        if let Some(sat) = &self.satisfaction {
+            let Some(row) = self.rows.iter().find(|r| r.id == sat.row) else {
+                return Err(bad(format!(
+                    "satisfaction row `{}` is not a row of the form",
+                    sat.row
+                )));
+            };
+            for o in &sat.satisfied {
+                if !row.options.iter().any(|x| &x.id == o) {
+                    return Err(bad(format!(
+                        "satisfaction option `{o}` is not an option of row `{}`",
+                        row.id
+                    )));
+                }
             }
         }
         for id in self.qr.fields() {

@@ -5,7 +5,7 @@
 
 use crate::forms::template::Template;
 pub use crate::returned::ReturnedDossier;
-use crate::store::db::{RatingRow, ROWS};
+use crate::store::db::RatingRow;
 use crate::util::csv_escape;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -60,17 +60,26 @@ pub fn parse_date(s: &str) -> Result<String, ReportError> {
     }
 }
 
+/// A form and version: answers are only ever counted together within one.
+pub type FormKey = (String, u32);
+
 /// Figures of one group of forms and returned dossiers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     /// Rated forms.
     pub forms: u64,
-    /// Forms with all nine criteria answered (the ones with a score).
+    /// Forms with every criterion answered (the ones with a score).
     pub scored: u64,
     /// Sum of their scores.
     pub score_sum: i64,
-    /// Per row ([`ROWS`] order): count of a, b, c, blank.
-    pub dist: [[u64; 4]; 10],
+    /// The highest possible scores of the scored forms (one value when every form has the same scale).
+    pub score_max: BTreeSet<i64>,
+    /// Answers to the satisfaction row (the form's rule), and how many of them count as satisfied.
+    pub satisfaction_answered: u64,
+    /// Satisfied answers.
+    pub satisfied: u64,
+    /// Per form version: per row (the form's order), the count of each option (the form's order), then blank.
+    pub dist: BTreeMap<FormKey, Vec<Vec<u64>>>,
     /// Returned dossiers.
     pub returned: u64,
     /// Returned dossiers that have a rating.
@@ -78,15 +87,18 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Mean score out of 18 over the scored forms.
+    /// Mean score over the scored forms.
     pub fn mean_score(&self) -> Option<f64> {
         (self.scored > 0).then(|| self.score_sum as f64 / self.scored as f64)
     }
-    /// Overall answers: very satisfied + satisfied over answered.
+    /// The highest score, when every scored form has the same one (18 on the center's forms).
+    pub fn score_scale(&self) -> Option<i64> {
+        (self.score_max.len() == 1).then(|| *self.score_max.first().unwrap_or(&0))
+    }
+    /// Satisfied answers over answers to the satisfaction row.
     pub fn satisfaction(&self) -> Option<f64> {
-        let o = self.dist[9];
-        let answered = o[0] + o[1] + o[2];
-        (answered > 0).then(|| (o[0] + o[1]) as f64 / answered as f64)
+        (self.satisfaction_answered > 0)
+            .then(|| self.satisfied as f64 / self.satisfaction_answered as f64)
     }
     /// Rated returned dossiers over returned dossiers.
     pub fn coverage(&self) -> Option<f64> {
@@ -163,6 +175,8 @@ pub struct Report {
     pub conflicts: usize,
     /// The options used.
     pub opts: ReportOptions,
+    /// The forms the ratings were made on (labels, points and the satisfaction rule come from them).
+    pub forms: Vec<Template>,
 }
 
 /// Shown for a rating with no returned row.
@@ -177,19 +191,31 @@ fn code_date(code: &str) -> Option<String> {
     parse_date(&format!("20{}-{}-{}", &d[0..2], &d[2..4], &d[4..6])).ok()
 }
 
-fn department_name(template: &str) -> String {
-    Template::builtin(template)
-        .map(|t| t.department)
-        .unwrap_or_else(|_| template.to_string())
+/// The form a rating was made on, among the stored forms (then the built-in ones).
+fn form_of<'a>(forms: &'a [Template], r: &RatingRow) -> Option<&'a Template> {
+    forms
+        .iter()
+        .find(|t| t.template_id == r.template && t.version == r.form_version)
 }
 
-/// Sums the ratings (and the returned dossiers, when given) into report rows.
+/// Sums the ratings (and the returned dossiers, when given) into report rows. `forms` are the forms the
+/// ratings were made on (`db::load_forms`); a rating of a form not among them counts as a form, without answers.
 pub fn build(
     ratings: &[RatingRow],
+    forms: &[Template],
     returned: Option<&[ReturnedDossier]>,
     conflicts: usize,
     opts: &ReportOptions,
 ) -> Report {
+    let mut forms: Vec<Template> = forms.to_vec();
+    for t in Template::builtins() {
+        if !forms
+            .iter()
+            .any(|f| f.template_id == t.template_id && f.version == t.version)
+        {
+            forms.push(t);
+        }
+    }
     let in_range = |date: Option<&str>| match (date, &opts.from, &opts.to) {
         (_, None, None) => true,
         (None, _, _) => false,
@@ -238,24 +264,43 @@ pub fn build(
             Some(d) => (d.department.clone(), d.counter.as_str(), d.officer.as_str()),
             None => {
                 unmatched += 1;
-                (department_name(&r.template), UNKNOWN, UNKNOWN)
+                let dept = form_of(&forms, r).map_or(r.template.clone(), |t| t.department.clone());
+                (dept, UNKNOWN, UNKNOWN)
             }
         };
+        let form = form_of(&forms, r);
         for k in keys(&dept, counter, officer, &month) {
             let s = groups.entry(k).or_default();
             s.forms += 1;
             if let Some(sc) = r.score {
                 s.scored += 1;
                 s.score_sum += sc;
+                if let Some(t) = form {
+                    s.score_max.insert(t.max_score().into());
+                }
             }
-            for (i, a) in r.answers.iter().enumerate() {
-                let j = match a {
-                    Some('a') => 0,
-                    Some('b') => 1,
-                    Some('c') => 2,
-                    _ => 3,
-                };
-                s.dist[i][j] += 1;
+            let Some(t) = form else { continue };
+            if let Some(sat) = &t.satisfaction {
+                if let Some(Some(a)) = r.answers.get(&sat.row) {
+                    s.satisfaction_answered += 1;
+                    s.satisfied += u64::from(sat.satisfied.contains(a));
+                }
+            }
+            let counts = s
+                .dist
+                .entry((t.template_id.clone(), t.version))
+                .or_insert_with(|| {
+                    t.rows
+                        .iter()
+                        .map(|row| vec![0; row.options.len() + 1])
+                        .collect()
+                });
+            for (row, c) in t.rows.iter().zip(counts.iter_mut()) {
+                let chosen = r.answers.get(&row.id).cloned().flatten();
+                let k = chosen
+                    .and_then(|a| row.options.iter().position(|o| o.id == a))
+                    .unwrap_or(row.options.len());
+                c[k] += 1;
             }
         }
     }
@@ -289,6 +334,7 @@ pub fn build(
         unmatched,
         conflicts,
         opts: opts.clone(),
+        forms,
     }
 }
 
@@ -399,10 +445,18 @@ fn text_table(header: &[&str], rows: &[Vec<String>], right: usize) -> String {
     out
 }
 
+/// `13.50 / 18`, or the mean alone when the forms of the group have different scales.
+fn mean_of(s: &Stats) -> String {
+    match (s.mean_score(), s.score_scale()) {
+        (Some(m), Some(max)) => format!("{m:.2} / {max}"),
+        (m, _) => mean(m),
+    }
+}
+
 fn figures(s: &Stats) -> Vec<String> {
     vec![
         s.forms.to_string(),
-        mean(s.mean_score()),
+        mean_of(s),
         pct(s.satisfaction()),
         s.returned.to_string(),
         s.rated_returned.to_string(),
@@ -412,33 +466,25 @@ fn figures(s: &Stats) -> Vec<String> {
 
 const FIGURE_HEADERS: [&str; 6] = [
     "forms",
-    "mean score /18",
+    "mean score",
     "satisfied",
     "returned",
     "rated",
     "coverage",
 ];
 
-/// Labels of the rating rows and their options, from the built-in form.
-fn row_labels() -> Vec<(String, [String; 3])> {
-    let t = Template::builtin("gtvt").ok();
-    ROWS.iter()
-        .map(|id| {
-            let r = t.as_ref().and_then(|t| t.rows.iter().find(|r| r.id == *id));
-            match r {
-                Some(r) => {
-                    let o = |i: usize| {
-                        r.options
-                            .get(i)
-                            .map(|o| o.label.clone())
-                            .unwrap_or_default()
-                    };
-                    (r.label.clone(), [o(0), o(1), o(2)])
-                }
-                None => (id.to_string(), ["a".into(), "b".into(), "c".into()]),
-            }
-        })
-        .collect()
+impl Report {
+    /// The form of a distribution key.
+    fn form(&self, key: &FormKey) -> Option<&Template> {
+        self.forms
+            .iter()
+            .find(|t| t.template_id == key.0 && t.version == key.1)
+    }
+}
+
+/// A form version's name in headings: `GTVT-01 v1`.
+fn form_title(t: &Template) -> String {
+    format!("{} v{}", t.form_code, t.version)
 }
 
 /// The report as terminal tables.
@@ -447,11 +493,11 @@ pub fn to_text(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Satisfaction report, {}: {} forms, mean score {} / 18 ({} fully answered), satisfied {}, coverage {} \
+        "Satisfaction report, {}: {} forms, mean score {} ({} fully answered), satisfied {}, coverage {} \
          ({} of {} returned dossiers rated)",
         r.period(),
         t.forms,
-        mean(t.mean_score()),
+        mean_of(&t),
         t.scored,
         pct(t.satisfaction()),
         pct(t.coverage()),
@@ -515,33 +561,35 @@ pub fn to_text(r: &Report) -> String {
         .collect();
     rows.sort();
     let _ = write!(out, "\nPer month\n{}", text_table(&h, &rows, 2));
-    let labels = row_labels();
     for d in r.level(Level::Department) {
-        let rows: Vec<Vec<String>> = d
-            .stats
-            .dist
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let n: u64 = c.iter().sum();
-                let cell =
-                    |k: usize| format!("{} ({:.0}%)", c[k], c[k] as f64 * 100.0 / n.max(1) as f64);
-                vec![
-                    ROWS[i].to_string(),
-                    labels[i].0.clone(),
-                    cell(0),
-                    cell(1),
-                    cell(2),
-                    cell(3),
-                ]
-            })
-            .collect();
-        let _ = write!(
-            out,
-            "\nAnswers, {}\n{}",
-            d.department,
-            text_table(&["row", "criterion", "a", "b", "c", "blank"], &rows, 2)
-        );
+        for (key, counts) in &d.stats.dist {
+            let Some(t) = r.form(key) else { continue };
+            let mut header: Vec<String> = vec!["row".into(), "criterion".into()];
+            header.extend(t.rows[0].options.iter().map(|o| o.id.clone()));
+            header.push("blank".into());
+            let rows: Vec<Vec<String>> = t
+                .rows
+                .iter()
+                .zip(counts)
+                .map(|(row, c)| {
+                    let n: u64 = c.iter().sum();
+                    let mut cells = vec![row.id.clone(), row.label.clone()];
+                    cells.extend(
+                        c.iter()
+                            .map(|v| format!("{v} ({:.0}%)", *v as f64 * 100.0 / n.max(1) as f64)),
+                    );
+                    cells
+                })
+                .collect();
+            let h: Vec<&str> = header.iter().map(String::as_str).collect();
+            let _ = write!(
+                out,
+                "\nAnswers, {}, form {}\n{}",
+                d.department,
+                form_title(t),
+                text_table(&h, &rows, 2)
+            );
+        }
     }
     if r.has_returned {
         let low = r.below_threshold();
@@ -585,16 +633,28 @@ pub fn to_csv(r: &Report) -> String {
         "\u{feff}level,department,counter,officer,month,forms,scored_forms,mean_score,\
         overall_answered,satisfaction_rate,returned,rated_returned,coverage,below_threshold",
     );
-    for row in ROWS {
-        for o in ["a", "b", "c", "blank"] {
-            let _ = write!(out, ",{row}_{o}");
+    // One column per (form version, row, option or blank), in the forms' order, for every form that was rated.
+    let keys: BTreeSet<&FormKey> = r.rows.iter().flat_map(|x| x.stats.dist.keys()).collect();
+    let mut columns: Vec<(FormKey, usize, usize)> = vec![];
+    for key in keys {
+        let Some(t) = r.form(key) else { continue };
+        for (i, row) in t.rows.iter().enumerate() {
+            for (k, o) in row
+                .options
+                .iter()
+                .map(|o| o.id.as_str())
+                .chain(["blank"])
+                .enumerate()
+            {
+                let _ = write!(out, ",{}_v{}_{}_{o}", t.template_id, t.version, row.id);
+                columns.push((key.clone(), i, k));
+            }
         }
     }
     out.push('\n');
     let num = |x: Option<f64>| x.map_or(String::new(), |x| format!("{x:.4}"));
     for x in &r.rows {
         let s = &x.stats;
-        let o = s.dist[9];
         let low = matches!(x.level, Level::Counter | Level::Officer)
             && s.coverage().is_some_and(|c| c < r.opts.coverage_threshold);
         let _ = write!(
@@ -608,17 +668,20 @@ pub fn to_csv(r: &Report) -> String {
             s.forms,
             s.scored,
             num(s.mean_score()),
-            o[0] + o[1] + o[2],
+            s.satisfaction_answered,
             num(s.satisfaction()),
             s.returned,
             s.rated_returned,
             num(s.coverage()),
             low
         );
-        for c in &s.dist {
-            for n in c {
-                let _ = write!(out, ",{n}");
-            }
+        for (key, i, k) in &columns {
+            let n = s
+                .dist
+                .get(key)
+                .and_then(|c| c.get(*i))
+                .and_then(|c| c.get(*k));
+            let _ = write!(out, ",{}", n.copied().unwrap_or(0));
         }
         out.push('\n');
     }
@@ -632,7 +695,32 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-const COLORS: [&str; 4] = ["#2e7d32", "#f9a825", "#c62828", "#b0b0b0"];
+/// Colour of option `k` of `n` (best first, green to amber to red); `k == n` is blank (grey).
+fn option_color(k: usize, n: usize) -> String {
+    const SCALE: [(f64, [f64; 3]); 3] = [
+        (0.0, [46.0, 125.0, 50.0]),
+        (0.5, [249.0, 168.0, 37.0]),
+        (1.0, [198.0, 40.0, 40.0]),
+    ];
+    if k >= n {
+        return "#b0b0b0".into();
+    }
+    let t = if n <= 1 {
+        0.0
+    } else {
+        k as f64 / (n - 1) as f64
+    };
+    let (lo, hi) = if t <= 0.5 {
+        (SCALE[0], SCALE[1])
+    } else {
+        (SCALE[1], SCALE[2])
+    };
+    let f = (t - lo.0) / (hi.0 - lo.0);
+    let c: Vec<u8> = (0..3)
+        .map(|i| (lo.1[i] + (hi.1[i] - lo.1[i]) * f).round() as u8)
+        .collect();
+    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+}
 
 /// Horizontal bars of shares (0..1), with a dashed threshold line; bars under it are red.
 fn svg_share_bars(items: &[(String, f64, String)], threshold: Option<f64>) -> String {
@@ -684,9 +772,9 @@ fn svg_share_bars(items: &[(String, f64, String)], threshold: Option<f64>) -> St
 }
 
 /// 100% stacked bars of a/b/c/blank per rating row.
-fn svg_distribution(dist: &[[u64; 4]; 10]) -> String {
+fn svg_distribution(dist: &[Vec<u64>], t: &Template) -> String {
     let (label_w, bar_w, h) = (70.0, 640.0, 22.0);
-    let height = 10.0 * h + 40.0;
+    let height = dist.len() as f64 * h + 40.0;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" \
          font-size=\"12\">",
@@ -700,7 +788,7 @@ fn svg_distribution(dist: &[[u64; 4]; 10]) -> String {
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
             label_w - 6.0,
             y + 14.0,
-            ROWS[i]
+            esc(&t.rows[i].id)
         );
         let mut x = label_w;
         for (k, &v) in c.iter().enumerate() {
@@ -713,7 +801,7 @@ fn svg_distribution(dist: &[[u64; 4]; 10]) -> String {
                 s,
                 "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{}\"/>",
                 h - 4.0,
-                COLORS[k]
+                option_color(k, c.len() - 1)
             );
             if w > 34.0 {
                 let _ = write!(
@@ -727,18 +815,23 @@ fn svg_distribution(dist: &[[u64; 4]; 10]) -> String {
             x += w;
         }
     }
-    let ly = 10.0 * h + 18.0;
-    for (k, name) in ["a (2 points)", "b (1 point)", "c (0 points)", "blank"]
+    let ly = dist.len() as f64 * h + 18.0;
+    let options = &t.rows[0].options;
+    let names: Vec<String> = options
         .iter()
-        .enumerate()
-    {
-        let x = label_w + k as f64 * 140.0;
+        .map(|o| format!("{} ({} points)", o.id, o.score))
+        .chain(["blank".to_string()])
+        .collect();
+    let step = bar_w / names.len() as f64;
+    for (k, name) in names.iter().enumerate() {
+        let x = label_w + k as f64 * step;
         let _ = write!(
             s,
-            "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{ly}\">{name}</text>",
+            "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{ly}\">{}</text>",
             ly - 10.0,
-            COLORS[k],
-            x + 16.0
+            option_color(k, options.len()),
+            x + 16.0,
+            esc(name)
         );
     }
     s.push_str("</svg>");
@@ -988,30 +1081,42 @@ pub fn to_html(r: &Report) -> String {
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     html_figures_table(&mut o, &["month", "department"], &rows, None);
     o.push_str("</section>");
-    let labels = row_labels();
     for d in r.level(Level::Department) {
-        let _ = write!(
-            o,
-            "<section><h2>Answers per criterion — {}</h2>{}<table><thead><tr><th>row</th><th>criterion</th>\
-             <th>a</th><th>b</th><th>c</th><th>blank</th></tr></thead><tbody>",
-            esc(&d.department),
-            svg_distribution(&d.stats.dist)
-        );
-        for (i, c) in d.stats.dist.iter().enumerate() {
-            let n: u64 = c.iter().sum();
-            let _ = write!(o, "<tr><td>{}</td><td>{}</td>", ROWS[i], esc(&labels[i].0));
-            for (k, &v) in c.iter().enumerate() {
-                let name = labels[i].1.get(k).map_or("", String::as_str);
+        for (key, counts) in &d.stats.dist {
+            let Some(t) = r.form(key) else { continue };
+            let _ = write!(
+                o,
+                "<section><h2>Answers per criterion — {}, form {}</h2>{}<table><thead><tr><th>row</th>\
+                 <th>criterion</th>",
+                esc(&d.department),
+                esc(&form_title(t)),
+                svg_distribution(counts, t)
+            );
+            for opt in &t.rows[0].options {
+                let _ = write!(o, "<th>{}</th>", esc(&opt.id));
+            }
+            o.push_str("<th>blank</th></tr></thead><tbody>");
+            for (row, c) in t.rows.iter().zip(counts) {
+                let n: u64 = c.iter().sum();
                 let _ = write!(
                     o,
-                    "<td class=\"n\" title=\"{}\">{v} ({:.0}%)</td>",
-                    esc(name),
-                    v as f64 * 100.0 / n.max(1) as f64
+                    "<tr><td>{}</td><td>{}</td>",
+                    esc(&row.id),
+                    esc(&row.label)
                 );
+                for (k, &v) in c.iter().enumerate() {
+                    let name = row.options.get(k).map_or("blank", |x| x.label.as_str());
+                    let _ = write!(
+                        o,
+                        "<td class=\"n\" title=\"{}\">{v} ({:.0}%)</td>",
+                        esc(name),
+                        v as f64 * 100.0 / n.max(1) as f64
+                    );
+                }
+                o.push_str("</tr>");
             }
-            o.push_str("</tr>");
+            o.push_str("</tbody></table></section>");
         }
-        o.push_str("</tbody></table></section>");
     }
     if r.conflicts > 0 {
         let _ = write!(

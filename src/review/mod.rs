@@ -314,27 +314,33 @@ impl Batch {
             path: mpath.clone(),
             cause: source,
         })?;
-        let manifest: serde_json::Value =
+        let manifest: crate::batch::manifest::Manifest =
             serde_json::from_str(&mtext).map_err(|e| ReviewError::Manifest {
                 path: mpath.clone(),
                 reason: e.to_string(),
             })?;
-        let batch_id = manifest["batch_id"]
-            .as_str()
-            .ok_or_else(|| ReviewError::Manifest {
+        if manifest.batch_id.is_empty() {
+            return Err(ReviewError::Manifest {
                 path: mpath.clone(),
                 reason: "no batch_id".into(),
-            })?
-            .to_string();
-        let mut templates = opts.templates.clone();
-        if let Some(extra) = manifest["options"]["extra_templates"].as_array() {
-            for p in extra.iter().filter_map(|p| p.as_str()) {
-                if let Ok(t) = Template::load(Path::new(p)) {
-                    if !templates.iter().any(|x| x.template_id == t.template_id) {
-                        templates.push(t);
-                    }
-                }
+            });
+        }
+        let batch_id = manifest.batch_id.clone();
+        // The forms the batch was scanned with come first; manifests written before they were recorded name
+        // the extra template files instead.
+        let mut templates = manifest.forms.clone();
+        let mut add = |t: Template| {
+            if !templates.iter().any(|x| x.template_id == t.template_id) {
+                templates.push(t);
             }
+        };
+        for p in &manifest.options.extra_templates {
+            if let Ok(t) = Template::load(p) {
+                add(t);
+            }
+        }
+        for t in &opts.templates {
+            add(t.clone());
         }
         Ok(Batch {
             dir: dir.to_path_buf(),
@@ -342,6 +348,20 @@ impl Batch {
             records,
             templates,
         })
+    }
+
+    /// The id of the dossier-code field of the page's form (`dossier_code` on the built-in forms): an empty one
+    /// must be filled in by a person, since the rating cannot be filed without it.
+    fn dossier_field<'a>(&'a self, r: &'a PageRecord) -> Option<&'a str> {
+        match r.template.as_deref().and_then(|t| self.template(t)) {
+            Some(t) => t
+                .field_with_role(crate::forms::template::FieldRole::DossierCode)
+                .map(|f| f.id.as_str()),
+            None => r
+                .fields
+                .contains_key("dossier_code")
+                .then_some("dossier_code"),
+        }
     }
 
     /// The template with id `id`.
@@ -378,7 +398,8 @@ impl Batch {
     }
 
     /// Whether a page needs a whole-page decision: a person must look at it, and no single value says why.
-    fn needs_page_item(r: &PageRecord) -> bool {
+    fn needs_page_item(&self, r: &PageRecord) -> bool {
+        let dossier = self.dossier_field(r);
         let value_items = r
             .answers
             .values()
@@ -386,7 +407,9 @@ impl Batch {
             || r.fields
                 .values()
                 .any(|f| f.status == ValueStatus::NeedsReview)
-            || r.fields.get("dossier_code").map(|f| f.status) == Some(ValueStatus::Missing);
+            || dossier
+                .and_then(|id| r.fields.get(id))
+                .is_some_and(|f| f.status == ValueStatus::Missing);
         r.status == PageStatus::NeedsReview && !value_items
     }
 
@@ -397,7 +420,7 @@ impl Batch {
         let mut out = vec![];
         for r in self.importable() {
             let mut kept = false;
-            if Self::needs_page_item(r) {
+            if self.needs_page_item(r) {
                 let id = item_id(&r.source, ItemKind::Page, "page");
                 let choice = decisions
                     .get(&id)
@@ -433,6 +456,7 @@ impl Batch {
                 suggestion: None,
                 template: t.map(|t| t.template_id.clone()),
             };
+            let dossier = self.dossier_field(r);
             let field_ids: Vec<String> = match t {
                 Some(t) => t.fields.iter().map(|f| f.id.clone()).collect(),
                 None => r.fields.keys().cloned().collect(),
@@ -442,7 +466,8 @@ impl Batch {
                 match r.fields.get(fid) {
                     Some(f)
                         if f.status == ValueStatus::NeedsReview
-                            || (fid == "dossier_code" && f.status == ValueStatus::Missing) =>
+                            || (Some(fid.as_str()) == dossier
+                                && f.status == ValueStatus::Missing) =>
                     {
                         out.push(Item {
                             id,
@@ -664,6 +689,7 @@ impl Batch {
                     .map(|t| t.template_id.clone())
                     .or_else(|| r.template.clone())
                     .unwrap_or_default(),
+                form_version: t.map_or(1, |t| t.version),
                 fields,
                 answers,
                 score,
@@ -723,9 +749,25 @@ pub fn final_to_jsonl(records: &[FinalRecord]) -> String {
 
 /// Final records as CSV, one row per form, each value followed by a `_by` column (`machine`/`person`); UTF-8
 /// with BOM so spreadsheet programs show Vietnamese.
-pub fn final_to_csv(records: &[FinalRecord]) -> String {
-    let mut field_ids = vec!["dossier_code".to_string(), "enterprise_code".to_string()];
+pub fn final_to_csv(records: &[FinalRecord], templates: &[Template]) -> String {
+    // Fields and rows in the forms' printed order, each once; ids no form names follow in record order.
+    let mut field_ids: Vec<String> = vec![];
     let mut row_ids: Vec<String> = vec![];
+    for t in templates {
+        if !records.iter().any(|r| r.template == t.template_id) {
+            continue;
+        }
+        for f in &t.fields {
+            if !field_ids.contains(&f.id) {
+                field_ids.push(f.id.clone());
+            }
+        }
+        for row in &t.rows {
+            if !row_ids.contains(&row.id) {
+                row_ids.push(row.id.clone());
+            }
+        }
+    }
     for r in records {
         for k in r.fields.keys() {
             if !field_ids.contains(k) {
@@ -738,14 +780,6 @@ pub fn final_to_csv(records: &[FinalRecord]) -> String {
             }
         }
     }
-    // Rows in printed order (c1..c9 by number, then the rest) rather than string order (c1, c10, c2...).
-    row_ids.sort_by_key(|k| {
-        let n = k
-            .strip_prefix('c')
-            .and_then(|n| n.parse::<u32>().ok())
-            .unwrap_or(u32::MAX);
-        (n, k.clone())
-    });
     let mut head: Vec<String> = ["batch", "path", "page", "template"]
         .iter()
         .map(|s| s.to_string())
@@ -828,7 +862,7 @@ pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportSumm
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let text = if csv {
-        final_to_csv(&records)
+        final_to_csv(&records, &batch.templates)
     } else {
         final_to_jsonl(&records)
     };
@@ -1260,15 +1294,14 @@ mod tests {
         assert_eq!(col("c4_by"), "machine");
         assert_eq!(col("score"), "18");
         assert_eq!(col("dossier_code"), CODE);
+        // Columns follow the form the records use (GTVT: no enterprise code), in printed order.
         assert_eq!(
             head[4..8],
-            [
-                "dossier_code",
-                "dossier_code_by",
-                "enterprise_code",
-                "enterprise_code_by"
-            ]
+            ["dossier_code", "dossier_code_by", "c1", "c1_by"]
         );
+        assert!(!head.contains(&"enterprise_code"));
+        let c10 = head.iter().position(|h| *h == "overall").unwrap();
+        assert!(head.iter().position(|h| *h == "c9").unwrap() < c10);
         assert_eq!(
             head.iter().position(|h| *h == "c2"),
             Some(10),

@@ -259,6 +259,14 @@ struct ItemsView {
     items: Vec<ItemView>,
 }
 
+/// The key that picks option `k` of a row: `1`..`9`, then `a`..`z` for longer scales (`0` is blank).
+fn option_key(k: usize) -> String {
+    match k {
+        0..=8 => (k + 1).to_string(),
+        _ => char::from(b'a' + ((k - 9) % 26) as u8).to_string(),
+    }
+}
+
 fn opt(key: &str, value: Option<&str>, label: &str) -> OptionView {
     OptionView {
         key: key.into(),
@@ -312,7 +320,7 @@ fn item_view(app: &App, live: &Live, i: Item) -> ItemView {
             };
             if let Some(r) = row {
                 for (k, o) in r.options.iter().enumerate() {
-                    options.push(opt(&(k + 1).to_string(), Some(&o.id), &o.label));
+                    options.push(opt(&option_key(k), Some(&o.id), &o.label));
                 }
                 page_box = Some(r.band);
             }
@@ -354,7 +362,12 @@ fn item_view(app: &App, live: &Live, i: Item) -> ItemView {
         }
     }
     let candidates = match (&i.id.kind, &i.proposal) {
-        (ItemKind::Field, Some(p)) if i.id.key == "dossier_code" => nearest(p, &app.returned),
+        (ItemKind::Field, Some(p))
+            if t.and_then(|t| t.field(&i.id.key)).map(|f| f.role())
+                == Some(crate::forms::template::FieldRole::DossierCode) =>
+        {
+            nearest(p, &app.returned)
+        }
         _ => vec![],
     };
     let decision = live.decisions.get(&i.id).map(|d| DecisionView {

@@ -3,6 +3,7 @@
 //! (`phieu-final/1`): natural key template + dossier code, one transaction per batch, a second different rating
 //! for a dossier kept aside as a conflict, never overwriting the first.
 
+use crate::forms::template::Template;
 use crate::store::final_record::{read_final_jsonl, DecidedBy, FinalRecord, FINAL_SCHEMA};
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -479,10 +480,89 @@ CREATE TABLE import_log (
         name: "index ratings by dossier code",
         sql: "CREATE INDEX ratings_dossier_code ON ratings (dossier_code);",
     },
+    Migration {
+        version: 3,
+        name: "answers per (form, version, row, option); form versions; the forms themselves",
+        // The answers of every stored rating move from the fixed columns c1..c9, overall into rows of their
+        // own, so any form fits; ratings stored before versions existed are version 1.
+        sql: "
+CREATE TABLE forms (
+    template TEXT NOT NULL,
+    form_version BIGINT NOT NULL,
+    definition TEXT NOT NULL,
+    first_imported_at TEXT NOT NULL,
+    PRIMARY KEY (template, form_version)
+);
+ALTER TABLE ratings ADD COLUMN form_version BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE rating_conflicts ADD COLUMN form_version BIGINT NOT NULL DEFAULT 1;
+CREATE TABLE rating_answers (
+    template TEXT NOT NULL,
+    dossier_code TEXT NOT NULL,
+    form_version BIGINT NOT NULL,
+    row_id TEXT NOT NULL,
+    option_id TEXT,
+    PRIMARY KEY (template, dossier_code, row_id)
+);
+CREATE TABLE conflict_answers (
+    template TEXT NOT NULL,
+    dossier_code TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    form_version BIGINT NOT NULL,
+    row_id TEXT NOT NULL,
+    option_id TEXT,
+    PRIMARY KEY (template, dossier_code, content_hash, row_id)
+);
+INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) SELECT template, dossier_code, 1, 'c1', c1 FROM ratings;
+INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) SELECT template, dossier_code, 1, 'c2', c2 FROM ratings;
+INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) SELECT template, dossier_code, 1, 'c3', c3 FROM ratings;
+INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) SELECT template, dossier_code, 1, 'c4', c4 FROM ratings;
+INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) SELECT template, dossier_code, 1, 'c5', c5 FROM ratings;
+INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) SELECT template, dossier_code, 1, 'c6', c6 FROM ratings;
+INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) SELECT template, dossier_code, 1, 'c7', c7 FROM ratings;
+INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) SELECT template, dossier_code, 1, 'c8', c8 FROM ratings;
+INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) SELECT template, dossier_code, 1, 'c9', c9 FROM ratings;
+INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) SELECT template, dossier_code, 1, 'overall', overall FROM ratings;
+INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, option_id) SELECT template, dossier_code, content_hash, 1, 'c1', c1 FROM rating_conflicts;
+INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, option_id) SELECT template, dossier_code, content_hash, 1, 'c2', c2 FROM rating_conflicts;
+INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, option_id) SELECT template, dossier_code, content_hash, 1, 'c3', c3 FROM rating_conflicts;
+INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, option_id) SELECT template, dossier_code, content_hash, 1, 'c4', c4 FROM rating_conflicts;
+INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, option_id) SELECT template, dossier_code, content_hash, 1, 'c5', c5 FROM rating_conflicts;
+INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, option_id) SELECT template, dossier_code, content_hash, 1, 'c6', c6 FROM rating_conflicts;
+INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, option_id) SELECT template, dossier_code, content_hash, 1, 'c7', c7 FROM rating_conflicts;
+INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, option_id) SELECT template, dossier_code, content_hash, 1, 'c8', c8 FROM rating_conflicts;
+INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, option_id) SELECT template, dossier_code, content_hash, 1, 'c9', c9 FROM rating_conflicts;
+INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, option_id) SELECT template, dossier_code, content_hash, 1, 'overall', overall FROM rating_conflicts;
+ALTER TABLE ratings DROP COLUMN c1;
+ALTER TABLE rating_conflicts DROP COLUMN c1;
+ALTER TABLE ratings DROP COLUMN c2;
+ALTER TABLE rating_conflicts DROP COLUMN c2;
+ALTER TABLE ratings DROP COLUMN c3;
+ALTER TABLE rating_conflicts DROP COLUMN c3;
+ALTER TABLE ratings DROP COLUMN c4;
+ALTER TABLE rating_conflicts DROP COLUMN c4;
+ALTER TABLE ratings DROP COLUMN c5;
+ALTER TABLE rating_conflicts DROP COLUMN c5;
+ALTER TABLE ratings DROP COLUMN c6;
+ALTER TABLE rating_conflicts DROP COLUMN c6;
+ALTER TABLE ratings DROP COLUMN c7;
+ALTER TABLE rating_conflicts DROP COLUMN c7;
+ALTER TABLE ratings DROP COLUMN c8;
+ALTER TABLE rating_conflicts DROP COLUMN c8;
+ALTER TABLE ratings DROP COLUMN c9;
+ALTER TABLE rating_conflicts DROP COLUMN c9;
+ALTER TABLE ratings DROP COLUMN overall;
+ALTER TABLE rating_conflicts DROP COLUMN overall;
+",
+    },
 ];
 
 /// Applies the missing schema steps, each in its own transaction; returns the versions applied now.
 pub fn migrate(store: &mut dyn Store) -> Result<Vec<i64>, DbError> {
+    migrate_to(store, i64::MAX)
+}
+
+/// [`migrate`], but only up to schema version `target` (tests build the databases of earlier releases this way).
+pub fn migrate_to(store: &mut dyn Store, target: i64) -> Result<Vec<i64>, DbError> {
     store.transaction(&mut |tx| {
         tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
@@ -492,7 +572,7 @@ pub fn migrate(store: &mut dyn Store) -> Result<Vec<i64>, DbError> {
     })?;
     let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
     let mut applied = vec![];
-    for m in MIGRATIONS {
+    for m in MIGRATIONS.iter().filter(|m| m.version <= target) {
         let done = store.transaction(&mut |tx| {
             let found = tx
                 .query("SELECT MAX(version) FROM schema_migrations", &[])?
@@ -546,8 +626,9 @@ pub fn schema_versions(store: &mut dyn Store) -> Result<Vec<i64>, DbError> {
     Ok(out)
 }
 
-/// The rating rows every record carries, in column order.
-pub const ROWS: [&str; 10] = [
+/// The rows of the two forms the first schema stored in fixed columns (`c1`..`c9`, `overall`); records of
+/// those forms keep the content hash they had then, so a re-import after the upgrade is still "already present".
+pub const LEGACY_ROWS: [&str; 10] = [
     "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "overall",
 ];
 
@@ -624,6 +705,7 @@ pub fn read_final_records(path: &Path) -> Result<(PathBuf, Vec<FinalRecord>), Db
 pub fn check_records(
     file: &Path,
     records: &[FinalRecord],
+    templates: &[Template],
     opts: &ImportOptions,
 ) -> Result<(), DbError> {
     let bad = |i: usize, r: &FinalRecord, why: String| DbError::Input {
@@ -648,16 +730,36 @@ pub fn check_records(
         if r.batch.trim().is_empty() || (r.template.trim().is_empty() && r.unresolved.is_empty()) {
             return Err(bad(i, r, "empty batch or template".into()));
         }
+        if r.template.trim().is_empty() {
+            continue;
+        }
+        let Some(t) = form(templates, &r.template, r.form_version) else {
+            return Err(bad(
+                i,
+                r,
+                format!(
+                    "form `{}` version {} is not known here; pass its template file with --template",
+                    r.template, r.form_version
+                ),
+            ));
+        };
         for (k, v) in &r.answers {
-            if !ROWS.contains(&k.as_str()) {
-                return Err(bad(i, r, format!("unknown rating row `{k}`")));
-            }
-            if !matches!(v.value.as_deref(), None | Some("a" | "b" | "c")) {
+            let Some(row) = t.rows.iter().find(|x| &x.id == k) else {
                 return Err(bad(
                     i,
                     r,
-                    format!("row {k}: value {:?} is not a, b, c or null", v.value),
+                    format!("row `{k}` is not on form {} v{}", t.template_id, t.version),
                 ));
+            };
+            if let Some(val) = v.value.as_deref() {
+                if !row.options.iter().any(|o| o.id == val) {
+                    let ids: Vec<&str> = row.options.iter().map(|o| o.id.as_str()).collect();
+                    return Err(bad(
+                        i,
+                        r,
+                        format!("row {k}: value {val:?} is none of its options {ids:?} (or null)"),
+                    ));
+                }
             }
         }
     }
@@ -681,7 +783,15 @@ pub fn check_records(
     Ok(())
 }
 
-/// The values that make two records the same rating: template, dossier, enterprise code and the ten answers.
+/// The template with this id and version.
+fn form<'a>(templates: &'a [Template], id: &str, version: u32) -> Option<&'a Template> {
+    templates
+        .iter()
+        .find(|t| t.template_id == id && t.version == version)
+}
+
+/// The values that make two records the same rating: template, version, dossier, enterprise code and the
+/// answers.
 fn content_hash(r: &FinalRecord, code: &str) -> String {
     let mut h = sha2::Sha256::new();
     let field = |k: &str| {
@@ -695,11 +805,19 @@ fn content_hash(r: &FinalRecord, code: &str) -> String {
         r.template,
         field("enterprise_code")
     ));
-    for row in ROWS {
-        let v = r.answers.get(row).and_then(|v| v.value.as_deref());
-        h.update(format!("{row}={}\n", v.unwrap_or("-")));
+    let legacy = r.form_version == 1 && r.answers.keys().all(|k| LEGACY_ROWS.contains(&k.as_str()));
+    if legacy {
+        for row in LEGACY_ROWS {
+            let v = r.answers.get(row).and_then(|v| v.value.as_deref());
+            h.update(format!("{row}={}\n", v.unwrap_or("-")));
+        }
+    } else {
+        h.update(format!("version={}\n", r.form_version));
+        for (row, v) in &r.answers {
+            h.update(format!("{row}={}\n", v.value.as_deref().unwrap_or("-")));
+        }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::util::hex(&h.finalize())
 }
 
 /// Who decided each value, as JSON: id → `machine` or `person:OPERATOR`.
@@ -728,11 +846,7 @@ fn record_values(r: &FinalRecord, now: &str) -> Vec<Val> {
                 .and_then(|v| v.value.as_deref()),
         ),
     ];
-    for row in ROWS {
-        v.push(Val::opt_text(
-            r.answers.get(row).and_then(|a| a.value.as_deref()),
-        ));
-    }
+    v.push(Val::Int(r.form_version.into()));
     v.push(r.score.map_or(Val::Null, |s| Val::Int(s.into())));
     v.push(Val::Text(decided_by(r)));
     v.push(if r.unresolved.is_empty() {
@@ -745,8 +859,8 @@ fn record_values(r: &FinalRecord, now: &str) -> Vec<Val> {
 }
 
 const RECORD_COLUMNS: &str =
-    "batch, source_path, page, page_hash, enterprise_code, c1, c2, c3, c4, c5, c6, c7, \
-                              c8, c9, overall, score, decided_by, unresolved, imported_at";
+    "batch, source_path, page, page_hash, enterprise_code, form_version, score, decided_by, unresolved, \
+     imported_at";
 
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
@@ -758,6 +872,7 @@ pub fn import_records(
     store: &mut dyn Store,
     source: &str,
     records: &[FinalRecord],
+    templates: &[Template],
 ) -> Result<Vec<BatchOutcome>, DbError> {
     let mut by_batch: BTreeMap<&str, Vec<&FinalRecord>> = BTreeMap::new();
     for r in records {
@@ -769,7 +884,7 @@ pub fn import_records(
         recs.sort_by(|a, b| a.source.cmp(&b.source));
         let mut out = BatchOutcome::default();
         let committed = store.transaction(&mut |tx| {
-            out = import_batch(tx, batch, source, &recs)?;
+            out = import_batch(tx, batch, source, &recs, templates)?;
             Ok(out.committed)
         })?;
         out.committed = committed;
@@ -783,6 +898,7 @@ fn import_batch(
     batch: &str,
     source: &str,
     recs: &[&FinalRecord],
+    templates: &[Template],
 ) -> Result<BatchOutcome, DbError> {
     let now = crate::util::now_rfc3339();
     let mut out = BatchOutcome {
@@ -820,6 +936,20 @@ fn import_batch(
             out.skipped_no_code += 1;
             continue;
         };
+        // The form itself is stored once per version, so the report reads labels, points and the satisfaction
+        // rule of exactly the form each rating was made on.
+        if let Some(t) = form(templates, &r.template, r.form_version) {
+            tx.execute(
+                "INSERT INTO forms (template, form_version, definition, first_imported_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (template, form_version) DO NOTHING",
+                &[
+                    Val::Text(t.template_id.clone()),
+                    Val::Int(t.version.into()),
+                    Val::Text(serde_json::to_string(t).unwrap_or_default()),
+                    Val::Text(now.clone()),
+                ],
+            )?;
+        }
         let hash = content_hash(r, code);
         let mut params = vec![
             Val::Text(r.template.clone()),
@@ -828,6 +958,19 @@ fn import_batch(
         ];
         params.extend(record_values(r, &now));
         if tx.execute(&insert_rating, &params)? > 0 {
+            for (row, v) in &r.answers {
+                tx.execute(
+                    "INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) \
+                     VALUES (?, ?, ?, ?, ?)",
+                    &[
+                        Val::Text(r.template.clone()),
+                        Val::Text(code.to_string()),
+                        Val::Int(r.form_version.into()),
+                        Val::Text(row.clone()),
+                        Val::opt_text(v.value.as_deref()),
+                    ],
+                )?;
+            }
             out.new += 1;
             continue;
         }
@@ -847,6 +990,20 @@ fn import_batch(
         }
         params.extend(kept[1..4].iter().cloned());
         if tx.execute(&insert_conflict, &params)? > 0 {
+            for (row, v) in &r.answers {
+                tx.execute(
+                    "INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, \
+                     option_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    &[
+                        Val::Text(r.template.clone()),
+                        Val::Text(code.to_string()),
+                        Val::Text(hash.clone()),
+                        Val::Int(r.form_version.into()),
+                        Val::Text(row.clone()),
+                        Val::opt_text(v.value.as_deref()),
+                    ],
+                )?;
+            }
             out.conflicts += 1;
         } else {
             out.conflicts_known += 1;
@@ -877,12 +1034,42 @@ fn import_batch(
 pub fn import_path(
     store: &mut dyn Store,
     path: &Path,
+    templates: &[Template],
     opts: &ImportOptions,
 ) -> Result<Vec<BatchOutcome>, DbError> {
     let (file, records) = read_final_records(path)?;
-    check_records(&file, &records, opts)?;
     migrate(store)?;
-    import_records(store, &file.to_string_lossy(), &records)
+    // Forms stored by earlier imports are known too, so a record of an old version still imports.
+    let mut known = templates.to_vec();
+    for t in load_forms(store)? {
+        if form(&known, &t.template_id, t.version).is_none() {
+            known.push(t);
+        }
+    }
+    check_records(&file, &records, &known, opts)?;
+    import_records(store, &file.to_string_lossy(), &records, &known)
+}
+
+/// The forms stored with the ratings, one per (template, version).
+pub fn load_forms(store: &mut dyn Store) -> Result<Vec<Template>, DbError> {
+    let mut out = vec![];
+    store.transaction(&mut |tx| {
+        let rows = tx.query(
+            "SELECT template, form_version, definition FROM forms ORDER BY template, form_version",
+            &[],
+        )?;
+        for r in rows {
+            let def = r[2].as_text().unwrap_or("");
+            let t =
+                Template::from_json(def, Path::new("(forms table)")).map_err(|e| DbError::Sql {
+                    context: "reading the stored forms".into(),
+                    reason: e.to_string(),
+                })?;
+            out.push(t);
+        }
+        Ok(false)
+    })?;
+    Ok(out)
 }
 
 /// One stored rating, as the report reads it.
@@ -890,11 +1077,13 @@ pub fn import_path(
 pub struct RatingRow {
     /// Template id.
     pub template: String,
+    /// Form version.
+    pub form_version: u32,
     /// Dossier code.
     pub dossier_code: String,
-    /// Answers c1..c9, overall (`a`/`b`/`c`, `None` = blank), in [`ROWS`] order.
-    pub answers: [Option<char>; 10],
-    /// Score when all nine criteria are answered.
+    /// Answers by row id: the chosen option id, `None` = blank.
+    pub answers: BTreeMap<String, Option<String>>,
+    /// Score when every criterion is answered.
     pub score: Option<i64>,
 }
 
@@ -904,25 +1093,36 @@ pub fn load_ratings(store: &mut dyn Store) -> Result<(Vec<RatingRow>, usize), Db
     let mut conflicts = 0;
     store.transaction(&mut |tx| {
         let rows = tx.query(
-            "SELECT template, dossier_code, c1, c2, c3, c4, c5, c6, c7, c8, c9, overall, score FROM ratings \
-             ORDER BY template, dossier_code",
+            "SELECT template, dossier_code, form_version, score FROM ratings ORDER BY template, dossier_code",
             &[],
         )?;
-        ratings = rows
-            .iter()
-            .map(|r| {
-                let mut answers = [None; 10];
-                for (i, a) in answers.iter_mut().enumerate() {
-                    *a = r[2 + i].as_text().and_then(|s| s.chars().next());
-                }
-                RatingRow {
-                    template: r[0].as_text().unwrap_or("").to_string(),
-                    dossier_code: r[1].as_text().unwrap_or("").to_string(),
-                    answers,
-                    score: r[12].as_int(),
-                }
-            })
-            .collect();
+        let mut by_key: BTreeMap<(String, String), RatingRow> = BTreeMap::new();
+        for r in &rows {
+            let row = RatingRow {
+                template: r[0].as_text().unwrap_or("").to_string(),
+                dossier_code: r[1].as_text().unwrap_or("").to_string(),
+                form_version: r[2].as_int().unwrap_or(1) as u32,
+                answers: BTreeMap::new(),
+                score: r[3].as_int(),
+            };
+            by_key.insert((row.template.clone(), row.dossier_code.clone()), row);
+        }
+        for a in tx.query(
+            "SELECT template, dossier_code, row_id, option_id FROM rating_answers",
+            &[],
+        )? {
+            let key = (
+                a[0].as_text().unwrap_or("").to_string(),
+                a[1].as_text().unwrap_or("").to_string(),
+            );
+            if let Some(r) = by_key.get_mut(&key) {
+                r.answers.insert(
+                    a[2].as_text().unwrap_or("").to_string(),
+                    a[3].as_text().map(String::from),
+                );
+            }
+        }
+        ratings = by_key.into_values().collect();
         conflicts = tx
             .query("SELECT COUNT(*) FROM rating_conflicts", &[])?
             .first()
@@ -942,6 +1142,12 @@ pub fn dump(store: &mut dyn Store) -> Result<BTreeMap<String, Vec<String>>, DbEr
             ("batches", "batch"),
             ("ratings", "template, dossier_code"),
             ("rating_conflicts", "template, dossier_code, content_hash"),
+            ("rating_answers", "template, dossier_code, row_id"),
+            (
+                "conflict_answers",
+                "template, dossier_code, content_hash, row_id",
+            ),
+            ("forms", "template, form_version"),
             ("import_log", "imported_at, batch, new_records"),
         ] {
             let rows = tx.query(&format!("SELECT * FROM {table} ORDER BY {order}"), &[])?;

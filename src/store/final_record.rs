@@ -94,6 +94,9 @@ pub struct FinalRecord {
     pub page_hash: Option<String>,
     /// Template id (`gtvt`, `khdt`).
     pub template: String,
+    /// The form's version (records from before versions were recorded are version 1).
+    #[serde(default = "first_version")]
+    pub form_version: u32,
     /// Code fields by id (`dossier_code`, and `enterprise_code` on KHĐT forms).
     pub fields: BTreeMap<String, FinalValue>,
     /// Rating rows by id (`c1`..`c9`, `overall`).
@@ -104,6 +107,10 @@ pub struct FinalRecord {
     /// `--allow-unreviewed`).
     #[serde(default)]
     pub unresolved: Vec<ItemId>,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 /// Reads final records from JSON lines (blank lines skipped); the error names the line.
@@ -137,6 +144,7 @@ mod tests {
             },
             page_hash: None,
             template: "gtvt".into(),
+            form_version: 1,
             fields: [("dossier_code".to_string(), v("000.00.17.H48-210426-0001"))].into(),
             answers: [("c1".to_string(), v("a"))].into(),
             score: None,
