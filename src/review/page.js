@@ -110,13 +110,8 @@
       b.dataset.value = o.value === null ? "" : o.value;
       const k = document.createElement("span");
       k.className = "key";
-      // A choice without a key (blank code: `0` is a digit there) shows no empty badge.
-      if (o.key) {
-        k.textContent = o.key;
-        b.append(k, " " + o.label);
-      } else {
-        b.append(o.label);
-      }
+      k.textContent = o.key;
+      b.append(k, " " + o.label);
       if (selected !== undefined && o.value === selected) b.classList.add("selected");
       if (it.id.kind === "answer" && o.value === it.proposal && it.proposal !== null) b.classList.add("proposal");
       b.onclick = () => { selected = o.value; decide(); };
@@ -149,7 +144,7 @@
       document.activeElement.blur();
     }
     $("decided").textContent = it.decision
-      ? "Đã quyết định: " + (it.decision.value === null ? "(trống)" : it.decision.value) + " — " + it.decision.operator + ", " + localTime(it.decision.at)
+      ? "Đã quyết định: " + (it.decision.value === null ? "(trống)" : it.decision.value) + " — " + it.decision.operator + ", " + it.decision.at
       : "";
     const pageImg = $("page");
     $("outline").hidden = true;
@@ -182,12 +177,6 @@
     o.style.width = (100 * (x1 - x0) / w) + "%";
     o.style.height = (100 * (y1 - y0) / h) + "%";
     o.hidden = false;
-  }
-
-  // Decision times are stored in UTC (RFC 3339) and shown in the operator's local time.
-  function localTime(at) {
-    const d = new Date(at);
-    return isNaN(d.getTime()) ? at : d.toLocaleString("vi-VN");
   }
 
   function keyOf(it) {
@@ -261,10 +250,9 @@
     const it = current();
     if (!it || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (ev.key === "Enter") { ev.preventDefault(); decide(); return; }
-    // Inside the code box ←/→ move the cursor, as in any text box; ↑/↓ still move between items.
-    const inCode = ev.target === $("code");
-    if (ev.key === "ArrowUp" || (ev.key === "ArrowLeft" && !inCode)) { ev.preventDefault(); move(-1); return; }
-    if (ev.key === "ArrowDown" || (ev.key === "ArrowRight" && !inCode)) { ev.preventDefault(); move(1); return; }
+    // Arrows always move between items, also inside the code box: codes are short and are fixed by retyping.
+    if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { ev.preventDefault(); move(-1); return; }
+    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { ev.preventDefault(); move(1); return; }
     if (ev.target === $("code")) return;
     const o = it.options.find((o) => o.key === ev.key);
     if (o) {
