@@ -140,12 +140,15 @@ pub fn identify(
     opts: &IdentifyOptions,
 ) -> Identification {
     // Only forms with the marker layout that fitted can be this page.
-    let candidates: Vec<Template> = templates
-        .iter()
-        .filter(|t| MarkerLayout::of(t).is_none_or(|l| l == reg.layout))
-        .cloned()
-        .collect();
-    let templates = &candidates[..];
+    // Templates are copied only when some have another layout (never with the built-in forms).
+    let fits = |t: &Template| MarkerLayout::of(t).is_none_or(|l| l == reg.layout);
+    let candidates: Vec<Template>;
+    let templates = if templates.iter().all(fits) {
+        templates
+    } else {
+        candidates = templates.iter().filter(|t| fits(t)).cloned().collect();
+        &candidates[..]
+    };
     let mut scores: Vec<(String, f64)> = templates
         .iter()
         .map(|t| (t.template_id.clone(), layout_score(img, reg, t)))
