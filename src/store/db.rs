@@ -958,19 +958,7 @@ fn import_batch(
         ];
         params.extend(record_values(r, &now));
         if tx.execute(&insert_rating, &params)? > 0 {
-            for (row, v) in &r.answers {
-                tx.execute(
-                    "INSERT INTO rating_answers (template, dossier_code, form_version, row_id, option_id) \
-                     VALUES (?, ?, ?, ?, ?)",
-                    &[
-                        Val::Text(r.template.clone()),
-                        Val::Text(code.to_string()),
-                        Val::Int(r.form_version.into()),
-                        Val::Text(row.clone()),
-                        Val::opt_text(v.value.as_deref()),
-                    ],
-                )?;
-            }
+            insert_answers(tx, r, code, None)?;
             out.new += 1;
             continue;
         }
@@ -990,20 +978,7 @@ fn import_batch(
         }
         params.extend(kept[1..4].iter().cloned());
         if tx.execute(&insert_conflict, &params)? > 0 {
-            for (row, v) in &r.answers {
-                tx.execute(
-                    "INSERT INTO conflict_answers (template, dossier_code, content_hash, form_version, row_id, \
-                     option_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    &[
-                        Val::Text(r.template.clone()),
-                        Val::Text(code.to_string()),
-                        Val::Text(hash.clone()),
-                        Val::Int(r.form_version.into()),
-                        Val::Text(row.clone()),
-                        Val::opt_text(v.value.as_deref()),
-                    ],
-                )?;
-            }
+            insert_answers(tx, r, code, Some(&hash))?;
             out.conflicts += 1;
         } else {
             out.conflicts_known += 1;
@@ -1027,6 +1002,35 @@ fn import_batch(
         )?;
     }
     Ok(out)
+}
+
+/// A record's answers, one row each: into `rating_answers`, or with the conflict's content hash into
+/// `conflict_answers`.
+fn insert_answers(
+    tx: &mut dyn Tx,
+    r: &FinalRecord,
+    code: &str,
+    conflict: Option<&str>,
+) -> Result<(), DbError> {
+    let (table, hash_col, hash_val) = match conflict {
+        None => ("rating_answers", "", ""),
+        Some(_) => ("conflict_answers", "content_hash, ", "?, "),
+    };
+    let sql = format!(
+        "INSERT INTO {table} (template, dossier_code, {hash_col}form_version, row_id, option_id) \
+         VALUES (?, ?, {hash_val}?, ?, ?)"
+    );
+    for (row, v) in &r.answers {
+        let mut p = vec![Val::Text(r.template.clone()), Val::Text(code.to_string())];
+        p.extend(conflict.map(|h| Val::Text(h.to_string())));
+        p.extend([
+            Val::Int(r.form_version.into()),
+            Val::Text(row.clone()),
+            Val::opt_text(v.value.as_deref()),
+        ]);
+        tx.execute(&sql, &p)?;
+    }
+    Ok(())
 }
 
 /// Reads, checks and imports a final-records file (or a folder holding `final.jsonl`) into an open store,
