@@ -163,6 +163,9 @@ pub struct PageRecord {
     pub reasons: Vec<String>,
     /// Template id.
     pub template: Option<String>,
+    /// The form's version (absent in records written before versions were read side by side: version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form_version: Option<u32>,
     /// QR content when read.
     #[serde(default)]
     pub qr: Option<String>,
@@ -195,6 +198,7 @@ impl PageRecord {
             status,
             reasons,
             template: None,
+            form_version: None,
             qr: None,
             fields: BTreeMap::new(),
             answers: BTreeMap::new(),

@@ -12,6 +12,7 @@ mod bench;
 #[cfg(feature = "tools")]
 mod eval;
 mod export;
+mod form;
 mod import;
 mod render;
 mod report;
@@ -96,6 +97,8 @@ enum Cmd {
     Scan(scan::ScanArgs),
     /// Draw a form as the center prints it (vector PDF at true A4, or PNG).
     Render(render::RenderArgs),
+    /// Author a form from a short description, or check a template file.
+    Form(form::FormArgs),
     /// Generate filled, scan-degraded pages with truth.jsonl (test, training and benchmark data).
     #[cfg(feature = "tools")]
     Synth(synth::SynthArgs),
@@ -153,6 +156,7 @@ impl Cli {
         match self.cmd {
             Cmd::Scan(a) => scan::run(a),
             Cmd::Render(a) => render::run(a),
+            Cmd::Form(a) => form::run(a),
             #[cfg(feature = "tools")]
             Cmd::Synth(a) => synth::run(a),
             #[cfg(feature = "tools")]
@@ -185,7 +189,8 @@ fn on_interrupt(out: &Path) {
 
 /// A template id (`gtvt`, `khdt`) or a template file.
 fn load_template(s: &str) -> Result<Template> {
-    if Path::new(s).exists() {
+    // A name that looks like a file is read as one, so a mistyped path says "cannot read", not "unknown id".
+    if Path::new(s).exists() || s.contains(['/', '\\']) || s.ends_with(".json") {
         Ok(Template::load(Path::new(s))?)
     } else {
         Ok(Template::builtin(s)?)

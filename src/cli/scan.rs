@@ -251,7 +251,18 @@ fn reader(a: &ScanArgs) -> Result<Reader> {
     pool.build_global().ok();
     let mut templates = Template::builtins();
     for p in &a.templates {
-        templates.push(Template::load(p)?);
+        let t = Template::load(p)?;
+        // Two forms with one id and version could not be told apart in the results or the database.
+        if let Some(same) = templates.iter().find(|x| x.key() == t.key()) {
+            anyhow::bail!(
+                "{}: form `{}` version {} is already known ({}); a changed form needs a new version number",
+                p.display(),
+                t.template_id,
+                t.version,
+                same.form_code
+            );
+        }
+        templates.push(t);
     }
     let recognizer: Option<Box<dyn phieu::read::codes::LineRecognizer>> = match a.model.load() {
         Ok(r) => Some(Box::new(r)),
@@ -412,10 +423,12 @@ fn parse_day(s: &str) -> Result<(u32, u32, u32), String> {
         return Err(bad());
     };
     let (y, m, d) = (y?, m?, d?);
-    let code = format!("{:02}{m:02}{d:02}", y % 100);
-    if !(2018..2100).contains(&y)
-        || !phieu::read::validate::dossier_date_ok(&format!("000.00.00.H00-{code}-0000"), None)
-    {
+    let day = phieu::forms::template::DateSpec {
+        separator: "-".into(),
+        segment: 0,
+        format: "yyyymmdd".into(),
+    };
+    if !(2018..2100).contains(&y) || day.date_of(&format!("{y:04}{m:02}{d:02}")).is_none() {
         return Err(bad());
     }
     Ok((y % 100, m, d))

@@ -49,6 +49,9 @@ pub struct SynthArgs {
     /// plus returned dossiers nobody rated) to this CSV file.
     #[arg(long)]
     returned_csv: Option<PathBuf>,
+    /// Draw the forms from these template files (repeatable) instead of the built-in forms.
+    #[arg(long = "template")]
+    templates: Vec<PathBuf>,
 }
 
 pub fn run(a: SynthArgs) -> Result<i32> {
@@ -63,6 +66,11 @@ pub fn run(a: SynthArgs) -> Result<i32> {
         jpeg_only: a.jpeg_only,
         gray_only: a.gray_only,
         font: a.font.clone(),
+        templates: a
+            .templates
+            .iter()
+            .map(|p| phieu::forms::template::Template::load(p))
+            .collect::<Result<_, _>>()?,
     };
     if opts.hand_atlas.is_none() {
         say!(

@@ -4,7 +4,7 @@
 //! The same drawing code makes the printable PNG (`phieu render`) and the clean pages the scan simulator
 //! degrades (`phieu synth`). The PDF output lives in [`crate::forms::pdf`].
 
-use crate::forms::template::{BoxMm, Template};
+use crate::forms::template::{BoxMm, Template, TextSpec};
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{Rgb, RgbImage};
 
@@ -81,6 +81,22 @@ pub fn text_width_mm(font: &FontRef<'_>, text: &str, pt: f64) -> f64 {
         prev = Some(id);
     }
     w / upem * em_mm
+}
+
+/// The size a text is printed at: our shipped font runs wider than the center's, so a label that would run into
+/// the field beside it is shrunk rather than overlap it.
+pub fn fitted_pt(t: &Template, tx: &TextSpec, font: &FontRef<'_>) -> f64 {
+    let mut pt = tx.pt;
+    for fl in &t.fields {
+        if fl.bbox[1] <= tx.y && tx.y <= fl.bbox[3] && fl.bbox[0] > tx.x {
+            let room = fl.bbox[0] - 1.5 - tx.x;
+            let w = text_width_mm(font, &tx.text, pt);
+            if w > room {
+                pt *= room / w;
+            }
+        }
+    }
+    pt
 }
 
 /// Greedy word wrap to lines no wider than `max_mm`.
@@ -423,17 +439,7 @@ pub fn draw_form(
             Face::Regular
         };
         let f = fonts.of(face);
-        // Our shipped font runs wider than the center's; shrink a label rather than let it run into its field.
-        let mut pt = tx.pt;
-        for fl in &t.fields {
-            if fl.bbox[1] <= tx.y && tx.y <= fl.bbox[3] && fl.bbox[0] > tx.x {
-                let room = fl.bbox[0] - 1.5 - tx.x;
-                let w = text_width_mm(f, &tx.text, pt);
-                if w > room {
-                    pt *= room / w;
-                }
-            }
-        }
+        let pt = fitted_pt(t, tx, f);
         let x = if tx.align.as_deref() == Some("center") {
             tx.x - text_width_mm(f, &tx.text, pt) / 2.0
         } else {

@@ -191,6 +191,49 @@ pub enum FieldRole {
     Code,
 }
 
+/// Where a code carries a date (the dossier code's day of receipt): the code split on `separator`, piece
+/// `segment` (from 0), written as `format` (`yymmdd`, `yyyymmdd` or `ddmmyy`). The date is checked (a real day,
+/// not after the scan) and reports group ratings by it when the returned list does not give the day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateSpec {
+    /// What the code is split on.
+    pub separator: String,
+    /// Which piece holds the date, from 0.
+    pub segment: usize,
+    /// `yymmdd`, `yyyymmdd` or `ddmmyy`.
+    pub format: String,
+}
+
+impl DateSpec {
+    /// The date in `code` as (year, month, day) when that piece is a real calendar day; years are 2000-based
+    /// for two-digit formats.
+    pub fn date_of(&self, code: &str) -> Option<(i32, u32, u32)> {
+        if self.separator.is_empty() {
+            return None;
+        }
+        let piece = code.split(self.separator.as_str()).nth(self.segment)?;
+        if !piece.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| piece.get(r)?.parse::<u32>().ok();
+        let (y, m, d) = match (self.format.as_str(), piece.len()) {
+            ("yymmdd", 6) => (2000 + num(0..2)? as i32, num(2..4)?, num(4..6)?),
+            ("ddmmyy", 6) => (2000 + num(4..6)? as i32, num(2..4)?, num(0..2)?),
+            ("yyyymmdd", 8) => (num(0..4)? as i32, num(4..6)?, num(6..8)?),
+            _ => return None,
+        };
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let dim = match m {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            1..=12 => 31,
+            _ => return None,
+        };
+        (1..=dim).contains(&d).then_some((y, m, d))
+    }
+}
+
 /// A text field (dossier code, enterprise code).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FieldSpec {
@@ -206,6 +249,9 @@ pub struct FieldSpec {
     pub bbox: BoxMm,
     /// Regex the value must match.
     pub pattern: String,
+    /// Where the value carries a date, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<DateSpec>,
     /// An example value.
     pub example: String,
     /// Where the one-stop system prints the value.
@@ -511,6 +557,20 @@ impl Template {
                     f.id, f.example
                 )));
             }
+            if let Some(d) = &f.date {
+                if !["yymmdd", "yyyymmdd", "ddmmyy"].contains(&d.format.as_str()) {
+                    return Err(bad(format!(
+                        "field `{}`: date format `{}`; use yymmdd, yyyymmdd or ddmmyy",
+                        f.id, d.format
+                    )));
+                }
+                if d.date_of(&f.example).is_none() {
+                    return Err(bad(format!(
+                        "field `{}`: the example `{}` has no {} date in piece {} after splitting on `{}`",
+                        f.id, f.example, d.format, d.segment, d.separator
+                    )));
+                }
+            }
         }
         for role in [FieldRole::DossierCode, FieldRole::EnterpriseCode] {
             if self.fields.iter().filter(|f| f.role() == role).count() > 1 {
@@ -541,6 +601,38 @@ impl Template {
             }
         }
         Ok(())
+    }
+
+    /// The form's identity among the known forms: id and version (version 1 and 2 of a form are read side by
+    /// side, each with its own layout and QR).
+    pub fn key(&self) -> (String, u32) {
+        (self.template_id.clone(), self.version)
+    }
+
+    /// How a person names the form (review's `keep:NAME`): its id, with `@VERSION` from version 2 on.
+    pub fn reference(&self) -> String {
+        if self.version == 1 {
+            self.template_id.clone()
+        } else {
+            format!("{}@{}", self.template_id, self.version)
+        }
+    }
+
+    /// The form a [`Template::reference`] names (`gtvt`, `gtvt@2`) among `forms`.
+    pub fn by_reference<'a>(forms: &'a [Template], name: &str) -> Option<&'a Template> {
+        match name.split_once('@') {
+            Some((id, v)) => Self::find(forms, id, Some(v.parse().ok()?)),
+            None => Self::find(forms, name, None),
+        }
+    }
+
+    /// The form `id` in `version` among `forms`; with no version (a record that predates versions), the
+    /// lowest version of that id.
+    pub fn find<'a>(forms: &'a [Template], id: &str, version: Option<u32>) -> Option<&'a Template> {
+        forms
+            .iter()
+            .filter(|t| t.template_id == id && version.is_none_or(|v| t.version == v))
+            .min_by_key(|t| t.version)
     }
 
     /// The marker with id `id` (`tl`, `tr`, `bl`, `br`).

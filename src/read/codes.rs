@@ -386,6 +386,11 @@ pub struct FieldOptions {
     /// Share of a field's crop that may be dark for the QR's code to outvote an unsure reading of it: more ink
     /// than one printed line means the field was written over.
     pub max_line_ink: f64,
+    /// Darkness below the local paper, as a share of the page's paper-to-ink range, from which a pixel counts as
+    /// faint ink when a field is judged empty (pencil, a pale pen, a stroke a 1-bit threshold thinned).
+    pub faint_level: f32,
+    /// Faint ink, in mm², that a field may hold and still be empty (dust and scanner specks are smaller).
+    pub faint_area_mm2: f64,
 }
 
 impl Default for FieldOptions {
@@ -399,8 +404,38 @@ impl Default for FieldOptions {
             max_line_ink: 0.12,
             lexicon_margin: 4.6,
             lexicon_max_distance: 4,
+            faint_level: 0.15,
+            faint_area_mm2: 1.0,
         }
     }
+}
+
+/// Whether a field with no text line is truly empty: no faint ink either. An empty dossier field is accepted (the
+/// rating counts for the department), so a code written too faintly to find must never pass for one. The crop is
+/// averaged over 2 × 2 pixels first so that single-pixel noise never counts.
+pub fn field_is_clean(field: &GrayImage, levels: &Levels, opts: &FieldOptions) -> bool {
+    let (w, h) = (field.width() / 2, field.height() / 2);
+    if w == 0 || h == 0 {
+        return true;
+    }
+    let mut means: Vec<f32> = Vec::with_capacity((w * h) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let s: u32 = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                .iter()
+                .map(|(dx, dy)| field.get_pixel(2 * x + dx, 2 * y + dy).0[0] as u32)
+                .sum();
+            means.push(s as f32 / 4.0);
+        }
+    }
+    let mut sorted = means.clone();
+    sorted.sort_unstable_by(f32::total_cmp);
+    let paper = sorted[sorted.len() * 9 / 10];
+    let range = (levels.paper - levels.ink).max(40.0);
+    let thr = paper - opts.faint_level * range;
+    let faint = means.iter().filter(|&&v| v < thr).count() as f64;
+    let px_per_mm = opts.px_per_mm / 2.0;
+    faint < opts.faint_area_mm2 * px_per_mm * px_per_mm
 }
 
 /// Cuts the text line out of an upright field image: the rows and columns that hold ink, with a margin.
@@ -582,15 +617,28 @@ pub fn read_field(
     ];
     let field = warp_region(img, h, inner, opts.px_per_mm);
     let Some(line) = straight_line(&field, levels, opts.empty_ink) else {
+        if field_is_clean(&field, levels, opts) {
+            return (
+                FieldReading {
+                    value: None,
+                    raw: None,
+                    confidence: 0.95,
+                    status: ValueStatus::Missing,
+                    reasons: vec![],
+                },
+                None,
+            );
+        }
+        // Ink too faint or too scattered to be a line: an empty field must be certain.
         return (
             FieldReading {
                 value: None,
                 raw: None,
-                confidence: 0.95,
-                status: ValueStatus::Missing,
-                reasons: vec![],
+                confidence: 0.5,
+                status: ValueStatus::NeedsReview,
+                reasons: vec!["faint_field".into()],
             },
-            None,
+            Some(field),
         );
     };
     let review =
@@ -976,5 +1024,45 @@ mod tests {
             ink: 10.0,
         };
         assert!(find_line(&img, &levels, 0.004).is_none());
+        assert!(field_is_clean(&img, &levels, &FieldOptions::default()));
+    }
+
+    /// A code written in pencil is too pale for the text line, yet the field is not empty.
+    #[test]
+    fn pale_pencil_code_is_not_an_empty_field() {
+        let mut img = GrayImage::from_pixel(300, 60, image::Luma([235]));
+        // Ten pale "digits": 3 px strokes, 25 levels under the paper on a 225-level range.
+        for d in 0..10u32 {
+            for y in 15..45 {
+                for x in 0..3 {
+                    img.put_pixel(20 + d * 25 + x, y, image::Luma([200]));
+                }
+            }
+        }
+        let levels = Levels {
+            paper: 235.0,
+            ink: 10.0,
+        };
+        let opts = FieldOptions::default();
+        assert!(find_line(&img, &levels, opts.empty_ink).is_none());
+        assert!(!field_is_clean(&img, &levels, &opts));
+    }
+
+    /// Scanner noise and a dust speck do not make a field written in.
+    #[test]
+    fn noise_and_a_speck_leave_a_field_empty() {
+        let mut img = GrayImage::from_fn(300, 60, |x, y| {
+            image::Luma([(236 + ((x * 7 + y * 13) % 9) as i32 - 4) as u8])
+        });
+        for y in 30..33 {
+            for x in 100..103 {
+                img.put_pixel(x, y, image::Luma([60]));
+            }
+        }
+        let levels = Levels {
+            paper: 235.0,
+            ink: 10.0,
+        };
+        assert!(field_is_clean(&img, &levels, &FieldOptions::default()));
     }
 }

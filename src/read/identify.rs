@@ -39,6 +39,9 @@ pub struct QrInfo {
     pub content: String,
     /// The template whose format the payload has, if any.
     pub template: Option<String>,
+    /// That template's version (forms of one id and several versions each have their own QR format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
     /// Field values the payload carries (field id → value), e.g. the prefilled dossier code.
     pub values: std::collections::BTreeMap<String, String>,
 }
@@ -47,14 +50,15 @@ pub struct QrInfo {
 pub fn parse_qr(content: &str, templates: &[Template]) -> QrInfo {
     let hit = templates
         .iter()
-        .find_map(|t| t.qr.parse(content).map(|v| (t.template_id.clone(), v)));
-    let (template, values) = match hit {
-        Some((t, v)) => (Some(t), v),
-        None => (None, Default::default()),
+        .find_map(|t| t.qr.parse(content).map(|v| (t, v)));
+    let (template, version, values) = match hit {
+        Some((t, v)) => (Some(t.template_id.clone()), Some(t.version), v),
+        None => (None, None, Default::default()),
     };
     QrInfo {
         content: content.to_string(),
         template,
+        version,
         values,
     }
 }
@@ -117,14 +121,17 @@ pub fn find_qr_anywhere(img: &GrayImage, templates: &[Template]) -> Option<QrInf
         .filter(|q| q.template.is_some())
 }
 
+/// A form among the known ones: its template id and version (two versions of a form are read side by side).
+pub type FormKey = (String, u32);
+
 /// The identification verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Identification {
-    /// Chosen template id, if any.
-    pub template: Option<String>,
+    /// Chosen form, if any.
+    pub template: Option<FormKey>,
     /// What the layout says.
-    pub layout: Option<String>,
-    /// Layout score per template id.
+    pub layout: Option<FormKey>,
+    /// Layout score per form (`gtvt v1`), best first.
     pub layout_scores: Vec<(String, f64)>,
     /// What the QR says.
     pub qr: Option<QrInfo>,
@@ -149,9 +156,9 @@ pub fn identify(
         candidates = templates.iter().filter(|t| fits(t)).cloned().collect();
         &candidates[..]
     };
-    let mut scores: Vec<(String, f64)> = templates
+    let mut scores: Vec<(FormKey, f64)> = templates
         .iter()
-        .map(|t| (t.template_id.clone(), layout_score(img, reg, t)))
+        .map(|t| (t.key(), layout_score(img, reg, t)))
         .collect();
     let qr = read_qr(img, reg, templates, opts);
     scores.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -164,8 +171,8 @@ pub fn identify(
     };
     let qr_t = qr
         .as_ref()
-        .and_then(|q| q.template.clone())
-        .filter(|id| templates.iter().any(|t| &t.template_id == id));
+        .and_then(|q| Some((q.template.clone()?, q.version?)))
+        .filter(|k| templates.iter().any(|t| &t.key() == k));
     let conflict = matches!((&layout, &qr_t), (Some(a), Some(b)) if a != b);
     let template = if conflict {
         None
@@ -175,7 +182,10 @@ pub fn identify(
     Identification {
         template,
         layout,
-        layout_scores: scores,
+        layout_scores: scores
+            .into_iter()
+            .map(|((id, v), s)| (format!("{id} v{v}"), s))
+            .collect(),
         qr,
         conflict,
     }

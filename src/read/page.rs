@@ -2,7 +2,7 @@
 //! into the page's [`PageRecord`]. A page that cannot go on stops with its outcome (blank, rejected, or whole-page
 //! review) as a value, never with a panic.
 
-use crate::forms::template::{FieldRole, Template};
+use crate::forms::template::{DateSpec, FieldRole, Template};
 use crate::raster::warp_region;
 use crate::read::codes::{read_field, FieldOptions, FieldReading, FieldTarget, LineRecognizer};
 use crate::read::identify::{find_qr_anywhere, identify, Identification, IdentifyOptions, QrInfo};
@@ -229,17 +229,12 @@ impl Reader {
             }
             (None, false) => None,
         };
-        let Some(template) =
-            chosen.and_then(|tid| self.templates.iter().find(|t| t.template_id == tid))
+        let Some(template) = chosen.and_then(|k| self.templates.iter().find(|t| t.key() == k))
         else {
             return Err(self.unidentified(src, img, &id));
         };
         verify(img, reg, template, &self.opts.register);
-        if id.qr.as_ref().is_some_and(|q| {
-            q.template
-                .as_ref()
-                .is_none_or(|q| !self.templates.iter().any(|t| &t.template_id == q))
-        }) {
+        if id.qr.as_ref().is_some_and(|q| q.template.is_none()) {
             // A QR that is not one of our payloads (junk, or a form we do not know) on our layout: someone must look.
             reasons.push("qr_unrecognised".into());
         }
@@ -417,7 +412,7 @@ impl Reader {
             let ink = field_ink(field_img.as_ref(), reg);
             let source = self.settle_with_qr(&mut fr, &mut suggestion, carried, &pattern, ink);
             if dossier {
-                self.check_dossier(&mut fr, &mut suggestion);
+                self.check_dossier(&mut fr, &mut suggestion, f.date.as_ref());
             }
             // Strokes broken badly enough to cut the corner markers break characters too (a 7 read as a 1): the
             // OCR alone may not decide such a page's codes.
@@ -477,7 +472,11 @@ impl Reader {
         let ocr_sure = fr.status == ValueStatus::Accepted && fr.reasons.is_empty();
         match &fr.value {
             Some(v) if *v == hs => {
+                // Two independent readings agree character for character, one of them error-corrected: the
+                // OCR's own doubts (an unsure character, a reading off the grammar) are settled by the QR.
                 fr.confidence = fr.confidence.max(0.999);
+                fr.reasons.clear();
+                fr.status = ValueStatus::Accepted;
                 Some("qr+ocr")
             }
             Some(v) if ocr_sure => {
@@ -503,9 +502,14 @@ impl Reader {
     }
 
     /// The dossier code against what the center knows: grammar, date, agencies, and the returned list.
-    fn check_dossier(&self, fr: &mut FieldReading, suggestion: &mut Option<String>) {
+    fn check_dossier(
+        &self,
+        fr: &mut FieldReading,
+        suggestion: &mut Option<String>,
+        date: Option<&DateSpec>,
+    ) {
         let Some(v) = fr.value.clone() else { return };
-        for p in dossier_problems(&v, &self.opts.validate) {
+        for p in dossier_problems(&v, date, &self.opts.validate) {
             fr.reasons.push(p.as_str().into());
         }
         if self.opts.validate.returned.is_empty() {
@@ -602,6 +606,7 @@ fn assemble(
         },
         reasons: form.reasons,
         template: Some(form.template.template_id.clone()),
+        form_version: Some(form.template.version),
         qr: form.id.qr.as_ref().map(|q| q.content.clone()),
         fields,
         answers,
@@ -649,6 +654,7 @@ fn save_png(path: &Path, img: &image::GrayImage) -> bool {
 fn whole_page_review(src: SourceRef, reason: &str, qr: Option<QrInfo>, error: String) -> Stop {
     let mut r = PageRecord::bare(src, PageStatus::NeedsReview, vec![reason.into()]);
     r.template = qr.as_ref().and_then(|q| q.template.clone());
+    r.form_version = qr.as_ref().and_then(|q| q.version);
     r.qr = qr.map(|q| q.content);
     r.error = Some(error);
     Box::new(r)

@@ -1,6 +1,7 @@
 //! Field grammars and value checks: a code pattern compiled to fixed-length character-class sequences (for
 //! grammar-constrained decoding), and the semantic checks on dossier codes (real date, agency list, QR agreement).
 
+use crate::forms::template::DateSpec;
 use serde::Serialize;
 
 /// One position of a code: the set of characters allowed there.
@@ -236,40 +237,30 @@ pub struct ValidateOptions {
     pub today: Option<(u32, u32, u32)>,
 }
 
-/// Checks the date part of a dossier code `ddd.dd.dd.Ldd-yymmdd-nnnn`.
-pub fn dossier_date_ok(code: &str, today: Option<(u32, u32, u32)>) -> bool {
-    let Some(d) = code.split('-').nth(1) else {
+/// Whether the date a code carries (where `date` says) is a real day from 2018 up to `today` (yy, mm, dd).
+pub fn code_date_ok(code: &str, date: &DateSpec, today: Option<(u32, u32, u32)>) -> bool {
+    let Some((y, m, d)) = date.date_of(code) else {
         return false;
     };
-    if d.len() != 6 || !d.chars().all(|c| c.is_ascii_digit()) {
-        return false;
-    }
-    let yy: u32 = d[0..2].parse().unwrap();
-    let mm: u32 = d[2..4].parse().unwrap();
-    let dd: u32 = d[4..6].parse().unwrap();
-    if yy < 18 || !(1..=12).contains(&mm) || dd == 0 {
-        return false;
-    }
-    let leap = (2000 + yy).is_multiple_of(4);
-    let dim = match mm {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    if dd > dim {
+    let yy = y - 2000;
+    if !(18..100).contains(&yy) {
         return false;
     }
     match today {
-        Some(t) => (yy, mm, dd) <= t,
+        Some(t) => (yy as u32, m, d) <= t,
         None => true,
     }
 }
 
-/// Semantic problems of a pattern-valid dossier code.
-pub fn dossier_problems(code: &str, opts: &ValidateOptions) -> Vec<ValueProblem> {
+/// Semantic problems of a pattern-valid dossier code; `date` is where the field's template says the code
+/// carries its day of receipt (no date check without it).
+pub fn dossier_problems(
+    code: &str,
+    date: Option<&DateSpec>,
+    opts: &ValidateOptions,
+) -> Vec<ValueProblem> {
     let mut out = vec![];
-    if !dossier_date_ok(code, opts.today) {
+    if date.is_some_and(|d| !code_date_ok(code, d, opts.today)) {
         out.push(ValueProblem::BadDate);
     }
     if !opts.agencies.is_empty() {
@@ -373,19 +364,46 @@ mod tests {
         assert!(!p.matches("4300861234-01"));
     }
 
+    fn yymmdd() -> DateSpec {
+        DateSpec {
+            separator: "-".into(),
+            segment: 1,
+            format: "yymmdd".into(),
+        }
+    }
+
     #[test]
     fn impossible_or_future_dates_are_rejected() {
-        assert!(dossier_date_ok(
-            "000.00.17.H48-210426-0001",
-            Some((26, 11, 26))
-        ));
-        assert!(!dossier_date_ok("000.00.17.H48-210231-0001", None));
-        assert!(!dossier_date_ok("000.00.17.H48-170426-0001", None));
-        assert!(!dossier_date_ok(
-            "000.00.17.H48-271226-0001",
-            Some((26, 11, 26))
-        ));
-        assert!(dossier_date_ok("000.00.17.H48-240229-0001", None));
+        let d = yymmdd();
+        let ok = |c: &str, t| code_date_ok(c, &d, t);
+        assert!(ok("000.00.17.H48-210426-0001", Some((26, 11, 26))));
+        assert!(!ok("000.00.17.H48-210231-0001", None));
+        assert!(!ok("000.00.17.H48-170426-0001", None));
+        assert!(!ok("000.00.17.H48-271226-0001", Some((26, 11, 26))));
+        assert!(ok("000.00.17.H48-240229-0001", None));
+        assert!(!ok("000.00.17.H48-250229-0001", None));
+    }
+
+    #[test]
+    fn the_date_is_where_the_template_says() {
+        let d = DateSpec {
+            separator: "-".into(),
+            segment: 2,
+            format: "ddmmyy".into(),
+        };
+        assert!(code_date_ok("TN51-00001-310725", &d, None));
+        assert!(!code_date_ok("TN51-00001-320725", &d, None));
+        assert!(!code_date_ok("TN51-310725-00001", &d, None));
+        // No date spec, no date check.
+        assert!(dossier_problems("X-1", None, &ValidateOptions::default()).is_empty());
+        assert_eq!(
+            dossier_problems(
+                "000.00.17.H48-210231-0001",
+                Some(&yymmdd()),
+                &ValidateOptions::default()
+            ),
+            [ValueProblem::BadDate]
+        );
     }
 
     #[test]

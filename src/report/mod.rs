@@ -182,13 +182,23 @@ pub struct Report {
 /// Shown for a rating with no returned row.
 pub const UNKNOWN: &str = "(unknown)";
 
-/// `YYYY-MM-DD` of a dossier code's received date (`...-yymmdd-nnnn`).
-fn code_date(code: &str) -> Option<String> {
-    let d = code.split('-').nth(1)?;
-    if d.len() != 6 || !d.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    parse_date(&format!("20{}-{}-{}", &d[0..2], &d[2..4], &d[4..6])).ok()
+/// `YYYY-MM-DD` of the day a dossier code carries, where its form's dossier field says (`...-yymmdd-nnnn` on
+/// the built-in forms). A form stored before fields said where their date is falls back to the built-in form of
+/// the same id and version.
+fn code_date(form: Option<&Template>, code: &str) -> Option<String> {
+    use crate::forms::template::{DateSpec, FieldRole};
+    let form = form?;
+    let spec_of = |t: &Template| -> Option<DateSpec> {
+        t.field_with_role(FieldRole::DossierCode)?.date.clone()
+    };
+    let spec = spec_of(form).or_else(|| {
+        Template::builtins()
+            .iter()
+            .find(|b| b.key() == form.key())
+            .and_then(spec_of)
+    })?;
+    let (y, m, d) = spec.date_of(code)?;
+    Some(format!("{y:04}-{m:02}-{d:02}"))
 }
 
 /// The form a rating was made on, among the stored forms (then the built-in ones).
@@ -252,7 +262,7 @@ pub fn build(
         let ret = by_code.get(r.dossier_code.as_str());
         let date = match ret {
             Some(d) => Some(d.returned.clone()),
-            None => code_date(&r.dossier_code),
+            None => code_date(form_of(&forms, r), &r.dossier_code),
         };
         if !in_range(date.as_deref()) {
             continue;
@@ -1135,13 +1145,17 @@ mod tests {
 
     #[test]
     fn dates_are_checked() {
+        let mut stored = Template::builtin("gtvt").unwrap();
+        // A form stored before its fields said where their date is.
+        stored.fields[0].date = None;
+        let gtvt = Some(stored);
         assert!(parse_date("2024-02-29").is_ok());
         assert!(parse_date("2024-2-29").is_err());
         assert!(parse_date("2024-00-10").is_err());
         assert_eq!(
-            code_date("000.00.17.H48-210426-0001").as_deref(),
+            code_date(gtvt.as_ref(), "000.00.17.H48-210426-0001").as_deref(),
             Some("2021-04-26")
         );
-        assert_eq!(code_date("nonsense"), None);
+        assert_eq!(code_date(gtvt.as_ref(), "nonsense"), None);
     }
 }

@@ -330,7 +330,7 @@ impl Batch {
         // the extra template files instead.
         let mut templates = manifest.forms.clone();
         let mut add = |t: Template| {
-            if !templates.iter().any(|x| x.template_id == t.template_id) {
+            if !templates.iter().any(|x| x.key() == t.key()) {
                 templates.push(t);
             }
         };
@@ -350,23 +350,14 @@ impl Batch {
         })
     }
 
-    /// The id of the dossier-code field of the page's form (`dossier_code` on the built-in forms): an empty one
-    /// must be filled in by a person, since the rating cannot be filed without it.
-    fn dossier_field<'a>(&'a self, r: &'a PageRecord) -> Option<&'a str> {
-        match r.template.as_deref().and_then(|t| self.template(t)) {
-            Some(t) => t
-                .field_with_role(crate::forms::template::FieldRole::DossierCode)
-                .map(|f| f.id.as_str()),
-            None => r
-                .fields
-                .contains_key("dossier_code")
-                .then_some("dossier_code"),
-        }
+    /// The form a name points to: `gtvt`, or `gtvt@2` for a later version ([`Template::reference`]).
+    pub fn template(&self, name: &str) -> Option<&Template> {
+        Template::by_reference(&self.templates, name)
     }
 
-    /// The template with id `id`.
-    pub fn template(&self, id: &str) -> Option<&Template> {
-        self.templates.iter().find(|t| t.template_id == id)
+    /// The form a page was read with: its template id in the version the scan recorded.
+    fn scanned_form(&self, r: &PageRecord) -> Option<&Template> {
+        Template::find(&self.templates, r.template.as_deref()?, r.form_version)
     }
 
     /// The record of page `src`.
@@ -392,24 +383,21 @@ impl Batch {
                 PageChoice::Keep(t) => t,
                 PageChoice::Discard => None,
             });
-        chosen
-            .or_else(|| r.template.clone())
-            .and_then(|t| self.template(&t))
+        match chosen {
+            Some(name) => self.template(&name),
+            None => self.scanned_form(r),
+        }
     }
 
     /// Whether a page needs a whole-page decision: a person must look at it, and no single value says why.
     fn needs_page_item(&self, r: &PageRecord) -> bool {
-        let dossier = self.dossier_field(r);
         let value_items = r
             .answers
             .values()
             .any(|a| a.status == ValueStatus::NeedsReview)
             || r.fields
                 .values()
-                .any(|f| f.status == ValueStatus::NeedsReview)
-            || dossier
-                .and_then(|id| r.fields.get(id))
-                .is_some_and(|f| f.status == ValueStatus::Missing);
+                .any(|f| f.status == ValueStatus::NeedsReview);
         r.status == PageStatus::NeedsReview && !value_items
     }
 
@@ -437,7 +425,10 @@ impl Batch {
                     },
                     crop: None,
                     suggestion: None,
-                    template: r.template.clone(),
+                    template: self
+                        .scanned_form(r)
+                        .map(|t| t.reference())
+                        .or_else(|| r.template.clone()),
                 });
                 match choice {
                     Some(PageChoice::Discard) => continue,
@@ -454,9 +445,8 @@ impl Batch {
                 reason: "page_kept".into(),
                 crop: None,
                 suggestion: None,
-                template: t.map(|t| t.template_id.clone()),
+                template: t.map(|t| t.reference()),
             };
-            let dossier = self.dossier_field(r);
             let field_ids: Vec<String> = match t {
                 Some(t) => t.fields.iter().map(|f| f.id.clone()).collect(),
                 None => r.fields.keys().cloned().collect(),
@@ -464,28 +454,24 @@ impl Batch {
             for fid in &field_ids {
                 let id = item_id(&r.source, ItemKind::Field, fid);
                 match r.fields.get(fid) {
-                    Some(f)
-                        if f.status == ValueStatus::NeedsReview
-                            || (Some(fid.as_str()) == dossier
-                                && f.status == ValueStatus::Missing) =>
-                    {
-                        out.push(Item {
-                            id,
-                            proposal: f.value.clone(),
-                            confidence: f.confidence,
-                            reason: with_page_reasons(
-                                if f.reasons.is_empty() {
-                                    f.status.as_str().to_string()
-                                } else {
-                                    f.reasons.join(", ")
-                                },
-                                r,
-                            ),
-                            crop: f.crop.clone(),
-                            suggestion: f.suggestion.clone(),
-                            template: t.map(|t| t.template_id.clone()),
-                        })
-                    }
+                    // An empty field that the scan found certainly empty is a value (a rating with no dossier
+                    // code counts for the department), not an item.
+                    Some(f) if f.status == ValueStatus::NeedsReview => out.push(Item {
+                        id,
+                        proposal: f.value.clone(),
+                        confidence: f.confidence,
+                        reason: with_page_reasons(
+                            if f.reasons.is_empty() {
+                                f.status.as_str().to_string()
+                            } else {
+                                f.reasons.join(", ")
+                            },
+                            r,
+                        ),
+                        crop: f.crop.clone(),
+                        suggestion: f.suggestion.clone(),
+                        template: t.map(|t| t.reference()),
+                    }),
                     None if kept => out.push(kept_item(id)),
                     _ => {}
                 }
@@ -507,7 +493,7 @@ impl Batch {
                         ),
                         crop: a.crop.clone(),
                         suggestion: None,
-                        template: t.map(|t| t.template_id.clone()),
+                        template: t.map(|t| t.reference()),
                     }),
                     None if kept => out.push(kept_item(id)),
                     _ => {}
@@ -754,7 +740,10 @@ pub fn final_to_csv(records: &[FinalRecord], templates: &[Template]) -> String {
     let mut field_ids: Vec<String> = vec![];
     let mut row_ids: Vec<String> = vec![];
     for t in templates {
-        if !records.iter().any(|r| r.template == t.template_id) {
+        if !records
+            .iter()
+            .any(|r| r.template == t.template_id && r.form_version == t.version)
+        {
             continue;
         }
         for f in &t.fields {
@@ -940,7 +929,7 @@ mod tests {
             r.answers.insert(row.id.clone(), a);
         }
         r.fields.insert("dossier_code".into(), code);
-        if !review_rows.is_empty() || r.fields["dossier_code"].status != ValueStatus::Accepted {
+        if !review_rows.is_empty() || r.fields["dossier_code"].status == ValueStatus::NeedsReview {
             r.status = PageStatus::NeedsReview;
         }
         r
@@ -969,7 +958,7 @@ mod tests {
     }
 
     #[test]
-    fn queue_holds_review_rows_fields_and_missing_dossier_codes() {
+    fn queue_holds_review_rows_and_fields_but_not_empty_dossier_codes() {
         let mut dup = page("d.png", &["c2"], field(Some(CODE), "accepted"));
         dup.duplicate_of = Some(src("a.png"));
         let mut rejected = PageRecord::bare(src("r.png"), PageStatus::Rejected, vec![]);
@@ -992,7 +981,6 @@ mod tests {
             vec![
                 k("a.png", "c3"),
                 k("a.png", "overall"),
-                k("b.png", "dossier_code"),
                 k("c.png", "dossier_code")
             ]
         );

@@ -349,8 +349,8 @@ fn item_view(app: &App, live: &Live, i: Item) -> ItemView {
                 for (k, t) in live.batch.templates.iter().enumerate() {
                     options.push(opt(
                         &(k + 1).to_string(),
-                        Some(&format!("keep:{}", t.template_id)),
-                        &format!("Giữ, phiếu {} ({})", t.form_code, t.template_id),
+                        Some(&format!("keep:{}", t.reference())),
+                        &format!("Giữ, phiếu {} ({})", t.form_code, t.reference()),
                     ));
                 }
             }

@@ -926,9 +926,13 @@ fn import_batch(
         placeholders(n_cols + 3)
     );
     for r in recs {
+        // The dossier code is the field whose role says so on the record's own form.
+        let dossier_field = form(templates, &r.template, r.form_version)
+            .and_then(|t| t.field_with_role(crate::forms::template::FieldRole::DossierCode))
+            .map_or("dossier_code", |f| f.id.as_str());
         let code = r
             .fields
-            .get("dossier_code")
+            .get(dossier_field)
             .and_then(|v| v.value.as_deref())
             .map(str::trim)
             .filter(|c| !c.is_empty());

@@ -5,9 +5,10 @@
 //! Deterministic by seed: page `i` depends only on `(seed, i)`.
 
 use crate::forms::render::{render_form, text_width_mm, Canvas, Fonts, Prefill};
-use crate::forms::template::{BoxMm, Template};
+use crate::forms::template::{BoxMm, FieldRole, FieldSpec, Template};
 use crate::geom::Homography;
 use crate::raster::warp_region;
+use crate::read::validate::CodePattern;
 use image::{GrayImage, Rgb, RgbImage};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -61,6 +62,8 @@ pub struct SynthOptions {
     /// Draw every text of the page (printed and sticker codes included) in this font instead of the bundled
     /// DejaVu Sans, to measure the reader on fonts it was not trained on.
     pub font: Option<PathBuf>,
+    /// The forms pages are drawn from; empty = the built-in forms.
+    pub templates: Vec<Template>,
 }
 
 impl Default for SynthOptions {
@@ -76,6 +79,7 @@ impl Default for SynthOptions {
             jpeg_only: false,
             gray_only: false,
             font: None,
+            templates: vec![],
         }
     }
 }
@@ -226,6 +230,53 @@ fn rand_enterprise(rng: &mut ChaCha8Rng) -> String {
         s.push_str(&format!("-{:03}", rng.gen_range(1..30)));
     }
     s
+}
+
+/// A value for a field: the center's own grammars (dossier, enterprise code) get their realistic generators;
+/// any other pattern is drawn class by class, with the date piece its template names made a real day.
+fn rand_value(rng: &mut ChaCha8Rng, f: &FieldSpec) -> String {
+    let Ok(pattern) = CodePattern::from_regex(&f.pattern) else {
+        return f.example.clone();
+    };
+    let known = match f.role() {
+        FieldRole::DossierCode => Some(rand_dossier(rng)),
+        FieldRole::EnterpriseCode => Some(rand_enterprise(rng)),
+        FieldRole::Code => None,
+    };
+    if let Some(v) = known.filter(|v| pattern.matches(v)) {
+        return v;
+    }
+    let alt = pattern
+        .alternatives
+        .choose(rng)
+        .expect("a pattern has alternatives");
+    let mut v: String = alt
+        .iter()
+        .map(|c| *c.0.choose(rng).expect("a class has characters"))
+        .collect();
+    if let Some(d) = &f.date {
+        let (y, m, day) = (
+            rng.gen_range(2018..=2026),
+            rng.gen_range(1..=12),
+            rng.gen_range(1..=28),
+        );
+        let text = match d.format.as_str() {
+            "yyyymmdd" => format!("{y:04}{m:02}{day:02}"),
+            "ddmmyy" => format!("{day:02}{m:02}{:02}", y % 100),
+            _ => format!("{:02}{m:02}{day:02}", y % 100),
+        };
+        let mut pieces: Vec<String> = v.split(d.separator.as_str()).map(String::from).collect();
+        if let Some(p) = pieces.get_mut(d.segment) {
+            if p.len() == text.len() {
+                *p = text;
+            }
+        }
+        let dated = pieces.join(&d.separator);
+        if pattern.matches(&dated) {
+            v = dated;
+        }
+    }
+    v
 }
 
 struct Atlas {
@@ -460,7 +511,8 @@ pub fn synth_page(
     } else {
         "form"
     };
-    let mut c = Canvas::new(210.0, 297.0, dpi);
+    let mut page_mm = [210.0, 297.0];
+    let mut c = Canvas::new(page_mm[0], page_mm[1], dpi);
     let mut truth = json!({"page": 1, "kind": kind});
     let mut crops_spec: Vec<(String, BoxMm, String, String)> = vec![];
     match kind {
@@ -508,16 +560,19 @@ pub fn synth_page(
         }
         _ => {
             let t = &t_all[rng.gen_range(0..t_all.len())];
+            if t.page_mm != page_mm {
+                page_mm = t.page_mm;
+                c = Canvas::new(page_mm[0], page_mm[1], dpi);
+            }
             let variants = ["printed", "printed", "sticker", "handwritten", "empty"];
             let mut fields = serde_json::Map::new();
             let mut prefill = Prefill::default();
             let mut field_values = vec![];
             for f in &t.fields {
                 let v = *variants.choose(&mut rng).unwrap();
-                let value = match (v, f.id.as_str()) {
-                    ("empty", _) => None,
-                    (_, "enterprise_code") => Some(rand_enterprise(&mut rng)),
-                    _ => Some(rand_dossier(&mut rng)),
+                let value = match v {
+                    "empty" => None,
+                    _ => Some(rand_value(&mut rng, f)),
                 };
                 if let (Some(value), "printed") = (&value, v) {
                     prefill.values.insert(f.id.clone(), value.clone());
@@ -644,7 +699,8 @@ pub fn synth_page(
             if rng.gen_bool(0.25) {
                 for _ in 0..rng.gen_range(1..4) {
                     // Stray ink in the criterion column or margins, never inside a checkbox.
-                    let x = rng.gen_range(32.0..96.0);
+                    let crit = t.table.columns.criterion;
+                    let x = rng.gen_range(crit[0] + 2.0..crit[1] - 4.0);
                     let y = rng.gen_range(t.table.top + 10.0..t.comment_box[1]);
                     c.stroke(
                         &[
@@ -666,6 +722,7 @@ pub fn synth_page(
                 );
             }
             truth["template"] = json!(t.template_id);
+            truth["form_version"] = json!(t.version);
             truth["fields"] = Value::Object(fields);
             truth["answers"] = Value::Object(answers);
             truth["ambiguous_rows"] = json!(ambiguous);
@@ -700,15 +757,16 @@ pub fn synth_page(
         1.0
     };
     let s = dpi / 25.4;
+    let [pw, ph] = page_mm;
     let (iw, ih) = if page_rotation % 180 == 0 {
-        (210.0 * s, 297.0 * s)
+        (pw * s, ph * s)
     } else {
-        (297.0 * s, 210.0 * s)
+        (ph * s, pw * s)
     };
     let (iw, ih) = (iw.round() as u32, ih.round() as u32);
     let tx = jit(&mut rng, 3.0);
     let ty = jit(&mut rng, 3.0);
-    let centre_mm = Homography::translate(-105.0, -148.5);
+    let centre_mm = Homography::translate(-pw / 2.0, -ph / 2.0);
     let rot = Homography::rotate_deg(page_rotation as f64 + skew);
     let h_mm_to_px = Homography::translate(iw as f64 / 2.0 + tx * s, ih as f64 / 2.0 + ty * s)
         .then_after(&Homography::scale(s * scale))
@@ -723,7 +781,7 @@ pub fn synth_page(
         m[2][1] = jit(&mut rng, k);
         // Re-centre so the page stays in frame.
         let hh = Homography(m);
-        let c0 = hh.apply([105.0, 148.5]);
+        let c0 = hh.apply([pw / 2.0, ph / 2.0]);
         h_mm_to_px = Homography::translate(
             iw as f64 / 2.0 + tx * s - c0[0],
             ih as f64 / 2.0 + ty * s - c0[1],
@@ -939,7 +997,11 @@ pub fn write_set(
     if opts.field_crops {
         std::fs::create_dir_all(out.join("crops")).map_err(io(out))?;
     }
-    let templates = Template::builtins();
+    let templates = if opts.templates.is_empty() {
+        Template::builtins()
+    } else {
+        opts.templates.clone()
+    };
     let fonts = match &opts.font {
         Some(p) => {
             let bytes = std::fs::read(p).map_err(io(p))?;
