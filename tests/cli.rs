@@ -110,6 +110,27 @@ fn another_batch_in_out_is_refused_unless_forced_and_then_kept_aside() {
         first
     );
     assert!(aside.join("review.jsonl").exists());
+    // The old batch's crops went aside with it: the new review/ holds only the new batch's.
+    let crops = |d: PathBuf| -> Vec<String> {
+        std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let old_crops = crops(aside.join("review"));
+    assert!(
+        !old_crops.is_empty() && old_crops.iter().all(|c| c.starts_with("synth_00001")),
+        "{old_crops:?}"
+    );
+    assert!(
+        crops(dir.join("out/review"))
+            .iter()
+            .all(|c| c.starts_with("synth_00002")),
+        "{:?}",
+        crops(dir.join("out/review"))
+    );
     assert!(
         !dir.join("out/review.jsonl").exists(),
         "no old decisions in the new batch"
