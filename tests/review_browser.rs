@@ -2,6 +2,10 @@
 //! sample batch's items with the keyboard, kill and restart the server half-way, finish, then check the saved
 //! decisions and the exported final records against the samples' truth.
 //!
+//! Along the way it checks what the operator sees: the "done" banner in view at 1400 × 900 without scrolling,
+//! ←/→ inside the code box moving the caret (not the item), decision times in the browser's local time (the
+//! browser runs in Asia/Ho_Chi_Minh, UTC+7, while review.jsonl keeps UTC), and no empty key badge.
+//!
 //! Without chromedriver the test prints a skip message, unless `PHIEU_REQUIRE_BROWSER=1` (CI), where it fails.
 //! `PHIEU_SCREENSHOT=FILE.png` saves a screenshot of the page showing the first item.
 
@@ -14,6 +18,12 @@ use std::process::{Child, Command, Stdio};
 const ENTER: &str = "\u{E007}";
 const LEFT: &str = "\u{E012}";
 const RIGHT: &str = "\u{E014}";
+const UP: &str = "\u{E013}";
+const DOWN: &str = "\u{E015}";
+
+/// The browser's time zone in this test: the center's, and not UTC, so a UTC time shown as is would be caught.
+const TZ: &str = "Asia/Ho_Chi_Minh";
+const TZ_OFFSET_S: i64 = 7 * 3600;
 
 fn find_exe(names: &[&str]) -> Option<String> {
     let path = std::env::var("PATH").unwrap_or_default();
@@ -49,6 +59,8 @@ impl Browser {
         let port = free_port();
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
+            // Chromium inherits the driver's environment: its local time is the center's.
+            .env("TZ", TZ)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -71,7 +83,7 @@ impl Browser {
                 "binary": chromium,
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--disable-dev-shm-usage", "--window-size=1400,1000",
+                         "--disable-dev-shm-usage", "--window-size=1400,900",
                          format!("--user-data-dir={}", b.profile.display())]
             }
         }}});
@@ -176,6 +188,24 @@ impl Drop for Browser {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` shifted by `offset_s`, as the page shows local times: `HH:MM:SS DD/MM/YYYY`.
+fn local_time(at: &str, offset_s: i64) -> String {
+    let n = |r: std::ops::Range<usize>| at[r].parse::<i64>().unwrap();
+    assert!(at.len() == 20 && at.ends_with('Z'), "{at}");
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days since 1970-01-01 (Howard Hinnant's days-from-civil).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
+    assert_eq!(phieu::util::rfc3339_utc(secs), at, "days-from-civil");
+    let l = phieu::util::rfc3339_utc(secs + offset_s);
+    format!("{} {}/{}/{}", &l[11..19], &l[8..10], &l[5..7], &l[0..4])
+}
+
 fn base64_decode(s: &str) -> Vec<u8> {
     let val = |c: u8| match c {
         b'A'..=b'Z' => c - b'A',
@@ -229,6 +259,18 @@ fn resolve_current(
     );
     let want = truth[&(file.clone(), key.clone())].clone();
     let before = b.remaining();
+    // Every key badge names a key: a choice without one (the blank code) has no badge at all.
+    let badges = b.js(
+        "return Array.from(document.querySelectorAll('#choices .key')).map(k => k.textContent)",
+    );
+    assert!(
+        badges
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.as_str().is_some_and(|k| !k.trim().is_empty())),
+        "empty key badge on {file} {key}: {badges}"
+    );
     match kind.as_str() {
         "field" => {
             // The code box has focus: replace its content by typing.
@@ -238,11 +280,16 @@ fn resolve_current(
             b.js("document.getElementById('code').value=''; document.getElementById('code').dispatchEvent(new Event('input'))");
             if let Some(code) = &want {
                 b.keys(code);
+                let ok = b.js("return document.getElementById('code-ok').className");
+                assert!(ok.as_str().unwrap().contains("valid"), "{ok}");
+                assert!(!ok.as_str().unwrap().contains("invalid"), "{ok}");
+                b.keys(ENTER);
+            } else {
+                // No code on the form: the blank button saves a blank even with something typed in the box.
+                b.keys("000.00");
+                b.js("Array.from(document.querySelectorAll('#choices button'))\
+                      .find(b => b.textContent.includes('Để trống')).click()");
             }
-            let ok = b.js("return document.getElementById('code-ok').className");
-            assert!(ok.as_str().unwrap().contains("valid"), "{ok}");
-            assert!(!ok.as_str().unwrap().contains("invalid"), "{ok}");
-            b.keys(ENTER);
         }
         "answer" => {
             let k = match want.as_deref() {
@@ -309,6 +356,36 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
     assert_eq!(b.remaining(), 7);
     assert!(b.text("error").contains("định dạng"), "{}", b.text("error"));
     assert!(saved_decisions(&out).is_empty());
+    // The blank-code choice is there, without a key badge (inside the code box `0` is a digit).
+    let blank = b.js(
+        "const b=Array.from(document.querySelectorAll('#choices button')).find(b=>b.textContent.includes('Để trống'));\
+         return b ? [b.querySelectorAll('.key').length, b.textContent] : null",
+    );
+    assert_eq!(blank[0], 0, "{blank}");
+
+    // Inside the code box ←/→ move the caret, as in any text box, and the item stays; a letter typed there goes
+    // in at the caret (upper-cased) and the caret stays after it.
+    let caret = || {
+        b.js("const c=document.getElementById('code'); return [c.value, c.selectionStart, c.selectionEnd]")
+    };
+    let shown = b.showing();
+    let position = b.text("position");
+    assert_eq!(caret(), json!(["000.00.17", 9, 9]));
+    b.keys(&format!("{LEFT}{LEFT}"));
+    assert_eq!(caret(), json!(["000.00.17", 7, 7]));
+    b.keys(RIGHT);
+    assert_eq!(caret(), json!(["000.00.17", 8, 8]));
+    b.keys("h");
+    assert_eq!(caret(), json!(["000.00.1H7", 9, 9]));
+    assert_eq!(b.showing(), shown);
+    assert_eq!(b.text("position"), position);
+    assert_eq!(b.js("return document.activeElement.id"), "code");
+    // ↑/↓ still move between items from inside the code box.
+    b.keys(DOWN);
+    assert_ne!(b.text("position"), position);
+    b.keys(UP);
+    assert_eq!(b.text("position"), position);
+    assert_eq!(b.showing(), shown);
 
     for item in &items[..3] {
         resolve_current(&b, item, &truth);
@@ -322,19 +399,44 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
     b.wait_ready();
     assert_eq!(b.text("counter"), "còn lại 4");
     assert!(b.showing().1.contains(&items[3].0));
-    // Earlier decisions are still reachable with the left arrow.
-    b.keys(LEFT);
-    assert!(
-        b.text("decided").starts_with("Đã quyết định"),
-        "{}",
-        b.text("decided")
+    // Earlier decisions are still reachable with ↑ (← too, unless the code box has focus), and show when they
+    // were made in the browser's local time, not the UTC that review.jsonl keeps.
+    assert_eq!(
+        b.js("return new Date().getTimezoneOffset()"),
+        json!(-TZ_OFFSET_S / 60),
+        "the browser runs in {TZ}"
     );
-    b.keys(RIGHT);
+    b.keys(UP);
+    let decided = b.text("decided");
+    assert!(decided.starts_with("Đã quyết định"), "{decided}");
+    let at = saved_decisions(&out)[2]["at"].as_str().unwrap().to_string();
+    let local = local_time(&at, TZ_OFFSET_S);
+    assert!(
+        decided.ends_with(&format!("Trần Văn Minh, {local}")),
+        "{decided}: want {local} for {at}"
+    );
+    b.keys(DOWN);
+    assert!(b.showing().1.contains(&items[3].0));
     for item in &items[3..] {
         resolve_current(&b, item, &truth);
     }
     assert_eq!(b.text("counter"), "còn lại 0");
     assert_eq!(b.js("return document.getElementById('done').hidden"), false);
+    // The banner is in view without scrolling in a 1400 × 900 window.
+    let view = b.js(
+        "const r=document.getElementById('done').getBoundingClientRect();\
+         return {top: r.top, bottom: r.bottom, height: r.height, inner_h: innerHeight, inner_w: innerWidth,\
+                 scroll: scrollY, outer_w: outerWidth, outer_h: outerHeight}",
+    );
+    assert!(view["outer_w"] == 1400 && view["outer_h"] == 900, "{view}");
+    let f = |k: &str| view[k].as_f64().unwrap();
+    assert!(
+        f("height") > 0.0 && f("top") >= 0.0 && f("bottom") <= f("inner_h") && f("scroll") == 0.0,
+        "{view}"
+    );
+    if let Ok(p) = std::env::var("PHIEU_SCREENSHOT_DONE") {
+        b.screenshot(&p);
+    }
     s.kill();
 
     let saved = saved_decisions(&out);

@@ -41,7 +41,26 @@ pub fn run(a: RenderArgs) -> Result<i32> {
     ] {
         let Some(v) = v else { continue };
         let Some(f) = t.field_with_role(role) else {
-            bail!("{flag}: the {} form has no {role:?} field", t.template_id);
+            // Say which form has the field: the clerk most likely picked the wrong form.
+            let others: Vec<String> = phieu::forms::template::Template::builtins()
+                .into_iter()
+                .filter(|o| o.template_id != t.template_id && o.field_with_role(role).is_some())
+                .map(|o| format!("--template {}", o.template_id))
+                .collect();
+            let what = match role {
+                FieldRole::DossierCode => "dossier code",
+                FieldRole::EnterpriseCode => "enterprise code",
+                FieldRole::Code => "code",
+            };
+            bail!(
+                "{flag}: the {} form has no {what} field{}",
+                t.template_id,
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it is on {})", others.join(", "))
+                }
+            );
         };
         wanted.push((f.id.clone(), flag.to_string(), v.clone()));
     }
@@ -61,7 +80,10 @@ pub fn run(a: RenderArgs) -> Result<i32> {
             phieu::read::validate::CodePattern::from_regex(&f.pattern).is_ok_and(|p| p.matches(v));
         if !ok {
             bail!(
-                "{flag} {v:?}: does not match the {id} pattern {}",
+                "{flag} {v:?}: not a valid {} ({id}) for the {} form; write it like {} (pattern {})",
+                f.label,
+                t.template_id,
+                f.example,
                 f.pattern
             );
         }

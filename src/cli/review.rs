@@ -26,6 +26,12 @@ pub struct ReviewArgs {
 /// `phieu review`: serves the review page until stopped (Ctrl-C).
 pub fn run(a: ReviewArgs) -> Result<i32> {
     use std::net::{IpAddr, SocketAddr};
+    if !a.dir.join("results.jsonl").is_file() {
+        anyhow::bail!(
+            "{}: not a scan folder (no results.jsonl); give the folder `phieu scan … --out` wrote, or scan first",
+            a.dir.display()
+        );
+    }
     let listen = match &a.listen {
         None => SocketAddr::from(([127, 0, 0, 1], a.port)),
         Some(s) => match s.parse::<SocketAddr>() {
@@ -56,9 +62,10 @@ pub fn run(a: ReviewArgs) -> Result<i32> {
     };
     phieu::review::server::serve(&a.dir, opts, |url| {
         use std::io::Write;
-        // The URL on stdout alone (scripts and tests read it); the hint on stderr.
-        println!("{url}");
-        std::io::stdout().flush().ok();
+        // The URL on stdout alone (scripts and tests read it); the hint on stderr. A closed stdout is no reason
+        // to stop serving: the hint carries the URL too.
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "{url}").and_then(|_| stdout.flush());
         say!("phieu: review page at {url} (Ctrl-C to stop; every decision is already saved)");
     })?;
     Ok(0)

@@ -231,8 +231,17 @@ pub fn run(a: ScanArgs) -> Result<i32> {
     }
     let unreadable = records
         .iter()
-        .any(|r| r.reasons.iter().any(|x| x == "unreadable"));
-    Ok(if unreadable {
+        .filter(|r| r.reasons.iter().any(|x| x == "unreadable"))
+        .count();
+    if unreadable > 0 {
+        // Each was named above with its file and page; say once what to do about them.
+        say!(
+            "phieu: {unreadable} page{} could not be read (rejected, `unreadable`): check or rescan those files; \
+             every other page was read",
+            if unreadable == 1 { "" } else { "s" }
+        );
+    }
+    Ok(if unreadable > 0 {
         3
     } else if count(PageStatus::NeedsReview) > 0 {
         1

@@ -110,11 +110,21 @@
       b.dataset.value = o.value === null ? "" : o.value;
       const k = document.createElement("span");
       k.className = "key";
-      k.textContent = o.key;
-      b.append(k, " " + o.label);
+      // A choice without a key (a blank code: inside the code box `0` is a digit) shows no empty badge.
+      if (o.key) {
+        k.textContent = o.key;
+        b.append(k, " " + o.label);
+      } else {
+        b.append(o.label);
+      }
       if (selected !== undefined && o.value === selected) b.classList.add("selected");
       if (it.id.kind === "answer" && o.value === it.proposal && it.proposal !== null) b.classList.add("proposal");
-      b.onclick = () => { selected = o.value; decide(); };
+      b.onclick = () => {
+        // A code item saves what the code box holds: a blank choice empties it first.
+        if (it.code && o.value === null) { $("code").value = ""; checkCode(); }
+        selected = o.value;
+        decide();
+      };
       $("choices").append(b);
     }
     const code = it.code;
@@ -144,7 +154,7 @@
       document.activeElement.blur();
     }
     $("decided").textContent = it.decision
-      ? "Đã quyết định: " + (it.decision.value === null ? "(trống)" : it.decision.value) + " — " + it.decision.operator + ", " + it.decision.at
+      ? "Đã quyết định: " + (it.decision.value === null ? "(trống)" : it.decision.value) + " — " + it.decision.operator + ", " + localTime(it.decision.at)
       : "";
     const pageImg = $("page");
     $("outline").hidden = true;
@@ -179,6 +189,16 @@
     o.hidden = false;
   }
 
+  // Decision times are stored in UTC (RFC 3339) and shown in the operator's local time, as a Vietnamese clerk
+  // writes them (HH:MM:SS DD/MM/YYYY); spelled out rather than toLocaleString so every browser shows the same.
+  function localTime(at) {
+    const d = new Date(at);
+    if (isNaN(d.getTime())) return at;
+    const p = (n) => String(n).padStart(2, "0");
+    return p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()) + " " +
+      p(d.getDate()) + "/" + p(d.getMonth() + 1) + "/" + d.getFullYear();
+  }
+
   function keyOf(it) {
     return it.id.source.path + "#" + it.id.source.page + "#" + it.id.kind + "#" + it.id.key;
   }
@@ -187,8 +207,15 @@
     const it = current();
     if (!it || !it.code) return true;
     const input = $("code");
-    input.value = input.value.toUpperCase().replace(/\s+/g, "");
-    const v = input.value;
+    // Codes are upper case without spaces; rewrite only when that changes something, and keep the caret where
+    // the operator is typing (assigning the value would move it to the end).
+    const norm = (t) => t.toUpperCase().replace(/\s+/g, "");
+    const v = norm(input.value);
+    if (v !== input.value) {
+      const caret = norm(input.value.slice(0, input.selectionStart || 0)).length;
+      input.value = v;
+      input.setSelectionRange(caret, caret);
+    }
     const ok = v === "" || new RegExp(it.code.pattern).test(v);
     input.classList.toggle("valid", ok && v !== "");
     input.classList.toggle("invalid", !ok);
@@ -250,9 +277,11 @@
     const it = current();
     if (!it || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (ev.key === "Enter") { ev.preventDefault(); decide(); return; }
-    // Arrows always move between items, also inside the code box: codes are short and are fixed by retyping.
-    if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { ev.preventDefault(); move(-1); return; }
-    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { ev.preventDefault(); move(1); return; }
+    // Inside the code box ←/→ move the caret, as in any text box (to fix one character of a code); ↑/↓ move
+    // between items everywhere.
+    const inCode = ev.target === $("code");
+    if (ev.key === "ArrowUp" || (ev.key === "ArrowLeft" && !inCode)) { ev.preventDefault(); move(-1); return; }
+    if (ev.key === "ArrowDown" || (ev.key === "ArrowRight" && !inCode)) { ev.preventDefault(); move(1); return; }
     if (ev.target === $("code")) return;
     const o = it.options.find((o) => o.key === ev.key);
     if (o) {
