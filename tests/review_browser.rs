@@ -329,10 +329,11 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
 
     let s = Server::start(&out, "Trần Văn Minh");
     let items = queue(&s);
-    assert_eq!(items.len(), 7, "{items:?}");
+    // Two forms have an empty dossier field: ratings for the department, not items.
+    assert_eq!(items.len(), 5, "{items:?}");
     b.goto(&s.url);
     b.wait_ready();
-    assert_eq!(b.text("counter"), "còn lại 7");
+    assert_eq!(b.text("counter"), "còn lại 5");
     assert_eq!(b.showing().0, "Mã hồ sơ");
     // The page shows the crop and the whole page with the item outlined.
     wait_for(60, "images loaded", || {
@@ -353,7 +354,7 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
     assert!(ok.as_str().unwrap().contains("invalid"), "{ok}");
     b.keys(ENTER);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_eq!(b.remaining(), 7);
+    assert_eq!(b.remaining(), 5);
     assert!(b.text("error").contains("định dạng"), "{}", b.text("error"));
     assert!(saved_decisions(&out).is_empty());
     // The blank-code choice is there, without a key badge (inside the code box `0` is a digit).
@@ -397,7 +398,7 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
     let s = Server::start(&out, "Trần Văn Minh");
     b.goto(&s.url);
     b.wait_ready();
-    assert_eq!(b.text("counter"), "còn lại 4");
+    assert_eq!(b.text("counter"), "còn lại 2");
     assert!(b.showing().1.contains(&items[3].0));
     // Earlier decisions are still reachable with ↑ (← too, unless the code box has focus), and show when they
     // were made in the browser's local time, not the UTC that review.jsonl keeps.
@@ -440,7 +441,7 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
     s.kill();
 
     let saved = saved_decisions(&out);
-    assert_eq!(saved.len(), 7);
+    assert_eq!(saved.len(), 5);
     for (d, item) in saved.iter().zip(&items) {
         assert_eq!(d["operator"], "Trần Văn Minh");
         assert_eq!(d["item"]["key"], item.2.as_str());
