@@ -1,6 +1,7 @@
 //! Output contract (`phieu-result/1`): one [`PageRecord`] per page in `results.jsonl`, a flat CSV for
 //! spreadsheets, and atomic file writes (temp file + rename) so a crash never leaves a half-written output.
 
+use crate::forms::template::{FieldRole, Template};
 use crate::util::csv_escape;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -287,7 +288,7 @@ pub fn to_csv(records: &[PageRecord], field_ids: &[String], row_ids: &[String]) 
 /// Flags duplicates across a batch: a page whose pixels equal an earlier page's (scanned twice) gets
 /// `duplicate_page` and `duplicate_of`; forms sharing one dossier code all get `duplicate_dossier`. Flagged pages
 /// are never `accepted`, so an importer cannot count one rating twice. Returns the number of flagged pages.
-pub fn flag_duplicates(records: &mut [PageRecord]) -> usize {
+pub fn flag_duplicates(records: &mut [PageRecord], templates: &[Template]) -> usize {
     use std::collections::HashMap;
     let mut flagged = std::collections::BTreeSet::new();
     let mut first: HashMap<String, SourceRef> = HashMap::new();
@@ -312,7 +313,15 @@ pub fn flag_duplicates(records: &mut [PageRecord]) -> usize {
         if r.duplicate_of.is_some() {
             continue;
         }
-        if let Some(v) = r.fields.get("dossier_code").and_then(|f| f.value.clone()) {
+        // The dossier code is the field with that role on the page's own form (`dossier_code` on the built-in
+        // ones); the same code on two different forms is still one dossier.
+        let field = r
+            .template
+            .as_deref()
+            .and_then(|t| Template::find(templates, t, r.form_version))
+            .and_then(|t| t.field_with_role(FieldRole::DossierCode))
+            .map_or("dossier_code", |f| f.id.as_str());
+        if let Some(v) = r.fields.get(field).and_then(|f| f.value.clone()) {
             by_code.entry(v).or_default().push(i);
         }
     }
@@ -364,7 +373,7 @@ mod tests {
             r
         };
         let mut v = vec![mk("a.png", "x"), mk("b.png", "y"), mk("c.png", "x")];
-        assert_eq!(flag_duplicates(&mut v), 1);
+        assert_eq!(flag_duplicates(&mut v, &Template::builtins()), 1);
         assert_eq!(v[0].status, PageStatus::Accepted);
         assert_eq!(v[2].status, PageStatus::NeedsReview);
         assert_eq!(v[2].duplicate_of.as_ref().unwrap().path, "a.png");

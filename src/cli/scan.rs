@@ -162,7 +162,7 @@ pub fn run(a: ScanArgs) -> Result<i32> {
     pb.finish_and_clear();
     records.extend(bad);
     records.sort_by(|x, y| (&x.source.path, x.source.page).cmp(&(&y.source.path, y.source.page)));
-    let duplicates = phieu::results::flag_duplicates(&mut records);
+    let duplicates = phieu::results::flag_duplicates(&mut records, &reader.templates);
     write_atomic(&a.out.join("results.jsonl"), to_jsonl(&records).as_bytes())?;
     let (field_ids, row_ids) = columns(&reader.templates);
     write_atomic(
