@@ -534,11 +534,16 @@ fn whole_page(app: &App, rec: &crate::results::PageRecord) -> Result<Vec<u8>, St
     let page = crate::read::load::load_page(&src, rec.source.page).map_err(|e| e.to_string())?;
     let img = match &rec.registration {
         Some(reg) => {
-            let page_mm = rec
-                .template
-                .as_deref()
-                .and_then(|t| crate::forms::template::Template::builtin(t).ok())
-                .map(|t| t.page_mm)
+            // The page size of the form the scan read, among the batch's forms (any authored form too).
+            let page_mm = app
+                .live
+                .lock()
+                .ok()
+                .and_then(|l| {
+                    let t = rec.template.as_deref()?;
+                    crate::forms::template::Template::find(&l.batch.templates, t, rec.form_version)
+                        .map(|t| t.page_mm)
+                })
                 .unwrap_or([210.0, 297.0]);
             let px_per_mm = app.page_height_px as f64 / page_mm[1];
             crate::raster::warp_region(
