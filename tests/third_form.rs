@@ -405,3 +405,46 @@ fn two_versions_of_a_form_are_read_side_by_side() {
     assert!(err.contains("new version number"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn authoring_mistakes_are_named_and_nothing_is_overwritten() {
+    let dir = tmp("mistakes");
+    let form = author(&dir, 1);
+    let before = std::fs::read(&form).unwrap();
+    let desc = dir.join("tnmt-v1.toml");
+    // An existing template is never replaced without --force.
+    let (c, err) = phieu(&["form", "new", s(&desc), "-o", s(&form)], &dir);
+    assert_eq!(c, 2);
+    assert!(err.contains("exists; pass --force"), "{err}");
+    assert_eq!(std::fs::read(&form).unwrap(), before);
+    // A label too long for its column names the file, the label and what to do.
+    let text = std::fs::read_to_string(&desc).unwrap().replace(
+        "\"Bình thường\"",
+        "\"Bình thường, không có ý kiến gì thêm\"",
+    );
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, text).unwrap();
+    let (c, err) = phieu(
+        &["form", "new", s(&bad), "-o", s(&dir.join("bad.json"))],
+        &dir,
+    );
+    assert_eq!(c, 2);
+    assert!(err.contains("bad.toml: row c1"), "{err}");
+    assert!(err.contains("shorten it"), "{err}");
+    assert!(!dir.join("bad.json").exists());
+    // A TOML mistake is reported with its line.
+    std::fs::write(&bad, "id = \"x\"\nscale = [\n").unwrap();
+    let (c, err) = phieu(
+        &["form", "new", s(&bad), "-o", s(&dir.join("bad.json"))],
+        &dir,
+    );
+    assert_eq!(c, 2);
+    assert!(err.contains("bad.toml: not a form description"), "{err}");
+    assert!(err.contains("line"), "{err}");
+    // A built-in form passes the print check; a missing file is named.
+    assert_eq!(phieu(&["form", "check", "gtvt"], &dir).0, 0);
+    let (c, err) = phieu(&["form", "check", "nope.json"], &dir);
+    assert_eq!(c, 2);
+    assert!(err.contains("nope.json: cannot read template"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

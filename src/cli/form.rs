@@ -21,7 +21,7 @@ enum FormCmd {
     /// fields with their pattern) and write the full template (`phieu-form/1` JSON). Print it with
     /// `phieu render --template FILE.json -o form.pdf`; scan it with `phieu scan --template FILE.json`.
     New {
-        /// The description (see README "Authoring a form").
+        /// The description (see the README, `phieu form new`).
         description: PathBuf,
         /// The template file to write (.json).
         #[arg(short, long)]
