@@ -39,6 +39,15 @@ fn jsonl(p: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// A page's file name (truth is keyed by it).
+fn name_of(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(path)
+        .to_string()
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -150,12 +159,7 @@ fn a_third_form_goes_from_its_description_to_the_report() {
     let (mut forms, mut rows, mut auto_rows, mut fields_auto) = (0, 0, 0, 0);
     let (mut qr_printed, mut qr_agreed) = (0, 0);
     for r in &results {
-        let name = Path::new(r["source"]["path"].as_str().unwrap())
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
+        let name = name_of(r["source"]["path"].as_str().unwrap());
         let tr = &truth[&name];
         if tr["kind"] != "form" {
             assert_ne!(r["status"], "accepted", "{name}: not a form");
@@ -214,43 +218,22 @@ fn a_third_form_goes_from_its_description_to_the_report() {
     let batch = Batch::load(&out, &ReviewOptions::default()).unwrap();
     let (mut log, past) = DecisionLog::open(&out.join("review.jsonl")).unwrap();
     let mut ds = Decisions::from_log(&past);
-    let items = batch.items(&ds);
-    assert!(!items.is_empty(), "the degraded set has items to review");
-    for it in &items {
-        let name = Path::new(&it.id.source.path)
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
-        let tr = &truth[&name];
+    assert!(
+        !batch.items(&ds).is_empty(),
+        "the degraded set has items to review"
+    );
+    // A kept page gains an item for every value: decide until nothing is left.
+    while let Some(it) = batch
+        .items(&ds)
+        .into_iter()
+        .find(|i| ds.get(&i.id).is_none())
+    {
+        let tr = &truth[&name_of(&it.id.source.path)];
         let v = match it.id.kind {
             ItemKind::Answer => tr["answers"][&it.id.key].as_str().map(String::from),
             ItemKind::Field => tr["fields"][&it.id.key]["value"].as_str().map(String::from),
             ItemKind::Page if tr["kind"] == "form" => Some("keep:tnmt".to_string()),
             ItemKind::Page => Some("discard".to_string()),
-        };
-        let d = batch.decision(&it.id, v, "lan", &ds);
-        batch.validate(&d, &ds).unwrap();
-        log.append(&d).unwrap();
-        ds.record(d);
-    }
-    // A kept page gains items for every value; decide those too.
-    for it in batch.items(&ds) {
-        if ds.get(&it.id).is_some() {
-            continue;
-        }
-        let name = Path::new(&it.id.source.path)
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
-        let tr = &truth[&name];
-        let v = match it.id.kind {
-            ItemKind::Answer => tr["answers"][&it.id.key].as_str().map(String::from),
-            ItemKind::Field => tr["fields"][&it.id.key]["value"].as_str().map(String::from),
-            ItemKind::Page => unreachable!("decided above"),
         };
         let d = batch.decision(&it.id, v, "lan", &ds);
         batch.validate(&d, &ds).unwrap();
@@ -269,12 +252,7 @@ fn a_third_form_goes_from_its_description_to_the_report() {
         assert_eq!(f["template"], "tnmt");
         assert_eq!(f["form_version"], 1);
         assert!(f["unresolved"].as_array().unwrap().is_empty());
-        let name = Path::new(f["source"]["path"].as_str().unwrap())
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
+        let name = name_of(f["source"]["path"].as_str().unwrap());
         let tr = &truth[&name];
         for (row, a) in f["answers"].as_object().unwrap() {
             assert_eq!(a["value"], tr["answers"][row], "{name} {row}");
@@ -369,12 +347,7 @@ fn two_versions_of_a_form_are_read_side_by_side() {
     let truth = truth(&set);
     let mut seen = [0, 0];
     for r in jsonl(&out.join("results.jsonl")) {
-        let name = Path::new(r["source"]["path"].as_str().unwrap())
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
+        let name = name_of(r["source"]["path"].as_str().unwrap());
         let tr = &truth[&name];
         if r["template"].is_null() {
             continue;
