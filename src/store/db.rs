@@ -232,6 +232,9 @@ impl Store for SqliteStore {
 /// The PostgreSQL backend (`postgres://...`, TLS as `sslmode` says).
 pub struct PgStore {
     client: postgres::Client,
+    /// Prepared statements by SQL text (valid for the connection's life; the schema only changes through
+    /// migrations, which are never prepared).
+    statements: std::collections::HashMap<String, postgres::Statement>,
 }
 
 /// How a PostgreSQL URL asks for TLS.
@@ -360,7 +363,10 @@ impl PgStore {
             }
             open_err(reason)
         })?;
-        Ok(PgStore { client })
+        Ok(PgStore {
+            client,
+            statements: Default::default(),
+        })
     }
 }
 
@@ -426,7 +432,26 @@ impl postgres::types::ToSql for Val {
     postgres::types::to_sql_checked!();
 }
 
-struct PgTx<'a>(postgres::Transaction<'a>);
+struct PgTx<'a>(
+    postgres::Transaction<'a>,
+    &'a mut std::collections::HashMap<String, postgres::Statement>,
+);
+
+impl PgTx<'_> {
+    /// The statement prepared once per connection: an import runs the same few statements thousands of
+    /// times, and preparing each costs a round trip.
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
+        if let Some(st) = self.1.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self
+            .0
+            .prepare(pg_sql(sql).as_str())
+            .map_err(|e| sql_err(sql)(&e))?;
+        self.1.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+}
 
 fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
     params
@@ -437,16 +462,18 @@ fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
 
 impl Tx for PgTx<'_> {
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
+        let st = self.statement(sql)?;
         self.0
-            .execute(pg_sql(sql).as_str(), &pg_params(params))
+            .execute(&st, &pg_params(params))
             .map_err(|e| sql_err(sql)(&e))
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
         use postgres::types::Type;
+        let st = self.statement(sql)?;
         let rows = self
             .0
-            .query(pg_sql(sql).as_str(), &pg_params(params))
+            .query(&st, &pg_params(params))
             .map_err(|e| sql_err(sql)(&e))?;
         rows.iter()
             .map(|r| {
@@ -493,7 +520,7 @@ impl Store for PgStore {
             .client
             .transaction()
             .map_err(|e| sql_err("starting a transaction")(&e))?;
-        let mut t = PgTx(tx);
+        let mut t = PgTx(tx, &mut self.statements);
         let commit = f(&mut t)?;
         if commit {
             t.0.commit()
@@ -1151,6 +1178,7 @@ fn import_batch(
          kept_source_path, kept_page) VALUES ({}) ON CONFLICT (template, dossier_code, content_hash) DO NOTHING",
         placeholders(n_cols + 3)
     );
+    let mut stored_forms = std::collections::BTreeSet::new();
     for r in recs {
         if r.template.trim().is_empty() {
             out.skipped_no_form += 1;
@@ -1159,7 +1187,10 @@ fn import_batch(
         let code = dossier_code_of(r, templates);
         // The form itself is stored once per version, so the report reads labels, points and the satisfaction
         // rule of exactly the form each rating was made on.
-        if let Some(t) = form(templates, &r.template, r.form_version) {
+        let fkey = (r.template.clone(), r.form_version);
+        if let Some(t) =
+            form(templates, &r.template, r.form_version).filter(|_| stored_forms.insert(fkey))
+        {
             tx.execute(
                 "INSERT INTO forms (template, form_version, definition, first_imported_at) VALUES (?, ?, ?, ?) \
                  ON CONFLICT (template, form_version) DO NOTHING",
