@@ -410,7 +410,8 @@ pub fn to_html(r: &Report) -> String {
          .card{{border:1px solid #bbb;border-radius:6px;padding:6px 10px;flex:1 1 0;min-width:34mm}}\
          .card span{{color:#555}}.card b{{display:block;font-size:20px}}.card small{{color:#555}}\
          table{{border-collapse:collapse;margin:6px 0;width:100%}}\
-         th,td{{border:1px solid #ccc;padding:2px 4px}}th{{background:#eee;font-weight:600}}td.n{{text-align:right}}\
+         th,td{{border:1px solid #ccc;padding:2px 4px}}th{{background:#eee;font-weight:600}}\
+         td.n{{text-align:right;white-space:nowrap}}td:first-child{{white-space:nowrap}}table{{font-size:10px}}\
          tr.low td{{background:#ffebee}}.note{{color:#555}}.codes{{font-size:9px;word-break:break-all}}\
          svg.chart{{width:100%;height:auto;max-width:190mm}}section{{break-inside:avoid;page-break-inside:avoid}}\
          section.long{{break-inside:auto;page-break-inside:auto}}thead{{display:table-header-group}}\
