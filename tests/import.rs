@@ -889,3 +889,38 @@ fn cli_conflicts_are_listed_and_resolved() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With `PHIEU_PG_TLS=1` (CI), the server at `PHIEU_PG_URL` speaks TLS with a certificate from the CA named by
+/// the URL's `sslrootcert`: the connection is encrypted, and without that CA the same server is refused
+/// (certificate checking is on).
+#[test]
+fn postgres_tls_checks_the_certificate() {
+    if std::env::var("PHIEU_PG_TLS").as_deref() != Ok("1") {
+        eprintln!("skipping the TLS test: PHIEU_PG_TLS is not 1");
+        return;
+    }
+    let url = std::env::var("PHIEU_PG_URL").expect("PHIEU_PG_TLS=1 needs PHIEU_PG_URL");
+    assert!(url.contains("sslrootcert="), "{url}");
+    let mut s = db::open(&url).unwrap();
+    let mut ssl = vec![];
+    s.transaction(&mut |tx| {
+        ssl = tx.query(
+            "SELECT CAST(ssl AS TEXT) FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )?;
+        Ok(false)
+    })
+    .unwrap();
+    assert_eq!(ssl, vec![vec![Val::Text("true".into())]]);
+    let (base, query) = url.split_once('?').unwrap();
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.starts_with("sslrootcert=") && !kv.starts_with("sslmode="))
+        .chain(["sslmode=require"])
+        .collect();
+    let untrusted = format!("{base}?{}", rest.join("&"));
+    let err = db::open(&untrusted)
+        .err()
+        .expect("an unknown CA must be refused");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+}
