@@ -651,11 +651,7 @@ pub fn to_html(r: &Report) -> String {
         );
         let mut items: Vec<(String, f64, String)> = vec![];
         let mut rows: Vec<(Vec<String>, &Stats)> = vec![];
-        for x in r
-            .rows
-            .iter()
-            .filter(|x| matches!(x.level, Level::Counter | Level::Officer) && x.period.is_empty())
-        {
+        for x in r.counter_rows().into_iter() {
             let label = if x.officer.is_empty() {
                 format!("{} · {}", x.department, l.name(&x.counter))
             } else {

@@ -704,6 +704,19 @@ impl Report {
             .filter(move |r| r.level == level && !r.period.is_empty())
     }
 
+    /// Counters and officers over the whole period, each counter followed by its officers.
+    pub fn counter_rows(&self) -> Vec<&ReportRow> {
+        let mut v: Vec<&ReportRow> = self
+            .rows
+            .iter()
+            .filter(|x| matches!(x.level, Level::Counter | Level::Officer) && x.period.is_empty())
+            .collect();
+        v.sort_by(|a, b| {
+            (&a.department, &a.counter, &a.officer).cmp(&(&b.department, &b.counter, &b.officer))
+        });
+        v
+    }
+
     /// The row of a group, if it has figures.
     pub fn find(
         &self,

@@ -197,9 +197,8 @@ pub fn to_text(r: &Report) -> String {
         h.extend(&fh);
         h.push("");
         let rows: Vec<Vec<String>> = r
-            .rows
-            .iter()
-            .filter(|x| matches!(x.level, Level::Counter | Level::Officer) && x.period.is_empty())
+            .counter_rows()
+            .into_iter()
             .map(|x| {
                 let low = x
                     .stats

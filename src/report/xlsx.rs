@@ -203,9 +203,8 @@ fn build(r: &Report) -> Result<Vec<u8>, XlsxError> {
     let ws = wb.add_worksheet();
     ws.set_name(l.t("Quầy - cán bộ", "Counters"))?;
     let rows: Vec<(Vec<String>, &Stats, bool)> = r
-        .rows
-        .iter()
-        .filter(|x| matches!(x.level, Level::Counter | Level::Officer) && x.period.is_empty())
+        .counter_rows()
+        .into_iter()
         .map(|x| {
             (
                 who_cells(l, x),
