@@ -897,6 +897,14 @@ pub fn final_records_path(path: &Path) -> PathBuf {
 /// Reads and checks the final records at `path` (a file or a folder holding `final.jsonl`).
 pub fn read_final_records(path: &Path) -> Result<(PathBuf, Vec<FinalRecord>), DbError> {
     let file = final_records_path(path);
+    if path.is_dir() && !file.exists() && path.join("results.jsonl").exists() {
+        return Err(DbError::Input {
+            path: path.to_path_buf(),
+            reason: "a scan folder without final.jsonl: review it and export it first (`phieu review DIR`, then \
+                     `phieu export DIR -o DIR/final.jsonl`), then import final.jsonl"
+                .into(),
+        });
+    }
     let text = std::fs::read_to_string(&file).map_err(|e| DbError::Input {
         path: file.clone(),
         reason: e.to_string(),
