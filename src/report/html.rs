@@ -573,9 +573,13 @@ pub fn to_html(r: &Report) -> String {
         );
         let _ = write!(
             o,
-            "<li><b>{} {}:</b> {}</li>",
-            l.t("Tỷ lệ đánh giá giảm từ", "Coverage fell by at least"),
-            l.pct(Some(r.opts.drop_threshold)),
+            "<li><b>{} {} {}:</b> {}</li>",
+            l.t("Tỷ lệ đánh giá giảm ít nhất", "Coverage fell by at least"),
+            l.num(r.opts.drop_threshold * 100.0, 0),
+            l.t(
+                "điểm phần trăm so với kỳ trước",
+                "percentage points from the period before"
+            ),
             if r.drops.is_empty() {
                 l.t("không có", "none").to_string()
             } else {
