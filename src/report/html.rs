@@ -9,6 +9,9 @@ use crate::forms::template::Template;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// Disagreements shown on the page (the open paper conflicts come first); the workbook lists them all.
+const HTML_CONFLICTS: usize = 100;
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -838,7 +841,7 @@ pub fn to_html(r: &Report) -> String {
             l.t("trả lời", "answers"),
             l.t("nguồn", "source")
         );
-        for c in r.conflicts.iter().take(300) {
+        for c in r.conflicts.iter().take(HTML_CONFLICTS) {
             for (n, x) in c.ratings.iter().enumerate() {
                 let _ = write!(
                     o,
@@ -861,11 +864,11 @@ pub fn to_html(r: &Report) -> String {
             }
         }
         o.push_str("</tbody></table>");
-        if r.conflicts.len() > 300 {
+        if r.conflicts.len() > HTML_CONFLICTS {
             let _ = write!(
                 o,
                 "<p class=\"note\">… {} {}</p>",
-                l.int(r.conflicts.len() as u64 - 300),
+                l.int((r.conflicts.len() - HTML_CONFLICTS) as u64),
                 l.t(
                     "hồ sơ nữa: xem bảng tính .xlsx hoặc phieu import --conflicts",
                     "more: see the .xlsx workbook or phieu import --conflicts"

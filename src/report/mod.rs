@@ -288,7 +288,8 @@ pub struct Report {
     pub excluded_unreviewed: u64,
     /// Ratings stored but not counted: a second rating of a dossier (another channel, or kept aside).
     pub not_counted: u64,
-    /// Dossiers whose ratings disagree.
+    /// Dossiers whose ratings disagree: open paper conflicts first, then resolved ones and channels that
+    /// disagree.
     pub conflicts: Vec<ConflictView>,
     /// Returned dossiers (in the period) with no rating on any channel, by department, counter, day, code.
     pub followup: Vec<ReturnedDossier>,
@@ -606,8 +607,15 @@ pub fn build(
         .map(|r| r.period.clone())
         .collect();
     let drops = find_drops(&rows, opts.drop_threshold);
-    let conflicts = ds
-        .conflicts()
+    let mut conflicts = ds.conflicts();
+    // The ones that need a person first.
+    conflicts.sort_by_key(|c| {
+        (
+            !(c.same_channel && c.resolved.is_none()),
+            c.resolved.is_some(),
+        )
+    });
+    let conflicts = conflicts
         .into_iter()
         .map(|c| ConflictView {
             dossier_code: c.dossier_code.clone(),
