@@ -9,6 +9,14 @@ use phieu::store::db::{self, DbError};
 use phieu::store::ratings;
 use std::path::{Path, PathBuf};
 
+/// `println!` that never panics: `phieu import --conflicts | head` stops the listing, not the program.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 #[derive(clap::Args)]
 pub struct ImportArgs {
     /// final.jsonl (or a folder holding it), or a .csv export of tablet and website ratings.
@@ -117,10 +125,10 @@ fn import(a: &ImportArgs, path: &Path) -> Result<Imported> {
         r => r?,
     };
     for o in &outcomes {
-        println!("{o}");
+        out!("{o}");
     }
     let sum = |f: fn(&db::BatchOutcome) -> usize| outcomes.iter().map(f).sum::<usize>();
-    println!(
+    out!(
         "total: {} new ({} without a dossier code, at department level), {} already present, {} conflicts kept \
          aside, {} without a form (not imported)",
         sum(|o| o.new),
@@ -162,7 +170,7 @@ fn import_csv(
     let mut store = db::open(&a.db)?;
     db::migrate(store.as_mut())?;
     let o = db::import_channel_ratings(store.as_mut(), &path.to_string_lossy(), &sha, &file)?;
-    println!("{}: {o}", path.display());
+    out!("{}: {o}", path.display());
     after_import(store.as_mut(), &a.db, !file.errors.is_empty()).map(Imported::Done)
 }
 
@@ -212,9 +220,16 @@ fn conflicts(a: &ImportArgs) -> Result<i32> {
         return Ok(0);
     }
     let ds = ratings::load_dataset(store.as_mut())?;
-    let all = ds.conflicts();
+    let mut all = ds.conflicts();
+    // The ones that need a person first.
+    all.sort_by_key(|c| {
+        (
+            !(c.same_channel && c.resolved.is_none()),
+            c.resolved.is_some(),
+        )
+    });
     if all.is_empty() {
-        println!("no conflicting ratings");
+        out!("no conflicting ratings");
         return Ok(0);
     }
     for c in &all {
@@ -223,11 +238,13 @@ fn conflicts(a: &ImportArgs) -> Result<i32> {
             (None, true) => {
                 "open: two paper ratings, the first imported counts until you choose".into()
             }
-            (None, false) => "channels disagree: the paper rating counts unless you choose".into(),
+            (None, false) => "channels disagree: the first listed counts (paper, else tablet, else website) unless you \
+                 choose"
+                .into(),
         };
-        println!("{} ({state})", c.dossier_code);
+        out!("{} ({state})", c.dossier_code);
         for (n, &i) in c.ratings.iter().enumerate() {
-            println!(
+            out!(
                 "  {} {}",
                 if n == 0 { "counted:" } else { "        " },
                 ratings::describe(&ds.ratings[i])
@@ -238,7 +255,7 @@ fn conflicts(a: &ImportArgs) -> Result<i32> {
         .iter()
         .filter(|c| c.same_channel && c.resolved.is_none())
         .count();
-    println!(
+    out!(
         "{} dossier(s) listed, {open} open. Keep one rating: phieu import --resolve DOSSIER --keep ID --db {}",
         all.len(),
         a.db

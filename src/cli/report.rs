@@ -140,7 +140,11 @@ pub fn run(a: ReportArgs) -> Result<i32> {
     let ds = phieu::store::ratings::load_dataset(store.as_mut())?;
     let forms = phieu::store::db::load_forms(store.as_mut())?;
     let r = phieu::report::build(&ds, &forms, returned.as_deref(), &opts);
-    print!("{}", phieu::report::to_text(&r));
+    {
+        // A closed stdout (`phieu report … | head`) must not stop the files being written.
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), "{}", phieu::report::to_text(&r));
+    }
     for (p, kind) in outs {
         let body = match kind {
             Kind::Html => phieu::report::to_html(&r).into_bytes(),
