@@ -1,7 +1,9 @@
-//! The ratings database and `phieu import`: a small [`Store`] trait with SQLite (bundled) and PostgreSQL
-//! backends, one set of versioned migrations for both, and the exactly-once import of final records
-//! (`phieu-final/1`): natural key template + dossier code, one transaction per batch, a second different rating
-//! for a dossier kept aside as a conflict, never overwriting the first.
+//! The ratings database and `phieu import`: a small [`Store`] trait with SQLite (bundled) and PostgreSQL (TLS
+//! with certificate checking, as `sslmode` says) backends, one set of versioned migrations for both, and the
+//! exactly-once import of final records (`phieu-final/1`: natural key template + dossier code, one transaction
+//! per batch, a second different rating for a dossier kept aside as a conflict, never overwriting the first; a
+//! form without a dossier code keyed by its page) and of the one-stop system's tablet and website ratings
+//! (`channel_ratings`, keyed by the export's rating id or the row's content).
 
 use crate::forms::template::Template;
 use crate::store::final_record::{read_final_jsonl, DecidedBy, FinalRecord, FINAL_SCHEMA};

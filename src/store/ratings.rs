@@ -345,3 +345,63 @@ pub fn resolve(
     })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rating(id: &str, channel: Channel, overall: &str, aside: bool) -> StoredRating {
+        StoredRating {
+            id: id.into(),
+            channel,
+            dossier_code: Some("D1".into()),
+            department: None,
+            template: "gtvt".into(),
+            form_version: 1,
+            rated_on: None,
+            answers: [("overall".to_string(), Some(overall.to_string()))].into(),
+            score: None,
+            unresolved: vec![],
+            aside,
+            source: String::new(),
+        }
+    }
+
+    #[test]
+    fn one_counted_rating_per_dossier_and_its_conflicts() {
+        let mut ds = Dataset {
+            ratings: vec![
+                rating("web:1", Channel::Web, "a", false),
+                rating("tablet:1", Channel::Tablet, "a", false),
+                rating("paper:1", Channel::Paper, "c", false),
+                rating("paper:2", Channel::Paper, "b", true),
+            ],
+            ..Default::default()
+        };
+        let all = [0, 1, 2, 3];
+        assert_eq!(ds.counted("D1", &all), Some(2), "the paper form counts");
+        assert_eq!(ds.counted("D1", &[0, 1]), Some(1), "then the tablet");
+        assert_eq!(
+            ds.counted("D1", &[3]),
+            None,
+            "a rating kept aside never counts by itself"
+        );
+        let c = ds.conflicts();
+        assert_eq!(c.len(), 1);
+        assert!(c[0].same_channel && c[0].resolved.is_none());
+        assert_eq!(c[0].ratings[0], 2);
+        assert_eq!(ds.open_conflicts(), 1);
+        ds.resolutions.insert("D1".into(), "paper:2".into());
+        assert_eq!(ds.counted("D1", &all), Some(3), "a person's choice counts");
+        assert_eq!(ds.open_conflicts(), 0);
+        // Channels that agree on every row both answered are no conflict.
+        let agree = Dataset {
+            ratings: vec![
+                rating("tablet:1", Channel::Tablet, "a", false),
+                rating("paper:1", Channel::Paper, "a", false),
+            ],
+            ..Default::default()
+        };
+        assert!(agree.conflicts().is_empty());
+    }
+}
