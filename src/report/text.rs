@@ -344,6 +344,19 @@ pub fn to_text(r: &Report) -> String {
             )
         );
     }
+    if r.not_counted > 0 {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            l.int(r.not_counted),
+            l.t(
+                "phiếu khác của hồ sơ đã có phiếu được tính (kênh khác, hoặc phiếu giấy thứ hai) được lưu nhưng không \
+                 tính lần nữa",
+                "further ratings of dossiers already counted (another channel, or a second paper form) are kept but \
+                 not counted again"
+            )
+        );
+    }
     if !r.conflicts.is_empty() {
         let _ = writeln!(
             out,
