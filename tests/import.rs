@@ -89,7 +89,7 @@ fn pg_store() -> Option<Box<dyn Store>> {
     s.transaction(&mut |tx| {
         tx.execute_batch(
             "DROP TABLE IF EXISTS import_log, rating_conflicts, ratings, batches, schema_migrations, forms, \
-             rating_answers, conflict_answers CASCADE;",
+             rating_answers, conflict_answers, channel_ratings, rating_resolutions CASCADE;",
         )?;
         Ok(true)
     })
@@ -138,8 +138,8 @@ fn scenario_reimport_changes_nothing(store: &mut dyn Store) {
         vec![BatchOutcome {
             batch: "b1".into(),
             records: 3,
-            new: 2,
-            skipped_no_code: 1,
+            new: 3,
+            no_code: 1,
             committed: true,
             ..Default::default()
         }]
@@ -152,14 +152,15 @@ fn scenario_reimport_changes_nothing(store: &mut dyn Store) {
         vec![BatchOutcome {
             batch: "b1".into(),
             records: 3,
-            already_present: 2,
-            skipped_no_code: 1,
+            already_present: 3,
             committed: false,
             ..Default::default()
         }]
     );
     assert_eq!(db::dump(store).unwrap(), before);
     assert_eq!(count(store, "ratings"), 2);
+    // The form without a dossier code is a rating too, kept at department level under its page.
+    assert_eq!(count(store, "channel_ratings"), 1);
     assert_eq!(count(store, "import_log"), 1);
 }
 
@@ -264,7 +265,7 @@ fn scenario_unreviewed_records_are_refused(store: &mut dyn Store) {
         },
     )
     .unwrap();
-    assert_eq!(o[0].new, 2);
+    assert_eq!(o[0].new, 3);
     let mut flagged = vec![];
     store
         .transaction(&mut |tx| {
@@ -324,33 +325,23 @@ fn scenario_report_figures(store: &mut dyn Store) {
         record("r", 4, "khdt", Some("A-210215-0004"), "aaaaaaaac-"), // score 16, overall blank; not returned
     ];
     db::import_records(store, "r.jsonl", &recs, &Template::builtins()).unwrap();
-    let (ratings, conflicts) = db::load_ratings(store).unwrap();
-    assert_eq!((ratings.len(), conflicts), (4, 0));
+    let ds = phieu::store::ratings::load_dataset(store).unwrap();
+    assert_eq!(ds.ratings.len(), 4);
     let returned = phieu::returned::read_returned(
         &PathBuf::from("returned.csv"),
         RETURNED,
         &phieu::returned::REPORT_COLUMNS,
     )
     .unwrap();
-    let r = report::build(
-        &ratings,
-        &[],
-        Some(&returned),
-        conflicts,
-        &ReportOptions::default(),
-    );
-    let find = |level: Level, dept: &str, counter: &str, officer: &str, month: &str| {
-        r.rows
-            .iter()
-            .find(|x| {
-                x.level == level
-                    && x.department == dept
-                    && x.counter == counter
-                    && x.officer == officer
-                    && x.month == month
-            })
-            .unwrap_or_else(|| panic!("no row {level:?} {dept} {counter} {officer} {month}"))
-            .stats
+    let by_month = ReportOptions {
+        period: report::PeriodKind::Month,
+        lang: report::Lang::En,
+        ..Default::default()
+    };
+    let r = report::build(&ds, &[], Some(&returned), &by_month);
+    let find = |level: Level, dept: &str, counter: &str, officer: &str, period: &str| {
+        r.find(level, dept, counter, officer, period)
+            .unwrap_or_else(|| panic!("no row {level:?} {dept} {counter} {officer} {period}"))
             .clone()
     };
     let close = |a: Option<f64>, b: f64| assert!((a.unwrap() - b).abs() < 1e-9, "{a:?} vs {b}");
@@ -359,14 +350,16 @@ fn scenario_report_figures(store: &mut dyn Store) {
     close(t.mean_score(), 43.0 / 3.0);
     close(t.satisfaction(), 2.0 / 3.0);
     assert_eq!((t.returned, t.rated_returned), (7, 3));
+    assert_eq!(t.rated_by_channel, [3, 0, 0]);
     close(t.coverage(), 3.0 / 7.0);
-    // c9 and overall over both forms: a, b, c, blank (gtvt has 1 a, 1 b, 1 c; khdt 1 c on c9, overall blank).
+    // c9 and overall over both forms: a, b, c, blank, unchecked (gtvt has 1 a, 1 b, 1 c; khdt 1 c on c9, overall
+    // blank).
     let gtvt_v1 = &t.dist[&("gtvt".to_string(), 1)];
     let khdt_v1 = &t.dist[&("khdt".to_string(), 1)];
-    assert_eq!(gtvt_v1[8], [1, 1, 0, 1]); // c9
-    assert_eq!(gtvt_v1[9], [1, 1, 1, 0]); // overall
-    assert_eq!(khdt_v1[8], [0, 0, 1, 0]);
-    assert_eq!(khdt_v1[9], [0, 0, 0, 1]);
+    assert_eq!(gtvt_v1[8], [1, 1, 0, 1, 0]); // c9
+    assert_eq!(gtvt_v1[9], [1, 1, 1, 0, 0]); // overall
+    assert_eq!(khdt_v1[8], [0, 0, 1, 0, 0]);
+    assert_eq!(khdt_v1[9], [0, 0, 0, 1, 0]);
     assert_eq!(t.score_scale(), Some(18));
     let gtvt = find(Level::Department, "Sở Giao thông vận tải", "", "", "");
     close(gtvt.mean_score(), 13.5);
@@ -386,12 +379,14 @@ fn scenario_report_figures(store: &mut dyn Store) {
     close(binh.coverage(), 0.5);
     let unknown = find(Level::Counter, "Sở Kế hoạch và Đầu tư", "(unknown)", "", "");
     assert_eq!(unknown.forms, 1);
-    let jan = find(Level::Month, "", "", "", "2021-01");
+    let jan = find(Level::Total, "", "", "", "2021-01");
     assert_eq!((jan.forms, jan.returned, jan.rated_returned), (2, 4, 2));
-    let feb = find(Level::Month, "", "", "", "2021-02");
+    let feb = find(Level::Total, "", "", "", "2021-02");
     assert_eq!((feb.forms, feb.returned, feb.rated_returned), (2, 3, 1));
     close(feb.mean_score(), 16.0);
     close(feb.satisfaction(), 0.0);
+    // Counter 2 went from 0 of 1 in January to 1 of 3 in February: no drop. Counter 1 had no February dossiers.
+    assert!(r.drops.is_empty(), "{:?}", r.drops);
     // Below 50%: counter 2 and its officer (25%); Bình at exactly 50% is not listed.
     let low: Vec<(Level, &str)> = r
         .below_threshold()
@@ -412,16 +407,26 @@ fn scenario_report_figures(store: &mut dyn Store) {
         vec![(Level::Counter, "Quầy 2"), (Level::Officer, "Cường")]
     );
     assert_eq!(r.unmatched, 1);
+    // The follow-up list: the four returned dossiers nobody rated, by counter and day.
+    let follow: Vec<&str> = r.followup.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(
+        follow,
+        [
+            "A-210111-0005",
+            "A-210112-0006",
+            "A-210204-0007",
+            "A-210205-0008"
+        ]
+    );
 
     let feb_only = report::build(
-        &ratings,
+        &ds,
         &[],
         Some(&returned),
-        conflicts,
         &ReportOptions {
             from: Some("2021-02-01".into()),
             to: Some("2021-02-28".into()),
-            ..Default::default()
+            ..by_month.clone()
         },
     );
     let t = feb_only.total();
@@ -429,18 +434,21 @@ fn scenario_report_figures(store: &mut dyn Store) {
 
     let text = report::to_text(&r);
     assert!(
-        text.contains("Quầy 2 / Cường: 25.0% (1 of 4 returned dossiers rated)"),
+        text.contains("Sở Giao thông vận tải / Quầy 2 / Cường: 25.0% (1 of 4)"),
         "{text}"
     );
     let csv = report::to_csv(&r);
     assert!(
         csv.lines()
-            .any(|l| l.starts_with("total,,,,,4,3,14.3333,3,0.6667,7,3,0.4286,false,")),
+            .any(|l| l.starts_with("total,,,,,7,3,42.9%,3,0,0,4,0,14.33 / 18,66.7%,3,3,,")),
         "{csv}"
     );
     let html = report::to_html(&r);
     assert!(html.contains("<svg") && !html.contains("<script") && !html.contains("src="));
     assert!(html.contains("Cường"));
+    let vi = report::build(&ds, &[], Some(&returned), &ReportOptions::default());
+    assert!(report::to_text(&vi).contains("42,9%"));
+    assert!(report::to_csv(&vi).contains("\"14,33 / 18\""));
 }
 
 macro_rules! on_both {
@@ -513,7 +521,7 @@ fn scenario_migration_from_the_first_schema(store: &mut dyn Store) {
             Ok(true)
         })
         .unwrap();
-    assert_eq!(db::migrate(store).unwrap(), vec![3]);
+    assert_eq!(db::migrate(store).unwrap(), vec![3, 4]);
     let (ratings, conflicts) = db::load_ratings(store).unwrap();
     assert_eq!((ratings.len(), conflicts), (1, 1));
     let r = &ratings[0];
@@ -609,11 +617,13 @@ fn cli_reimport_leaves_the_database_unchanged() {
         String::from_utf8(out.stdout).unwrap()
     };
     let first = run();
-    assert!(first.contains("2 new, 0 already present"), "{first}");
+    assert!(first.contains("3 new (1 without a dossier code"), "{first}");
     let bytes = std::fs::read(&db_path).unwrap();
     let second = run();
     assert!(
-        second.contains("0 new, 2 already present, 0 conflicts"),
+        second.contains(
+            "0 new (0 without a dossier code, at department level), 3 already present, 0 conflicts"
+        ),
         "{second}"
     );
     assert_eq!(std::fs::read(&db_path).unwrap(), bytes);
@@ -623,7 +633,7 @@ fn cli_reimport_leaves_the_database_unchanged() {
     let html = dir.join("report.html");
     let csv = dir.join("report.csv");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_phieu"))
-        .args(["report", "--db", &url, "--returned"])
+        .args(["report", "--lang", "en", "--db", &url, "--returned"])
         .arg(&returned)
         .arg("-o")
         .arg(&html)
@@ -638,13 +648,24 @@ fn cli_reimport_leaves_the_database_unchanged() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stdout.contains("2 forms, mean score 13.50 / 18"),
+        stdout.contains("3 counted ratings (0 unchecked)")
+            && stdout.contains("mean score 9.00 / 18"),
         "{stdout}"
     );
     assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
     assert!(std::fs::read_to_string(&csv)
         .unwrap()
         .starts_with("\u{feff}level,"));
+    // A mistyped database is an error, not a new empty database.
+    let missing = dir.join("mistyped.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_phieu"))
+        .args(["report", "--db"])
+        .arg(format!("sqlite:{}", missing.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database file"));
+    assert!(!missing.exists());
 }
 
 /// A database written by the first release itself (`phieu import` at commit 6671422 on the bundled samples):
@@ -692,4 +713,214 @@ fn a_database_from_the_first_release_migrates_with_every_answer() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn phieu(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_phieu"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn jsonl(recs: &[FinalRecord]) -> String {
+    recs.iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect()
+}
+
+/// Wrong files are named for what they are, with what to run instead, and leave no database file behind; an
+/// unreviewed file is refused with the same status as `export` (1).
+#[test]
+fn cli_import_names_wrong_files_and_leaves_no_empty_database() {
+    let dir = std::env::temp_dir().join(format!("phieu-cli-wrong-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db_path = dir.join("new.db");
+    let url = format!("sqlite:{}", db_path.display());
+    let results = dir.join("results.jsonl");
+    std::fs::write(
+        &results,
+        "{\"schema\":\"phieu-result/1\",\"source\":{\"path\":\"a.png\",\"page\":1},\"template\":null}\n",
+    )
+    .unwrap();
+    let (code, _, err) = phieu(&["import", results.to_str().unwrap(), "--db", &url]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("this is a scan's results.jsonl")
+            && err.contains("phieu export DIR -o final.jsonl"),
+        "{err}"
+    );
+    assert!(
+        !db_path.exists(),
+        "a refused import left {}",
+        db_path.display()
+    );
+
+    let final_csv = dir.join("final.csv");
+    std::fs::write(
+        &final_csv,
+        "\u{feff}batch,path,page,template,dossier_code,dossier_code_by,c1,c1_by\r\n",
+    )
+    .unwrap();
+    let (code, _, err) = phieu(&["import", final_csv.to_str().unwrap(), "--db", &url]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("this is final.csv"), "{err}");
+    assert!(!db_path.exists());
+
+    let mut recs = batch1();
+    let source = recs[1].source.clone();
+    recs[1].unresolved.push(ItemId {
+        source,
+        kind: ItemKind::Field,
+        key: "dossier_code".into(),
+    });
+    std::fs::write(dir.join("final.jsonl"), jsonl(&recs)).unwrap();
+    let (code, _, err) = phieu(&["import", dir.to_str().unwrap(), "--db", &url]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("page 2, field dossier code"), "{err}");
+    assert!(
+        !db_path.exists(),
+        "a refused import left {}",
+        db_path.display()
+    );
+
+    // `report` checks its flags before it opens anything.
+    let (code, _, err) = phieu(&[
+        "report",
+        "--db",
+        &url,
+        "--from",
+        "2021-05-01",
+        "--to",
+        "2021-04-01",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--from 2021-05-01 is after --to 2021-04-01"),
+        "{err}"
+    );
+    let (code, _, err) = phieu(&["report", "--db", &url, "-o", "report.pdf"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("report.pdf: report output must end in .html, .csv or .xlsx"),
+        "{err}"
+    );
+    assert!(!db_path.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two different paper forms of one dossier: `import` names the dossier and exits 1, `--conflicts` lists both
+/// ratings with their ids, `--resolve … --keep` records the choice and the report counts the kept one.
+#[test]
+fn cli_conflicts_are_listed_and_resolved() {
+    let dir = std::env::temp_dir().join(format!("phieu-cli-conflicts-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    std::fs::create_dir_all(dir.join("b")).unwrap();
+    let db_path = dir.join("c.db");
+    std::fs::remove_file(&db_path).ok();
+    let url = format!("sqlite:{}", db_path.display());
+    std::fs::write(dir.join("a/final.jsonl"), jsonl(&batch1())).unwrap();
+    let other = record(
+        "b2",
+        1,
+        "gtvt",
+        Some("000.00.17.H48-210105-0001"),
+        "cccccccccc",
+    );
+    std::fs::write(dir.join("b/final.jsonl"), jsonl(&[other])).unwrap();
+    let (code, _, err) = phieu(&["import", dir.join("a").to_str().unwrap(), "--db", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = phieu(&["import", dir.join("b").to_str().unwrap(), "--db", &url]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("1 dossier(s) have two different paper ratings (000.00.17.H48-210105-0001)"),
+        "{err}"
+    );
+    let (code, out, _) = phieu(&["import", "--conflicts", "--db", &url]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("000.00.17.H48-210105-0001 (open"), "{out}");
+    let ids: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("paper:")))
+        .map(String::from)
+        .collect();
+    assert_eq!(ids.len(), 2, "{out}");
+    let (code, _, err) = phieu(&[
+        "import",
+        "--resolve",
+        "000.00.17.H48-210105-0001",
+        "--keep",
+        "paper:nonsense",
+        "--db",
+        &url,
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains(&ids[0]) && err.contains(&ids[1]), "{err}");
+    let (code, _, err) = phieu(&[
+        "import",
+        "--resolve",
+        "000.00.17.H48-210105-0001",
+        "--keep",
+        &ids[1],
+        "--db",
+        &url,
+        "--operator",
+        "Lan",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, _) = phieu(&["import", "--conflicts", "--db", &url]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("resolved: {} counts", ids[1])),
+        "{out}"
+    );
+    // The kept rating (all c) now counts: satisfied 1 of 3 (its c, the other dossier's b, the code-less form's c).
+    let mut store = db::open(&url).unwrap();
+    let ds = phieu::store::ratings::load_dataset(store.as_mut()).unwrap();
+    let r = report::build(&ds, &[], None, &ReportOptions::default());
+    assert_eq!(r.total().forms, 3);
+    assert_eq!(
+        (r.total().satisfied, r.total().satisfaction_answered),
+        (1, 3)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With `PHIEU_PG_TLS=1` (CI), the server at `PHIEU_PG_URL` speaks TLS with a certificate from the CA named by
+/// the URL's `sslrootcert`: the connection is encrypted, and without that CA the same server is refused
+/// (certificate checking is on).
+#[test]
+fn postgres_tls_checks_the_certificate() {
+    if std::env::var("PHIEU_PG_TLS").as_deref() != Ok("1") {
+        eprintln!("skipping the TLS test: PHIEU_PG_TLS is not 1");
+        return;
+    }
+    let url = std::env::var("PHIEU_PG_URL").expect("PHIEU_PG_TLS=1 needs PHIEU_PG_URL");
+    assert!(url.contains("sslrootcert="), "{url}");
+    let mut s = db::open(&url).unwrap();
+    let mut ssl = vec![];
+    s.transaction(&mut |tx| {
+        ssl = tx.query(
+            "SELECT CAST(ssl AS TEXT) FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )?;
+        Ok(false)
+    })
+    .unwrap();
+    assert_eq!(ssl, vec![vec![Val::Text("true".into())]]);
+    let (base, query) = url.split_once('?').unwrap();
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.starts_with("sslrootcert=") && !kv.starts_with("sslmode="))
+        .chain(["sslmode=require"])
+        .collect();
+    let untrusted = format!("{base}?{}", rest.join("&"));
+    let err = db::open(&untrusted)
+        .err()
+        .expect("an unknown CA must be refused");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
 }

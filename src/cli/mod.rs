@@ -115,9 +115,10 @@ enum Cmd {
     Export(export::ExportArgs),
     /// Serve the operator's review page for a scan folder (decisions go to DIR/review.jsonl).
     Review(review::ReviewArgs),
-    /// Load final records (`phieu export`'s final.jsonl) into the ratings database, exactly once.
+    /// Load paper ratings (final.jsonl) or tablet/website ratings (CSV) into the database, exactly once; list and
+    /// resolve conflicts.
     Import(import::ImportArgs),
-    /// Per department, counter, officer and month: forms, answers, mean score, satisfaction, coverage.
+    /// Coverage, satisfaction and scores across channels per department, counter, officer and week or month.
     Report(report::ReportArgs),
 }
 

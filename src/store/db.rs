@@ -1,7 +1,9 @@
-//! The ratings database and `phieu import`: a small [`Store`] trait with SQLite (bundled) and PostgreSQL
-//! backends, one set of versioned migrations for both, and the exactly-once import of final records
-//! (`phieu-final/1`): natural key template + dossier code, one transaction per batch, a second different rating
-//! for a dossier kept aside as a conflict, never overwriting the first.
+//! The ratings database and `phieu import`: a small [`Store`] trait with SQLite (bundled) and PostgreSQL (TLS
+//! with certificate checking, as `sslmode` says) backends, one set of versioned migrations for both, and the
+//! exactly-once import of final records (`phieu-final/1`: natural key template + dossier code, one transaction
+//! per batch, a second different rating for a dossier kept aside as a conflict, never overwriting the first; a
+//! form without a dossier code keyed by its page) and of the one-stop system's tablet and website ratings
+//! (`channel_ratings`, keyed by the export's rating id or the row's content).
 
 use crate::forms::template::Template;
 use crate::store::final_record::{read_final_jsonl, DecidedBy, FinalRecord, FINAL_SCHEMA};
@@ -229,20 +231,144 @@ impl Store for SqliteStore {
     }
 }
 
-/// The PostgreSQL backend (`postgres://...`, no TLS).
+/// The PostgreSQL backend (`postgres://...`, TLS as `sslmode` says).
 pub struct PgStore {
     client: postgres::Client,
+    /// Prepared statements by SQL text (valid for the connection's life; the schema only changes through
+    /// migrations, which are never prepared).
+    statements: std::collections::HashMap<String, postgres::Statement>,
+}
+
+/// How a PostgreSQL URL asks for TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgTls {
+    /// `disable`, `prefer` or `require` (`verify-ca` and `verify-full` are `require`: the certificate and the
+    /// host name are always checked when TLS is used).
+    pub mode: &'static str,
+    /// A PEM file of CA certificates to trust besides the system's (`sslrootcert=FILE`).
+    pub root_cert: Option<PathBuf>,
+    /// The URL as the driver reads it (`sslrootcert` removed, `sslmode` one it knows).
+    pub url: String,
+}
+
+/// Reads `sslmode` and `sslrootcert` from a PostgreSQL URL. Without `sslmode`, a server on this machine
+/// (localhost, 127.0.0.1, ::1, a socket) is `prefer` and any other is `require`: the central database across the
+/// network is never reached in clear text unless the URL says `sslmode=disable`.
+pub fn pg_tls(url: &str) -> Result<PgTls, DbError> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut mode = None;
+    let mut root_cert = None;
+    let mut rest = vec![];
+    for kv in query.split('&').filter(|s| !s.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        match k {
+            "sslmode" => {
+                mode = Some(match v {
+                    "disable" => "disable",
+                    "allow" | "prefer" => "prefer",
+                    "require" | "verify-ca" | "verify-full" => "require",
+                    _ => {
+                        return Err(DbError::Open {
+                            url: redact(url),
+                            reason: format!(
+                            "sslmode={v}: use disable, prefer, require, verify-ca or verify-full"
+                        ),
+                        })
+                    }
+                })
+            }
+            "sslrootcert" => root_cert = Some(PathBuf::from(v)),
+            _ => rest.push(kv),
+        }
+    }
+    let host = base
+        .split_once("://")
+        .map_or("", |(_, r)| r)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .unwrap_or(host)
+            .trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    let local = host.is_empty()
+        || host.starts_with('%')
+        || matches!(host, "localhost" | "127.0.0.1" | "::1");
+    let mode = mode.unwrap_or(if local { "prefer" } else { "require" });
+    rest.push(match mode {
+        "disable" => "sslmode=disable",
+        "prefer" => "sslmode=prefer",
+        _ => "sslmode=require",
+    });
+    Ok(PgTls {
+        mode,
+        root_cert,
+        url: format!("{base}?{}", rest.join("&")),
+    })
+}
+
+/// A TLS client that checks the server's certificate against the system's CAs (and `sslrootcert`) and its
+/// host name.
+fn pg_tls_connector(
+    root_cert: Option<&Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(c);
+    }
+    if let Some(p) = root_cert {
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(p)
+            .map_err(|e| format!("sslrootcert {}: {e}", p.display()))?;
+        for c in certs {
+            let c = c.map_err(|e| format!("sslrootcert {}: {e}", p.display()))?;
+            roots
+                .add(c)
+                .map_err(|e| format!("sslrootcert {}: {e}", p.display()))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 impl PgStore {
-    /// Connects to the server.
+    /// Connects to the server, over TLS unless the URL says `sslmode=disable` (see [`pg_tls`]).
     pub fn open(url: &str) -> Result<PgStore, DbError> {
-        let client =
-            postgres::Client::connect(url, postgres::NoTls).map_err(|e| DbError::Open {
-                url: redact(url),
-                reason: e.to_string(),
-            })?;
-        Ok(PgStore { client })
+        let open_err = |reason: String| DbError::Open {
+            url: redact(url),
+            reason,
+        };
+        let tls = pg_tls(url)?;
+        let client = if tls.mode == "disable" {
+            postgres::Client::connect(&tls.url, postgres::NoTls)
+        } else {
+            let connector = pg_tls_connector(tls.root_cert.as_deref()).map_err(open_err)?;
+            postgres::Client::connect(&tls.url, connector)
+        }
+        .map_err(|e| {
+            let mut reason = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                reason.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            open_err(reason)
+        })?;
+        Ok(PgStore {
+            client,
+            statements: Default::default(),
+        })
     }
 }
 
@@ -308,7 +434,26 @@ impl postgres::types::ToSql for Val {
     postgres::types::to_sql_checked!();
 }
 
-struct PgTx<'a>(postgres::Transaction<'a>);
+struct PgTx<'a>(
+    postgres::Transaction<'a>,
+    &'a mut std::collections::HashMap<String, postgres::Statement>,
+);
+
+impl PgTx<'_> {
+    /// The statement prepared once per connection: an import runs the same few statements thousands of
+    /// times, and preparing each costs a round trip.
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
+        if let Some(st) = self.1.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self
+            .0
+            .prepare(pg_sql(sql).as_str())
+            .map_err(|e| sql_err(sql)(&e))?;
+        self.1.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+}
 
 fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
     params
@@ -319,16 +464,18 @@ fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
 
 impl Tx for PgTx<'_> {
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
+        let st = self.statement(sql)?;
         self.0
-            .execute(pg_sql(sql).as_str(), &pg_params(params))
+            .execute(&st, &pg_params(params))
             .map_err(|e| sql_err(sql)(&e))
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, DbError> {
         use postgres::types::Type;
+        let st = self.statement(sql)?;
         let rows = self
             .0
-            .query(pg_sql(sql).as_str(), &pg_params(params))
+            .query(&st, &pg_params(params))
             .map_err(|e| sql_err(sql)(&e))?;
         rows.iter()
             .map(|r| {
@@ -375,7 +522,7 @@ impl Store for PgStore {
             .client
             .transaction()
             .map_err(|e| sql_err("starting a transaction")(&e))?;
-        let mut t = PgTx(tx);
+        let mut t = PgTx(tx, &mut self.statements);
         let commit = f(&mut t)?;
         if commit {
             t.0.commit()
@@ -388,15 +535,37 @@ impl Store for PgStore {
     }
 }
 
+/// The file of a `sqlite:` URL (`sqlite:///abs/path` and `sqlite://rel` are accepted as well as `sqlite:path`).
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let p = url.strip_prefix("sqlite:")?;
+    let p = p.strip_prefix("//").unwrap_or(p);
+    (!p.is_empty()).then(|| PathBuf::from(p))
+}
+
+/// Opens a database that must already exist (what `report` and `import --conflicts` read): a `sqlite:` file
+/// that is not there is an error, never a new empty database.
+pub fn open_existing(url: &str) -> Result<Box<dyn Store>, DbError> {
+    if let Some(p) = sqlite_path(url) {
+        if !p.is_file() {
+            return Err(DbError::Open {
+                url: url.to_string(),
+                reason: format!(
+                    "no database file {} (check the path; `phieu import` creates it)",
+                    p.display()
+                ),
+            });
+        }
+    }
+    open(url)
+}
+
 /// Opens a database by URL: `sqlite:PATH` (file created when missing) or `postgres://` / `postgresql://`.
 pub fn open(url: &str) -> Result<Box<dyn Store>, DbError> {
-    if let Some(p) = url.strip_prefix("sqlite:") {
-        // `sqlite:///abs/path` and `sqlite://rel` are accepted as well as `sqlite:path`.
-        let p = p.strip_prefix("//").unwrap_or(p);
-        if p.is_empty() {
+    if url.starts_with("sqlite:") {
+        let Some(p) = sqlite_path(url) else {
             return Err(DbError::Url(url.to_string()));
-        }
-        Ok(Box::new(SqliteStore::open(Path::new(p))?))
+        };
+        Ok(Box::new(SqliteStore::open(&p)?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Box::new(PgStore::open(url)?))
     } else {
@@ -554,6 +723,43 @@ ALTER TABLE ratings DROP COLUMN overall;
 ALTER TABLE rating_conflicts DROP COLUMN overall;
 ",
     },
+    Migration {
+        version: 4,
+        name: "channel_ratings (tablet, web, and paper forms without a dossier code); rating_resolutions",
+        // Ratings not keyed by a paper form's dossier code live here, each under its own natural key, with the
+        // answers as one JSON object (row id -> option id or null). `aside` = 1 marks a second, different
+        // reading of a page already stored (kept, never counted). `rating_resolutions` records which rating of
+        // a dossier counts when its ratings disagree.
+        sql: "
+CREATE TABLE channel_ratings (
+    rating_key TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    dossier_code TEXT,
+    department TEXT,
+    template TEXT NOT NULL,
+    form_version BIGINT NOT NULL,
+    rated_at TEXT,
+    answers TEXT NOT NULL,
+    score BIGINT,
+    unresolved TEXT,
+    aside BIGINT NOT NULL,
+    source_path TEXT NOT NULL,
+    source_line BIGINT NOT NULL,
+    batch TEXT,
+    page_hash TEXT,
+    decided_by TEXT,
+    content_hash TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE INDEX channel_ratings_dossier_code ON channel_ratings (dossier_code);
+CREATE TABLE rating_resolutions (
+    dossier_code TEXT PRIMARY KEY,
+    kept TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    decided_at TEXT NOT NULL
+);
+",
+    },
 ];
 
 /// Applies the missing schema steps, each in its own transaction; returns the versions applied now.
@@ -654,8 +860,11 @@ pub struct BatchOutcome {
     pub conflicts: usize,
     /// Such conflicting records that were already kept aside by an earlier import.
     pub conflicts_known: usize,
-    /// Records with no dossier code or no template (nothing to key them by), not imported.
-    pub skipped_no_code: usize,
+    /// Records without a dossier code, imported at department level (`channel_ratings`, channel `paper`).
+    pub no_code: usize,
+    /// Records whose form nobody named (a page left unread with `--allow-unreviewed`): nothing to count them
+    /// on, not imported.
+    pub skipped_no_form: usize,
     /// Whether anything was written (a batch that changes nothing is rolled back, leaving the database as is).
     pub committed: bool,
 }
@@ -664,15 +873,16 @@ impl std::fmt::Display for BatchOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "batch {}: {} records: {} new, {} already present, {} conflicts kept aside ({} already kept), {} without \
-             a dossier code or form (not imported)",
+            "batch {}: {} records: {} new, {} already present, {} conflicts kept aside ({} already kept); {} \
+             without a dossier code (imported at department level); {} without a form (not imported)",
             self.batch,
             self.records,
             self.new,
             self.already_present,
             self.conflicts,
             self.conflicts_known,
-            self.skipped_no_code
+            self.no_code,
+            self.skipped_no_form
         )
     }
 }
@@ -689,15 +899,64 @@ pub fn final_records_path(path: &Path) -> PathBuf {
 /// Reads and checks the final records at `path` (a file or a folder holding `final.jsonl`).
 pub fn read_final_records(path: &Path) -> Result<(PathBuf, Vec<FinalRecord>), DbError> {
     let file = final_records_path(path);
+    if path.is_dir() && !file.exists() && path.join("results.jsonl").exists() {
+        return Err(DbError::Input {
+            path: path.to_path_buf(),
+            reason: "a scan folder without final.jsonl: review it and export it first (`phieu review DIR`, then \
+                     `phieu export DIR -o DIR/final.jsonl`), then import final.jsonl"
+                .into(),
+        });
+    }
     let text = std::fs::read_to_string(&file).map_err(|e| DbError::Input {
         path: file.clone(),
         reason: e.to_string(),
     })?;
+    if let Some(reason) = wrong_kind(&text) {
+        return Err(DbError::Input { path: file, reason });
+    }
     let records = read_final_jsonl(&text).map_err(|reason| DbError::Input {
         path: file.clone(),
-        reason,
+        reason: format!("not final records ({FINAL_SCHEMA}, what `phieu export` writes): {reason}"),
     })?;
     Ok((file, records))
+}
+
+/// Names the kind of file the user gave instead of final records, and what to run instead.
+fn wrong_kind(text: &str) -> Option<String> {
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())?
+        .trim_start_matches('\u{feff}');
+    if first.contains("\"phieu-result/1\"") {
+        return Some(
+            "this is a scan's results.jsonl (phieu-result/1), not final records. Review the scan and export it \
+             first: `phieu review DIR`, then `phieu export DIR -o final.jsonl`, and import final.jsonl"
+                .into(),
+        );
+    }
+    if first.contains("\"phieu-decision/1\"") {
+        return Some(
+            "this is the review log (review.jsonl), not final records: run `phieu export DIR -o final.jsonl` and \
+             import final.jsonl"
+                .into(),
+        );
+    }
+    if !first.starts_with('{') {
+        let head = first.to_ascii_lowercase();
+        if head.contains("_by") && head.starts_with("batch,") {
+            return Some(
+                "this is final.csv, the spreadsheet copy of final records; import the JSON lines instead: \
+                 `phieu export DIR -o final.jsonl`, then `phieu import final.jsonl`"
+                    .into(),
+            );
+        }
+        return Some(
+            "not final records (phieu-final/1 JSON lines, what `phieu export DIR -o final.jsonl` writes). An \
+             export of tablet or website ratings must be a .csv file"
+                .into(),
+        );
+    }
+    None
 }
 
 /// Checks the records before anything is written: schema tag, rating values, and (unless allowed) that nothing
@@ -770,13 +1029,17 @@ pub fn check_records(
             .collect();
         if let Some(r) = open.first() {
             let item = &r.unresolved[0];
+            let what = match item.kind {
+                crate::store::final_record::ItemKind::Answer => format!("row {}", item.key),
+                crate::store::final_record::ItemKind::Field => {
+                    format!("field {}", item.key.replace('_', " "))
+                }
+                crate::store::final_record::ItemKind::Page => "the whole page".to_string(),
+            };
             return Err(DbError::Unreviewed {
                 path: file.to_path_buf(),
                 records: open.len(),
-                first: format!(
-                    "{} page {}, {:?} {}",
-                    r.source.path, r.source.page, item.kind, item.key
-                ),
+                first: format!("{} page {}, {what}", r.source.path, r.source.page),
             });
         }
     }
@@ -925,24 +1188,19 @@ fn import_batch(
          kept_source_path, kept_page) VALUES ({}) ON CONFLICT (template, dossier_code, content_hash) DO NOTHING",
         placeholders(n_cols + 3)
     );
+    let mut stored_forms = std::collections::BTreeSet::new();
     for r in recs {
-        // The dossier code is the field whose role says so on the record's own form.
-        let dossier_field = form(templates, &r.template, r.form_version)
-            .and_then(|t| t.field_with_role(crate::forms::template::FieldRole::DossierCode))
-            .map_or("dossier_code", |f| f.id.as_str());
-        let code = r
-            .fields
-            .get(dossier_field)
-            .and_then(|v| v.value.as_deref())
-            .map(str::trim)
-            .filter(|c| !c.is_empty());
-        let Some(code) = code.filter(|_| !r.template.trim().is_empty()) else {
-            out.skipped_no_code += 1;
+        if r.template.trim().is_empty() {
+            out.skipped_no_form += 1;
             continue;
-        };
+        }
+        let code = dossier_code_of(r, templates);
         // The form itself is stored once per version, so the report reads labels, points and the satisfaction
         // rule of exactly the form each rating was made on.
-        if let Some(t) = form(templates, &r.template, r.form_version) {
+        let fkey = (r.template.clone(), r.form_version);
+        if let Some(t) =
+            form(templates, &r.template, r.form_version).filter(|_| stored_forms.insert(fkey))
+        {
             tx.execute(
                 "INSERT INTO forms (template, form_version, definition, first_imported_at) VALUES (?, ?, ?, ?) \
                  ON CONFLICT (template, form_version) DO NOTHING",
@@ -954,6 +1212,21 @@ fn import_batch(
                 ],
             )?;
         }
+        let Some(code) = code else {
+            // A form whose dossier field is empty is still a rating: kept at department level, keyed by its page.
+            let hash = content_hash(r, "");
+            match insert_no_code(tx, r, &hash, templates, &now)? {
+                Insert::New => {
+                    out.new += 1;
+                    out.no_code += 1;
+                }
+                Insert::Present => out.already_present += 1,
+                Insert::Conflict => out.conflicts += 1,
+                Insert::ConflictKnown => out.conflicts_known += 1,
+            }
+            continue;
+        };
+        let code = code.as_str();
         let hash = content_hash(r, code);
         let mut params = vec![
             Val::Text(r.template.clone()),
@@ -1001,10 +1274,238 @@ fn import_batch(
                 Val::Int(out.new as i64),
                 Val::Int(out.already_present as i64),
                 Val::Int(out.conflicts as i64),
-                Val::Int(out.skipped_no_code as i64),
+                Val::Int(out.skipped_no_form as i64),
             ],
         )?;
     }
+    Ok(out)
+}
+
+/// The record's dossier code: the value of its form's dossier-code field (`dossier_code` when the form is not
+/// known here), trimmed; `None` when empty.
+fn dossier_code_of(r: &FinalRecord, templates: &[Template]) -> Option<String> {
+    let id = form(templates, &r.template, r.form_version)
+        .and_then(|t| t.field_with_role(crate::forms::template::FieldRole::DossierCode))
+        .map_or("dossier_code", |f| f.id.as_str());
+    r.fields
+        .get(id)
+        .and_then(|v| v.value.as_deref())
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+}
+
+/// What storing one rating under its natural key did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    /// Stored now.
+    New,
+    /// The same rating was stored before.
+    Present,
+    /// Another rating is stored under the key; this one is kept aside now.
+    Conflict,
+    /// Kept aside by an earlier import.
+    ConflictKnown,
+}
+
+const CHANNEL_COLUMNS: &str = "rating_key, channel, dossier_code, department, template, form_version, rated_at, \
+     answers, score, unresolved, aside, source_path, source_line, batch, page_hash, decided_by, content_hash, \
+     imported_at";
+
+/// Inserts one row of `channel_ratings` (values in [`CHANNEL_COLUMNS`] order, `aside` at index 10) under its key;
+/// when the key holds other content, keeps this one aside under `KEY~HASH`.
+fn insert_channel_row(tx: &mut dyn Tx, mut v: Vec<Val>) -> Result<Insert, DbError> {
+    let sql = format!(
+        "INSERT INTO channel_ratings ({CHANNEL_COLUMNS}) VALUES ({}) ON CONFLICT (rating_key) DO NOTHING",
+        placeholders(18)
+    );
+    if tx.execute(&sql, &v)? > 0 {
+        return Ok(Insert::New);
+    }
+    let key = v[0].as_text().unwrap_or("").to_string();
+    let hash = v[16].as_text().unwrap_or("").to_string();
+    let stored = tx.query(
+        "SELECT content_hash FROM channel_ratings WHERE rating_key = ?",
+        &[Val::Text(key.clone())],
+    )?;
+    if stored.first().and_then(|r| r[0].as_text()) == Some(hash.as_str()) {
+        return Ok(Insert::Present);
+    }
+    v[0] = Val::Text(format!("{key}~{}", &hash[..16]));
+    v[10] = Val::Int(1);
+    Ok(if tx.execute(&sql, &v)? > 0 {
+        Insert::Conflict
+    } else {
+        Insert::ConflictKnown
+    })
+}
+
+/// Answers as the JSON object `channel_ratings.answers` holds.
+fn answers_json<'a>(answers: impl Iterator<Item = (&'a String, Option<&'a str>)>) -> String {
+    let m: BTreeMap<&String, Option<&str>> = answers.collect();
+    serde_json::to_string(&m).unwrap_or_default()
+}
+
+/// A paper form without a dossier code, keyed by template and page (its pixel hash, else batch, file and page).
+fn insert_no_code(
+    tx: &mut dyn Tx,
+    r: &FinalRecord,
+    hash: &str,
+    templates: &[Template],
+    now: &str,
+) -> Result<Insert, DbError> {
+    let page = r
+        .page_hash
+        .clone()
+        .unwrap_or_else(|| format!("{}/{}#{}", r.batch, r.source.path, r.source.page));
+    let department = form(templates, &r.template, r.form_version).map(|t| t.department.clone());
+    insert_channel_row(
+        tx,
+        vec![
+            Val::Text(format!("paper:{}:{page}", r.template)),
+            Val::Text("paper".into()),
+            Val::Null,
+            Val::opt_text(department.as_deref()),
+            Val::Text(r.template.clone()),
+            Val::Int(r.form_version.into()),
+            Val::Null,
+            Val::Text(answers_json(
+                r.answers.iter().map(|(k, v)| (k, v.value.as_deref())),
+            )),
+            r.score.map_or(Val::Null, |s| Val::Int(s.into())),
+            if r.unresolved.is_empty() {
+                Val::Null
+            } else {
+                Val::Text(serde_json::to_string(&r.unresolved).unwrap_or_default())
+            },
+            Val::Int(0),
+            Val::Text(r.source.path.clone()),
+            Val::Int(r.source.page.into()),
+            Val::Text(r.batch.clone()),
+            Val::opt_text(r.page_hash.as_deref()),
+            Val::Text(decided_by(r)),
+            Val::Text(hash.to_string()),
+            Val::Text(now.to_string()),
+        ],
+    )
+}
+
+/// What importing an export of electronic ratings did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelOutcome {
+    /// Good rows in the file.
+    pub rows: usize,
+    /// Ratings added.
+    pub new: usize,
+    /// Ratings stored before (the same row imported again).
+    pub already_present: usize,
+    /// Rows whose rating id was stored before with other values: kept aside now (the first one counts).
+    pub conflicts: usize,
+    /// Such rows kept aside by an earlier import.
+    pub conflicts_known: usize,
+    /// Of the new ratings, those without a dossier code (counted at department level).
+    pub no_code: usize,
+    /// Bad rows (not imported; each has its line-numbered error).
+    pub bad_rows: usize,
+    /// Whether anything was written.
+    pub committed: bool,
+}
+
+impl std::fmt::Display for ChannelOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} rows: {} new ({} without a dossier code, imported at department level), {} already present, {} \
+             conflicts kept aside ({} already kept), {} bad rows (not imported)",
+            self.rows,
+            self.new,
+            self.no_code,
+            self.already_present,
+            self.conflicts,
+            self.conflicts_known,
+            self.bad_rows
+        )
+    }
+}
+
+/// Imports the electronic ratings of one export file in one transaction (rolled back when it changes nothing).
+/// `file_sha256` names the import in `batches` and `import_log` (`csv:` + its first 16 hex digits).
+pub fn import_channel_ratings(
+    store: &mut dyn Store,
+    source: &str,
+    file_sha256: &str,
+    file: &crate::store::channel::ChannelFile,
+) -> Result<ChannelOutcome, DbError> {
+    let batch = format!("csv:{}", &file_sha256[..16.min(file_sha256.len())]);
+    let mut out = ChannelOutcome::default();
+    let committed = store.transaction(&mut |tx| {
+        let now = crate::util::now_rfc3339();
+        out = ChannelOutcome {
+            rows: file.ratings.len(),
+            bad_rows: file.errors.len(),
+            ..Default::default()
+        };
+        let new_batch = tx.execute(
+            "INSERT INTO batches (batch, source, first_imported_at) VALUES (?, ?, ?) ON CONFLICT (batch) DO NOTHING",
+            &[
+                Val::Text(batch.clone()),
+                Val::Text(source.into()),
+                Val::Text(now.clone()),
+            ],
+        )? > 0;
+        for r in &file.ratings {
+            let v = vec![
+                Val::Text(r.key.clone()),
+                Val::Text(r.channel.as_str().into()),
+                Val::opt_text(r.dossier_code.as_deref()),
+                Val::opt_text(r.department.as_deref()),
+                Val::Text(r.template.clone()),
+                Val::Int(r.form_version.into()),
+                Val::Text(r.rated_at.clone()),
+                Val::Text(answers_json(
+                    r.answers.iter().map(|(k, v)| (k, v.as_deref())),
+                )),
+                r.score.map_or(Val::Null, Val::Int),
+                Val::Null,
+                Val::Int(0),
+                Val::Text(source.into()),
+                Val::Int(r.line as i64),
+                Val::Text(batch.clone()),
+                Val::Null,
+                Val::Null,
+                Val::Text(r.content_hash.clone()),
+                Val::Text(now.clone()),
+            ];
+            match insert_channel_row(tx, v)? {
+                Insert::New => {
+                    out.new += 1;
+                    out.no_code += usize::from(r.dossier_code.is_none());
+                }
+                Insert::Present => out.already_present += 1,
+                Insert::Conflict => out.conflicts += 1,
+                Insert::ConflictKnown => out.conflicts_known += 1,
+            }
+        }
+        let commit = new_batch || out.new > 0 || out.conflicts > 0;
+        if commit {
+            tx.execute(
+                "INSERT INTO import_log (batch, source, imported_at, program, new_records, already_present, \
+                 conflicts, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    Val::Text(batch.clone()),
+                    Val::Text(source.into()),
+                    Val::Text(now.clone()),
+                    Val::Text(format!("phieu {}", crate::VERSION)),
+                    Val::Int(out.new as i64),
+                    Val::Int(out.already_present as i64),
+                    Val::Int(out.conflicts as i64),
+                    Val::Int(out.bad_rows as i64),
+                ],
+            )?;
+        }
+        Ok(commit)
+    })?;
+    out.committed = committed;
     Ok(out)
 }
 
@@ -1024,15 +1525,25 @@ fn insert_answers(
         "INSERT INTO {table} (template, dossier_code, {hash_col}form_version, row_id, option_id) \
          VALUES (?, ?, {hash_val}?, ?, ?)"
     );
-    for (row, v) in &r.answers {
-        let mut p = vec![Val::Text(r.template.clone()), Val::Text(code.to_string())];
+    // One statement per record (a round trip each on PostgreSQL), not one per row.
+    let tuple = sql[sql.find("VALUES ").map_or(0, |i| i + 7)..].to_string();
+    let mut all = sql.clone();
+    let mut p = vec![];
+    for (i, (row, v)) in r.answers.iter().enumerate() {
+        if i > 0 {
+            all.push_str(", ");
+            all.push_str(&tuple);
+        }
+        p.extend([Val::Text(r.template.clone()), Val::Text(code.to_string())]);
         p.extend(conflict.map(|h| Val::Text(h.to_string())));
         p.extend([
             Val::Int(r.form_version.into()),
             Val::Text(row.clone()),
             Val::opt_text(v.value.as_deref()),
         ]);
-        tx.execute(&sql, &p)?;
+    }
+    if !p.is_empty() {
+        tx.execute(&all, &p)?;
     }
     Ok(())
 }
@@ -1156,6 +1667,8 @@ pub fn dump(store: &mut dyn Store) -> Result<BTreeMap<String, Vec<String>>, DbEr
                 "template, dossier_code, content_hash, row_id",
             ),
             ("forms", "template, form_version"),
+            ("channel_ratings", "rating_key"),
+            ("rating_resolutions", "dossier_code"),
             ("import_log", "imported_at, batch, new_records"),
         ] {
             let rows = tx.query(&format!("SELECT * FROM {table} ORDER BY {order}"), &[])?;
@@ -1188,6 +1701,40 @@ mod tests {
             "postgres://u:***@127.0.0.1:5432/db"
         );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn sslmode_is_read_from_the_url_and_the_network_default_is_tls() {
+        let t = pg_tls("postgres://u@127.0.0.1:5432/db").unwrap();
+        assert_eq!(
+            (t.mode, t.url.as_str()),
+            ("prefer", "postgres://u@127.0.0.1:5432/db?sslmode=prefer")
+        );
+        let t = pg_tls("postgres://u@db.example.vn/db").unwrap();
+        assert_eq!(t.mode, "require");
+        let t = pg_tls("postgres://u@db.example.vn/db?sslmode=verify-full&sslrootcert=/etc/ca.pem&connect_timeout=5")
+            .unwrap();
+        assert_eq!(t.mode, "require");
+        assert_eq!(t.root_cert, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(
+            t.url,
+            "postgres://u@db.example.vn/db?connect_timeout=5&sslmode=require"
+        );
+        assert_eq!(
+            pg_tls("postgres://u@h/db?sslmode=disable").unwrap().mode,
+            "disable"
+        );
+        assert!(pg_tls("postgres://u@h/db?sslmode=maybe").is_err());
+    }
+
+    #[test]
+    fn a_mistyped_sqlite_path_is_not_created() {
+        let p = std::env::temp_dir().join(format!("phieu-no-such-{}.db", std::process::id()));
+        let e = open_existing(&format!("sqlite:{}", p.display()))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("no database file"), "{e}");
+        assert!(!p.exists());
     }
 
     #[test]
