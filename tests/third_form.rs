@@ -273,7 +273,18 @@ fn a_third_form_goes_from_its_description_to_the_report() {
     // Import (SQLite, then PostgreSQL when available) and report.
     let mut dbs = vec![format!("sqlite:{}", dir.join("r.db").display())];
     if let Ok(url) = std::env::var("PHIEU_PG_URL") {
-        dbs.push(url);
+        // A schema of its own: the other database tests share the database and leave their ratings in it.
+        let mut admin = phieu::store::db::open(&url).unwrap();
+        admin
+            .transaction(&mut |tx| {
+                tx.execute_batch(
+                    "DROP SCHEMA IF EXISTS phieu_third CASCADE; CREATE SCHEMA phieu_third;",
+                )?;
+                Ok(true)
+            })
+            .unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        dbs.push(format!("{url}{sep}options=-csearch_path%3Dphieu_third"));
     }
     for db in &dbs {
         let (c, err) = phieu(

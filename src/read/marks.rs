@@ -53,6 +53,13 @@ pub struct MarkOptions {
     /// A page whose share of rows without any ink reaches this is suspicious (pencil lost in a 1-bit scan, a
     /// dropout colour, a wrong page): every row of it goes to review. A share, so forms of any length agree.
     pub max_blank_share: f64,
+    /// On a 1-bit page, the width of the band (mm) a broken stroke's pieces must lie in: a line, not a patch.
+    pub chain_width_mm: f64,
+    /// ... the largest gap (mm) between its pieces along the band (a threshold or a fax's coarse lines leave a
+    /// pencil line as dots up to about 2 mm apart) ...
+    pub chain_gap_mm: f64,
+    /// ... and the smallest share of the box's ink it must hold.
+    pub chain_share_min: f64,
 }
 
 impl Default for MarkOptions {
@@ -77,6 +84,9 @@ impl Default for MarkOptions {
             habit_min_rows: 3,
             stain_max: 0.3,
             max_blank_share: 0.4,
+            chain_width_mm: 0.5,
+            chain_gap_mm: 2.0,
+            chain_share_min: 0.6,
         }
     }
 }
@@ -112,6 +122,8 @@ pub struct BoxReading {
     pub mean_dark: f64,
     /// Longest connected piece of ink in the box, mm (0 when only specks).
     pub stroke_mm: f64,
+    /// On a 1-bit page, the length of the longest broken stroke (ink pieces in a thin line), mm; 0 when none.
+    pub broken_mm: f64,
     /// Confidence of the classification, 0..1.
     pub confidence: f64,
 }
@@ -199,6 +211,9 @@ pub struct BoxInk {
     /// How much of its bounding box that faint piece fills: a stroke (tick, cross) leaves most of it empty, a
     /// stain or smudge fills it.
     pub faint_fill: f64,
+    /// On a 1-bit page, the length (mm) of the longest broken stroke: ink pieces, specks included, in a line (see
+    /// `broken_stroke`); 0 when none or when the page is not 1-bit.
+    pub broken_mm: f64,
 }
 
 /// Connected pieces of `mask` (4-neighbour) on a `nx` × `ny` grid: area, largest bounding-box side and bounding-box
@@ -280,15 +295,19 @@ pub fn read_box(
     let mut ink = vec![false; gx * gy];
     let mut faint = vec![false; gx * gy];
     let mut sum = 0.0f64;
+    // How 1-bit the box looks: samples whose four nearest pixels are all pure black or white.
+    let mut pure = 0usize;
     for j in 0..gy {
         let y = y0 + (y1 - y0) * j as f64 / ny as f64;
         for i in 0..gx {
             let x = x0 + (x1 - x0) * i as f64 / nx as f64;
-            let v = sample(img, h.apply([x, y]));
+            let p = h.apply([x, y]);
+            let v = sample(img, p);
             let d = ((paper - v) / range).clamp(0.0, 1.0);
             ink[j * gx + i] = d >= opts.ink_level;
             faint[j * gx + i] = d >= opts.faint_level;
             sum += d as f64;
+            pure += nearest_pixels(img, p).iter().all(|&q| q <= 2 || q >= 253) as usize;
         }
     }
     let n = (gx * gy) as f64;
@@ -306,6 +325,15 @@ pub fn read_box(
     let (ink_area, ink_ext, _) = kept(&components(&ink, gx, gy));
     let (faint_area, faint_ext, faint_fill) = kept(&components(&faint, gx, gy));
     let faint_extent_mm = faint_ext as f64 * step;
+    let n_samples = gx * gy;
+    // A 1-bit page (or one resampled from 1-bit, as fax pages are): pure white paper, pure black print, and the box
+    // almost all pure pixels. Only there are strokes cut into dots; a grey page's pencil is read as faint ink.
+    let bilevel = pure * 100 >= n_samples * 90 && levels.paper >= 253.0 && levels.ink <= 2.0;
+    let broken_mm = if bilevel {
+        broken_stroke(&faint, gx, gy, min_area, opts)
+    } else {
+        0.0
+    };
     BoxInk {
         coverage: ink_area as f64 / n,
         faint: faint_area as f64 / n,
@@ -315,6 +343,109 @@ pub fn read_box(
         ink_extent_mm: ink_ext as f64 * step,
         faint_extent_mm,
         faint_fill,
+        broken_mm,
+    }
+}
+
+/// The four pixels around `p` (bilinear sampling's neighbours), white outside the image.
+fn nearest_pixels(img: &GrayImage, p: [f64; 2]) -> [u8; 4] {
+    let (x, y) = ((p[0] - 0.5).floor() as i64, (p[1] - 0.5).floor() as i64);
+    let at = |xx: i64, yy: i64| -> u8 {
+        if xx < 0 || yy < 0 || xx >= img.width() as i64 || yy >= img.height() as i64 {
+            255
+        } else {
+            img.get_pixel(xx as u32, yy as u32).0[0]
+        }
+    };
+    [at(x, y), at(x + 1, y), at(x, y + 1), at(x + 1, y + 1)]
+}
+
+/// The longest broken stroke in `mask` (a `gx` × `gy` sample grid at `opts.step_mm`), mm; 0 when none.
+///
+/// A 1-bit threshold cuts a light or thin pen line into pieces that can lie a millimetre apart, too far to join by
+/// growing them without joining speckle too. So the evidence is a line: over every direction (3° apart), the
+/// band [`MarkOptions::chain_width_mm`] wide that holds the most ink. Along that band the pieces must follow each
+/// other with gaps of at most [`MarkOptions::chain_gap_mm`] over at least [`MarkOptions::light_extent_mm`], hold
+/// together a stroke's ink (`min_area` samples) and most of the box's ink ([`MarkOptions::chain_share_min`]:
+/// speckle spreads over the box, a second stroke means a cross or two marks, which stay doubtful). A band along the
+/// interior's edge is the printed outline bleeding in, not a pen.
+fn broken_stroke(mask: &[bool], gx: usize, gy: usize, min_area: usize, opts: &MarkOptions) -> f64 {
+    let step = opts.step_mm;
+    let pts: Vec<(f64, f64)> = (0..mask.len())
+        .filter(|&k| mask[k])
+        .map(|k| ((k % gx) as f64, (k / gx) as f64))
+        .collect();
+    // A box this full is read by the other rules; a broken line is little ink.
+    if pts.len() < min_area.max(1) || pts.len() * 4 > mask.len() {
+        return 0.0;
+    }
+    let band = opts.chain_width_mm / step;
+    let (mut best_n, mut best_theta, mut best_off) = (0usize, 0.0f64, 0.0f64);
+    let mut proj = Vec::with_capacity(pts.len());
+    for a in 0..60 {
+        let theta = (a as f64 * 3.0).to_radians();
+        let (nx, ny) = (-theta.sin(), theta.cos());
+        proj.clear();
+        proj.extend(pts.iter().map(|&(x, y)| x * nx + y * ny));
+        proj.sort_by(|p, q| p.total_cmp(q));
+        let mut lo = 0;
+        for hi in 0..proj.len() {
+            while proj[hi] - proj[lo] > band {
+                lo += 1;
+            }
+            if hi + 1 - lo > best_n {
+                best_n = hi + 1 - lo;
+                best_theta = theta;
+                best_off = (proj[hi] + proj[lo]) / 2.0;
+            }
+        }
+    }
+    // A band parallel to a side and near it is outline bleed.
+    let deg = best_theta.to_degrees();
+    let edge = 0.5 / step;
+    let (w, h) = ((gx - 1) as f64, (gy - 1) as f64);
+    let near_axis = |d: f64| d.abs() < 15.0 || (d - 180.0).abs() < 15.0;
+    // Horizontal band (theta ~ 0): the offset is y; vertical band (theta ~ 90): the offset is -x.
+    if near_axis(deg) && (best_off < edge || best_off > h - edge) {
+        return 0.0;
+    }
+    if near_axis(deg - 90.0) && (-best_off < edge || -best_off > w - edge) {
+        return 0.0;
+    }
+    let (nx, ny) = (-best_theta.sin(), best_theta.cos());
+    let (tx, ty) = (best_theta.cos(), best_theta.sin());
+    let mut along: Vec<f64> = pts
+        .iter()
+        .filter(|&&(x, y)| (x * nx + y * ny - best_off).abs() <= band / 2.0 + 1e-9)
+        .map(|&(x, y)| x * tx + y * ty)
+        .collect();
+    along.sort_by(|p, q| p.total_cmp(q));
+    // The longest run of pieces with no gap over chain_gap_mm: its length, ink and number of pieces (ink more than
+    // 0.3 mm from the next along the band). Two pieces always lie on a line; three in a narrow band are a stroke.
+    let gap = opts.chain_gap_mm / step;
+    let split = 0.3 / step;
+    let (mut best_len, mut best_ink, mut best_pieces) = (0.0f64, 0usize, 0usize);
+    let (mut start, mut pieces) = (0, 1);
+    for i in 0..along.len() {
+        let end = i + 1 == along.len() || along[i + 1] - along[i] > gap;
+        if end {
+            let len = along[i] - along[start] + 1.0;
+            if len > best_len {
+                (best_len, best_ink, best_pieces) = (len, i + 1 - start, pieces);
+            }
+            (start, pieces) = (i + 1, 1);
+        } else if along[i + 1] - along[i] > split {
+            pieces += 1;
+        }
+    }
+    let len_mm = best_len * step;
+    let enough = best_ink >= min_area.max(1)
+        && best_ink as f64 >= opts.chain_share_min * pts.len() as f64
+        && best_pieces >= 3;
+    if enough && len_mm >= opts.light_extent_mm {
+        len_mm
+    } else {
+        0.0
     }
 }
 
@@ -341,6 +472,10 @@ pub fn classify(m: &BoxInk, opts: &MarkOptions) -> (BoxState, f64) {
     {
         // A light mark (pencil, pale pen): a long thin stroke that passes the faint level but little of the dark
         // one. A round faint blob is a stain, not a stroke, and falls through to doubtful below.
+        return (BoxState::Marked, 0.92);
+    }
+    if m.broken_mm >= opts.light_extent_mm {
+        // A 1-bit page's broken stroke: a light or thin pen line a threshold cut into dots, still a line.
         return (BoxState::Marked, 0.92);
     }
     // Empty is judged on all the ink, specks included: a stroke broken into dots by a 1-bit threshold must
@@ -379,6 +514,7 @@ pub fn read_row(
                 faint: m.faint,
                 mean_dark: m.mean_dark,
                 stroke_mm: m.ink_extent_mm.max(m.faint_extent_mm),
+                broken_mm: m.broken_mm,
                 confidence,
             }
         })
@@ -699,6 +835,7 @@ mod tests {
             faint: 0.0,
             mean_dark: 0.0,
             stroke_mm: 3.0,
+            broken_mm: 0.0,
             confidence: 0.99,
         }
     }
@@ -874,6 +1011,98 @@ mod tests {
         assert_ne!(s, BoxState::Marked);
     }
 
+    /// The box of [`boxed`] on a 1-bit page: the canvas thresholded at half grey, read with pure levels.
+    fn boxed_1bit(draw: impl Fn(&mut Canvas)) -> BoxInk {
+        let mut c = Canvas::new(20.0, 20.0, 200.0);
+        c.stroke_rect([7.5, 7.5, 12.5, 12.5], 0.35, [0, 0, 0]);
+        draw(&mut c);
+        let mut g = image::DynamicImage::ImageRgb8(c.img).to_luma8();
+        for p in g.pixels_mut() {
+            p.0[0] = if p.0[0] < 128 { 0 } else { 255 };
+        }
+        let h = Homography::scale(200.0 / 25.4);
+        let levels = Levels {
+            paper: 255.0,
+            ink: 0.0,
+        };
+        read_box(
+            &g,
+            &h,
+            [7.5, 7.5, 12.5, 12.5],
+            &levels,
+            &MarkOptions::default(),
+        )
+    }
+
+    /// Dots of `r` mm along the segment `a`–`b`, `every` mm apart (a pen line a 1-bit threshold cut up).
+    fn dots(c: &mut Canvas, a: [f64; 2], b: [f64; 2], every: f64, r: f64) {
+        let len = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
+        let n = (len / every).floor() as usize;
+        for i in 0..=n {
+            let t = i as f64 * every / len;
+            c.fill_disc(
+                [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])],
+                r,
+                [0, 0, 0],
+            );
+        }
+    }
+
+    #[test]
+    fn a_slash_broken_into_dots_on_a_1bit_page_is_marked() {
+        let m = boxed_1bit(|c| dots(c, [8.6, 11.4], [11.4, 8.6], 0.9, 0.13));
+        // Each dot is a speck, so only the broken-stroke evidence can make it a mark.
+        assert!(m.coverage < MarkOptions::default().marked_min, "{m:?}");
+        assert!(m.broken_mm >= 2.0, "{m:?}");
+        assert_eq!(classify(&m, &MarkOptions::default()).0, BoxState::Marked);
+    }
+
+    #[test]
+    fn scattered_specks_on_a_1bit_page_are_not_a_mark() {
+        let m = boxed_1bit(|c| {
+            // A fixed scatter of 12 specks over the interior.
+            let mut x = 7u64;
+            for _ in 0..12 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let (u, v) = ((x >> 33) % 1000, (x >> 13) % 1000);
+                let p = [8.4 + 3.2 * u as f64 / 1000.0, 8.4 + 3.2 * v as f64 / 1000.0];
+                c.fill_disc(p, 0.13, [0, 0, 0]);
+            }
+        });
+        assert_eq!(m.broken_mm, 0.0, "{m:?}");
+        assert_ne!(classify(&m, &MarkOptions::default()).0, BoxState::Marked);
+    }
+
+    #[test]
+    fn dots_along_the_outline_are_bleed_not_a_mark() {
+        let m = boxed_1bit(|c| dots(c, [8.4, 8.35], [11.6, 8.35], 0.6, 0.12));
+        assert_eq!(m.broken_mm, 0.0, "{m:?}");
+        assert_ne!(classify(&m, &MarkOptions::default()).0, BoxState::Marked);
+    }
+
+    #[test]
+    fn two_dashes_are_not_a_broken_stroke() {
+        // Two pieces always lie on some line: they are doubtful, not a stroke.
+        let m = boxed_1bit(|c| {
+            c.fill_disc([8.8, 11.2], 0.2, [0, 0, 0]);
+            c.fill_disc([11.2, 8.8], 0.2, [0, 0, 0]);
+        });
+        assert_eq!(m.broken_mm, 0.0, "{m:?}");
+        assert_eq!(
+            classify(&m, &MarkOptions::default()).0,
+            BoxState::UnsureFaint
+        );
+    }
+
+    #[test]
+    fn the_same_dots_on_a_grey_page_are_not_read_as_a_broken_stroke() {
+        // Grey paper and print levels: the 1-bit rule does not apply.
+        let m = boxed(|c| dots(c, [8.6, 11.4], [11.4, 8.6], 0.9, 0.13));
+        assert_eq!(m.broken_mm, 0.0, "{m:?}");
+    }
+
     #[test]
     fn round_faint_stain_should_be_doubtful_not_marked() {
         let s = state(|c| c.fill_disc([10.0, 10.0], 1.3, [200, 200, 200]));
@@ -893,8 +1122,9 @@ mod tests {
                 0.0f64..4.0,
                 0.0f64..4.0,
                 0.0f64..2.0,
+                prop_oneof![Just(0.0f64), 0.0f64..5.0],
             )
-                .prop_map(|(c, f, specks, ie, fe, fw)| {
+                .prop_map(|(c, f, specks, ie, fe, fw, broken)| {
                     let coverage = c * c;
                     let faint = (coverage + f * (1.0 - coverage) * 0.5).min(1.0);
                     BoxInk {
@@ -906,6 +1136,12 @@ mod tests {
                         ink_extent_mm: if coverage > 0.0 { ie } else { 0.0 },
                         faint_extent_mm: if faint > 0.0 { fe.max(ie) } else { 0.0 },
                         faint_fill: fw / 2.0,
+                        // A broken stroke is made of ink, specks included.
+                        broken_mm: if specks > 0.0 || coverage > 0.0 {
+                            broken
+                        } else {
+                            0.0
+                        },
                     }
                 })
         }
@@ -932,6 +1168,7 @@ mod tests {
                         faint: m.faint,
                         mean_dark: m.mean_dark,
                         stroke_mm: m.ink_extent_mm.max(m.faint_extent_mm),
+                        broken_mm: m.broken_mm,
                         confidence,
                     }
                 })
@@ -951,7 +1188,8 @@ mod tests {
                             let b = r.boxes.iter().find(|b| &b.option == c).unwrap();
                             prop_assert!(matches!(b.state, BoxState::Marked | BoxState::Filled | BoxState::UnsureFill));
                             let light = b.faint >= o.light_min && b.stroke_mm >= o.light_extent_mm;
-                            prop_assert!(b.coverage >= o.marked_min || light, "{b:?}");
+                            let broken = b.broken_mm >= o.light_extent_mm;
+                            prop_assert!(b.coverage >= o.marked_min || light || broken, "{b:?}");
                         }
                         // A skipped row is accepted only when no box holds doubtful ink.
                         None => prop_assert!(r.boxes.iter().all(|b| b.state == BoxState::Empty)),
@@ -990,6 +1228,24 @@ mod tests {
                         prop_assert_eq!(chosen.state, BoxState::Filled);
                     }
                 }
+            }
+
+            #[test]
+            fn two_pieces_of_ink_are_never_a_broken_stroke(
+                a in (0usize..34, 0usize..34, 1usize..4),
+                b in (0usize..34, 0usize..34, 1usize..4),
+            ) {
+                // Two specks or dashes anywhere: they always lie on a line, so a line needs a third piece.
+                let (gx, gy) = (36, 36);
+                let mut mask = vec![false; gx * gy];
+                for (x, y, s) in [a, b] {
+                    for j in y..(y + s).min(gy) {
+                        for i in x..(x + s).min(gx) {
+                            mask[j * gx + i] = true;
+                        }
+                    }
+                }
+                prop_assert_eq!(broken_stroke(&mask, gx, gy, 8, &MarkOptions::default()), 0.0);
             }
         }
     }
