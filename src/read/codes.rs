@@ -537,26 +537,30 @@ pub fn find_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Option<G
     Some(image::imageops::crop_imm(field, cx0, cy0, cx1 - cx0, cy1 - cy0).to_image())
 }
 
+/// The value at rank `len * 9 / 10` of the sorted pixels (the line's paper level), found by counting instead of
+/// sorting a copy; 255 for no pixels.
+fn p90(raw: &[u8]) -> u8 {
+    let mut counts = [0usize; 256];
+    for &v in raw {
+        counts[v as usize] += 1;
+    }
+    let rank = raw.len() * 9 / 10;
+    let mut seen = 0usize;
+    (0..=255u8)
+        .find(|&v| {
+            seen += counts[v as usize];
+            seen > rank
+        })
+        .unwrap_or(255)
+}
+
 /// Skew of the text in a line image, degrees (positive: the line descends to the right), or `None` when it is
 /// within `min_deg` of level. Found as the shear that makes the row profile of the ink sharpest, the usual
 /// projection-profile method; stickers are stuck on by hand and lean by several degrees.
 pub fn line_skew_deg(line: &GrayImage, levels: &Levels, min_deg: f64, max_deg: f64) -> Option<f64> {
     let (w, h) = line.dimensions();
     let range = (levels.paper - levels.ink).max(40.0);
-    // The 90th percentile by counting (what sorting a copy gave, without the copy and the sort).
-    let mut counts = [0usize; 256];
-    for &v in line.as_raw() {
-        counts[v as usize] += 1;
-    }
-    let rank = line.as_raw().len() * 9 / 10;
-    let mut seen = 0usize;
-    let p90 = (0..256)
-        .find(|&v| {
-            seen += counts[v];
-            seen > rank
-        })
-        .unwrap_or(255);
-    let thr = p90 as f32 - 0.4 * range;
+    let thr = p90(line.as_raw()) as f32 - 0.4 * range;
     let mut pts: Vec<(f32, f32)> = vec![];
     for (i, &v) in line.as_raw().iter().enumerate() {
         if (v as f32) < thr {
@@ -944,6 +948,25 @@ mod tests {
             }
         }
         img
+    }
+
+    #[test]
+    fn paper_level_by_counting_is_the_sorted_rank() {
+        // Sizes around the rank's rounding, and pixel mixes from one value to all 256.
+        let mut x = 12345u32;
+        for len in [1usize, 2, 9, 10, 11, 99, 100, 101, 4000] {
+            for spread in [1u32, 3, 256] {
+                let raw: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                        (255 - (x >> 16) % spread) as u8
+                    })
+                    .collect();
+                let mut sorted = raw.clone();
+                sorted.sort_unstable();
+                assert_eq!(p90(&raw), sorted[len * 9 / 10], "len {len} spread {spread}");
+            }
+        }
     }
 
     #[test]
