@@ -292,13 +292,12 @@ fn resolve_current(
             }
         }
         "answer" => {
+            // Options are keyed 1, 2, 3, … in printed order (a, b, c, …); `0` leaves the row blank.
             let k = match want.as_deref() {
-                Some("a") => "1",
-                Some("b") => "2",
-                Some("c") => "3",
-                _ => "0",
+                Some(o) if o.len() == 1 => ((o.as_bytes()[0] - b'a' + b'1') as char).to_string(),
+                _ => "0".to_string(),
             };
-            b.keys(k);
+            b.keys(&k);
             b.keys(ENTER);
         }
         other => panic!("unexpected item kind {other}"),
@@ -488,4 +487,116 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
     }
     assert!(recs.iter().any(|r| r.score.is_some()));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A form authored from its description (`tests/fixtures/forms/tnmt.toml`: 12 criteria, 5 options, its own code
+/// fields) is reviewed in the browser like the built-in ones: its labels, its five option keys, its code
+/// patterns, and the exported records hold what the operator typed.
+#[test]
+fn operator_reviews_an_authored_form_with_five_options() {
+    let required = std::env::var("PHIEU_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let driver = find_exe(&["chromedriver"]);
+    let chromium = find_exe(&["chromium", "chromium-browser", "google-chrome"]);
+    let (Some(driver), Some(chromium)) = (driver, chromium) else {
+        assert!(
+            !required,
+            "PHIEU_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
+        );
+        eprintln!("skipping review_browser: chromium and chromedriver not installed");
+        return;
+    };
+    let dir = tmp("review-third");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_phieu"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("phieu runs");
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let desc = root().join("tests/fixtures/forms/tnmt.toml");
+    run(&["form", "new", desc.to_str().unwrap(), "-o", "tnmt.json"]);
+    run(&[
+        "synth",
+        "--template",
+        "tnmt.json",
+        "--count",
+        "5",
+        "--seed",
+        "5151",
+        "--clean",
+        "--blank-fraction",
+        "0",
+        "--other-fraction",
+        "0",
+        "--out",
+        "set",
+    ]);
+    run(&[
+        "scan",
+        "set",
+        "--template",
+        "tnmt.json",
+        "--today",
+        "2026-12-01",
+        "--out",
+        "scan",
+    ]);
+    let out = dir.join("scan");
+    // The operator's reading: the truth of each page, by file name and key.
+    let mut truth = std::collections::HashMap::new();
+    for l in std::fs::read_to_string(dir.join("set/truth.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let v: Value = serde_json::from_str(l).unwrap();
+        let file = v["path"].as_str().unwrap().to_string();
+        for (k, x) in v["answers"].as_object().into_iter().flatten() {
+            truth.insert((file.clone(), k.clone()), x.as_str().map(String::from));
+        }
+        for (k, x) in v["fields"].as_object().into_iter().flatten() {
+            truth.insert(
+                (file.clone(), k.clone()),
+                x["value"].as_str().map(String::from),
+            );
+        }
+    }
+    let b = Browser::start(&driver, &chromium, dir.join("profile"));
+    let s = Server::start(&out, "Lan");
+    let items: Vec<(String, String, String)> = queue(&s)
+        .into_iter()
+        .map(|(p, kind, key)| (p.trim_start_matches("set/").to_string(), kind, key))
+        .collect();
+    assert!(
+        items.iter().any(|i| i.1 == "answer"),
+        "the set has rows to review: {items:?}"
+    );
+    b.goto(&s.url);
+    b.wait_ready();
+    for item in &items {
+        resolve_current(&b, item, &truth);
+    }
+    assert_eq!(b.remaining(), 0);
+    s.kill();
+    let final_path = dir.join("final.jsonl");
+    let (code, err) = export(&out, &final_path, &[]);
+    assert_eq!(code, 0, "{err}");
+    let recs = phieu::store::final_record::read_final_jsonl(
+        &std::fs::read_to_string(&final_path).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(recs.len(), 5);
+    for r in &recs {
+        assert_eq!(r.template, "tnmt");
+        let file = r.source.path.trim_start_matches("set/").to_string();
+        for (key, v) in r.answers.iter().chain(&r.fields) {
+            if items.iter().any(|i| i.0 == file && &i.2 == key) {
+                assert_eq!(v.value, truth[&(file.clone(), key.clone())], "{file} {key}");
+            }
+        }
+    }
 }
