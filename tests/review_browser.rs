@@ -307,17 +307,28 @@ fn resolve_current(
     });
 }
 
-#[test]
-fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
+/// chromedriver and Chromium, or `None` (the test is skipped) when they are not installed; with
+/// `PHIEU_REQUIRE_BROWSER=1` (CI) a missing browser fails the test instead.
+fn browser_or_skip() -> Option<(String, String)> {
     let required = std::env::var("PHIEU_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
     let driver = find_exe(&["chromedriver"]);
     let chromium = find_exe(&["chromium", "chromium-browser", "google-chrome"]);
-    let (Some(driver), Some(chromium)) = (driver, chromium) else {
-        assert!(
-            !required,
-            "PHIEU_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
-        );
-        eprintln!("skipping review_browser: chromium and chromedriver not installed");
+    match (driver, chromium) {
+        (Some(d), Some(c)) => Some((d, c)),
+        _ => {
+            assert!(
+                !required,
+                "PHIEU_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
+            );
+            eprintln!("skipping review_browser: chromium and chromedriver not installed");
+            None
+        }
+    }
+}
+
+#[test]
+fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
+    let Some((driver, chromium)) = browser_or_skip() else {
         return;
     };
     let dir = tmp("review-browser");
@@ -494,15 +505,7 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
 /// patterns, and the exported records hold what the operator typed.
 #[test]
 fn operator_reviews_an_authored_form_with_five_options() {
-    let required = std::env::var("PHIEU_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-    let driver = find_exe(&["chromedriver"]);
-    let chromium = find_exe(&["chromium", "chromium-browser", "google-chrome"]);
-    let (Some(driver), Some(chromium)) = (driver, chromium) else {
-        assert!(
-            !required,
-            "PHIEU_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
-        );
-        eprintln!("skipping review_browser: chromium and chromedriver not installed");
+    let Some((driver, chromium)) = browser_or_skip() else {
         return;
     };
     let dir = tmp("review-third");
