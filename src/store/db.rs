@@ -1169,14 +1169,7 @@ fn import_batch(
         records: recs.len(),
         ..Default::default()
     };
-    let new_batch = tx.execute(
-        "INSERT INTO batches (batch, source, first_imported_at) VALUES (?, ?, ?) ON CONFLICT (batch) DO NOTHING",
-        &[
-            Val::Text(batch.into()),
-            Val::Text(source.into()),
-            Val::Text(now.clone()),
-        ],
-    )? > 0;
+    let new_batch = record_batch(tx, batch, source, &now)?;
     let n_cols = 3 + RECORD_COLUMNS.split(',').count();
     let insert_rating = format!(
         "INSERT INTO ratings (template, dossier_code, content_hash, {RECORD_COLUMNS}) VALUES ({}) \
@@ -1263,22 +1256,51 @@ fn import_batch(
     }
     out.committed = new_batch || out.new > 0 || out.conflicts > 0;
     if out.committed {
-        tx.execute(
-            "INSERT INTO import_log (batch, source, imported_at, program, new_records, already_present, conflicts, \
-             skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            &[
-                Val::Text(batch.into()),
-                Val::Text(source.into()),
-                Val::Text(now.clone()),
-                Val::Text(format!("phieu {}", crate::VERSION)),
-                Val::Int(out.new as i64),
-                Val::Int(out.already_present as i64),
-                Val::Int(out.conflicts as i64),
-                Val::Int(out.skipped_no_form as i64),
-            ],
-        )?;
+        let counts = [
+            out.new,
+            out.already_present,
+            out.conflicts,
+            out.skipped_no_form,
+        ];
+        log_import(tx, batch, source, &now, counts)?;
     }
     Ok(out)
+}
+
+/// Notes a batch the first time it is imported; `true` when it is new.
+fn record_batch(tx: &mut dyn Tx, batch: &str, source: &str, now: &str) -> Result<bool, DbError> {
+    Ok(tx.execute(
+        "INSERT INTO batches (batch, source, first_imported_at) VALUES (?, ?, ?) ON CONFLICT (batch) DO NOTHING",
+        &[
+            Val::Text(batch.into()),
+            Val::Text(source.into()),
+            Val::Text(now.into()),
+        ],
+    )? > 0)
+}
+
+/// One line of the import log: `counts` are new, already present, conflicts and skipped (paper records without a
+/// form, or bad rows of a ratings CSV).
+fn log_import(
+    tx: &mut dyn Tx,
+    batch: &str,
+    source: &str,
+    now: &str,
+    counts: [usize; 4],
+) -> Result<(), DbError> {
+    let mut params = vec![
+        Val::Text(batch.into()),
+        Val::Text(source.into()),
+        Val::Text(now.into()),
+        Val::Text(format!("phieu {}", crate::VERSION)),
+    ];
+    params.extend(counts.iter().map(|&n| Val::Int(n as i64)));
+    tx.execute(
+        "INSERT INTO import_log (batch, source, imported_at, program, new_records, already_present, conflicts, \
+         skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &params,
+    )?;
+    Ok(())
 }
 
 /// The record's dossier code: the value of its form's dossier-code field (`dossier_code` when the form is not
@@ -1445,14 +1467,7 @@ pub fn import_channel_ratings(
             bad_rows: file.errors.len(),
             ..Default::default()
         };
-        let new_batch = tx.execute(
-            "INSERT INTO batches (batch, source, first_imported_at) VALUES (?, ?, ?) ON CONFLICT (batch) DO NOTHING",
-            &[
-                Val::Text(batch.clone()),
-                Val::Text(source.into()),
-                Val::Text(now.clone()),
-            ],
-        )? > 0;
+        let new_batch = record_batch(tx, &batch, source, &now)?;
         for r in &file.ratings {
             let v = vec![
                 Val::Text(r.key.clone()),
@@ -1488,20 +1503,8 @@ pub fn import_channel_ratings(
         }
         let commit = new_batch || out.new > 0 || out.conflicts > 0;
         if commit {
-            tx.execute(
-                "INSERT INTO import_log (batch, source, imported_at, program, new_records, already_present, \
-                 conflicts, skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                &[
-                    Val::Text(batch.clone()),
-                    Val::Text(source.into()),
-                    Val::Text(now.clone()),
-                    Val::Text(format!("phieu {}", crate::VERSION)),
-                    Val::Int(out.new as i64),
-                    Val::Int(out.already_present as i64),
-                    Val::Int(out.conflicts as i64),
-                    Val::Int(out.bad_rows as i64),
-                ],
-            )?;
+            let counts = [out.new, out.already_present, out.conflicts, out.bad_rows];
+            log_import(tx, &batch, source, &now, counts)?;
         }
         Ok(commit)
     })?;
