@@ -307,6 +307,16 @@ fn resolve_current(
     });
 }
 
+/// `phieu export OUT -o FILE` with every item decided: it must succeed, and its records are returned.
+fn exported(
+    out: &std::path::Path,
+    file: &std::path::Path,
+) -> Vec<phieu::store::final_record::FinalRecord> {
+    let (code, err) = export(out, file, &[]);
+    assert_eq!(code, 0, "{err}");
+    phieu::store::final_record::read_final_jsonl(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
 /// chromedriver and Chromium, or `None` (the test is skipped) when they are not installed; with
 /// `PHIEU_REQUIRE_BROWSER=1` (CI) a missing browser fails the test instead.
 fn browser_or_skip() -> Option<(String, String)> {
@@ -459,13 +469,7 @@ fn operator_resolves_the_sample_batch_with_the_keyboard_across_a_restart() {
         assert_eq!(d["value"].as_str().map(String::from), want, "{d}");
     }
 
-    let final_path = dir.join("final.jsonl");
-    let (code, err) = export(&out, &final_path, &[]);
-    assert_eq!(code, 0, "{err}");
-    let recs = phieu::store::final_record::read_final_jsonl(
-        &std::fs::read_to_string(&final_path).unwrap(),
-    )
-    .unwrap();
+    let recs = exported(&out, &dir.join("final.jsonl"));
     assert_eq!(recs.len(), 6);
     for r in &recs {
         assert!(r.unresolved.is_empty());
@@ -585,13 +589,7 @@ fn operator_reviews_an_authored_form_with_five_options() {
     }
     assert_eq!(b.remaining(), 0);
     s.kill();
-    let final_path = dir.join("final.jsonl");
-    let (code, err) = export(&out, &final_path, &[]);
-    assert_eq!(code, 0, "{err}");
-    let recs = phieu::store::final_record::read_final_jsonl(
-        &std::fs::read_to_string(&final_path).unwrap(),
-    )
-    .unwrap();
+    let recs = exported(&out, &dir.join("final.jsonl"));
     assert_eq!(recs.len(), 5);
     for r in &recs {
         assert_eq!(r.template, "tnmt");
