@@ -135,6 +135,23 @@ impl Homography {
         Some(Homography([a, b, [0.0, 0.0, 1.0]]))
     }
 
+    /// The similarity (rotation, uniform scale, translation) taking `src[0]` to `dst[0]` and `src[1]` to
+    /// `dst[1]`; `None` when the source points coincide.
+    pub fn similarity_from_2(src: &[Pt; 2], dst: &[Pt; 2]) -> Option<Homography> {
+        let (sx, sy) = (src[1][0] - src[0][0], src[1][1] - src[0][1]);
+        let (dx, dy) = (dst[1][0] - dst[0][0], dst[1][1] - dst[0][1]);
+        let n = sx * sx + sy * sy;
+        if n < 1e-12 {
+            return None;
+        }
+        // Complex division (dx + i dy) / (sx + i sy) = a + i b: the scaled rotation.
+        let a = (dx * sx + dy * sy) / n;
+        let b = (dy * sx - dx * sy) / n;
+        let tx = dst[0][0] - (a * src[0][0] - b * src[0][1]);
+        let ty = dst[0][1] - (b * src[0][0] + a * src[0][1]);
+        Some(Homography([[a, -b, tx], [b, a, ty], [0.0, 0.0, 1.0]]))
+    }
+
     /// Least-squares affine fit from ≥3 point pairs.
     pub fn affine_lsq(src: &[Pt], dst: &[Pt]) -> Option<Homography> {
         if src.len() < 3 || src.len() != dst.len() {
@@ -241,5 +258,18 @@ mod tests {
         assert!(dist(a.apply([3.0, 4.0]), h.apply([3.0, 4.0])) < 1e-9);
         assert!(dist(b.apply([3.0, 4.0]), h.apply([3.0, 4.0])) < 1e-9);
         assert!((h.local_scale([1.0, 1.0]) - (4.01f64).sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn similarity_from_two_points_maps_both_and_keeps_angles() {
+        let h = Homography::translate(40.0, -7.0)
+            .then_after(&Homography::rotate_deg(7.5))
+            .then_after(&Homography::scale(11.8));
+        let src = [[14.0, 14.0], [196.0, 283.0]];
+        let got = Homography::similarity_from_2(&src, &src.map(|p| h.apply(p))).unwrap();
+        for p in [[0.0, 0.0], [105.0, 148.5], [210.0, 297.0]] {
+            assert!(dist(got.apply(p), h.apply(p)) < 1e-9);
+        }
+        assert!(Homography::similarity_from_2(&[src[0], src[0]], &[src[0], src[1]]).is_none());
     }
 }

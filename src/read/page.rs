@@ -9,7 +9,8 @@ use crate::read::identify::{find_qr_anywhere, identify, Identification, Identify
 use crate::read::load::{LoadOptions, Page, PageRef};
 use crate::read::marks::{apply_page_habit, flag_sparse_page, read_row, MarkOptions, RowStatus};
 use crate::read::register::{
-    register, verify, MarkerLayout, RegisterOptions, RegisterOutcome, Registration,
+    register, register_two_markers, verify, MarkerLayout, RegisterOptions, RegisterOutcome,
+    Registration,
 };
 use crate::read::validate::{
     dossier_problems, match_returned, CodePattern, ReturnedMatch, ValidateOptions,
@@ -170,7 +171,18 @@ impl Reader {
         let img = &page.image;
         let src = source_of(page);
         let layouts = MarkerLayout::distinct(&self.templates);
-        match register(img, &layouts, &self.opts.register) {
+        let outcome = register(img, &layouts, &self.opts.register);
+        if matches!(
+            outcome,
+            RegisterOutcome::MarkersMissing { .. } | RegisterOutcome::NotAForm { .. }
+        ) {
+            // Two corners lost (a fax's narrower frame, a fold): the printed table decides whether the two
+            // markers left are ours.
+            if let Some(r) = register_two_markers(img, &self.templates, &self.opts.register) {
+                return Ok(r);
+            }
+        }
+        match outcome {
             RegisterOutcome::Registered(r) => Ok(*r),
             RegisterOutcome::Blank { .. } => {
                 // A black or pure-noise page has no "ink" by the paper-relative measure, yet it is no blank back.

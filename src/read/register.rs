@@ -23,6 +23,8 @@ pub struct RegisterOptions {
     pub max_residual_mm: f64,
     /// Smallest and largest plausible scan scale, px/mm.
     pub scale_range: (f64, f64),
+    /// The fallback for pages with only two markers left.
+    pub two_markers: TwoMarkerOptions,
 }
 
 /// Where a form's corner markers are: what registration looks for before it knows which form it has. Taken
@@ -105,6 +107,7 @@ impl Default for RegisterOptions {
             blank_ink_fraction: 0.002,
             max_residual_mm: 0.5,
             scale_range: (2.5, 30.0),
+            two_markers: TwoMarkerOptions::default(),
         }
     }
 }
@@ -117,6 +120,8 @@ pub enum FitKind {
     Homography4,
     /// Affine from three markers (one corner folded, stapled or cut off).
     Affine3,
+    /// Similarity from two markers, chosen by the printed table ([`register_two_markers`]).
+    Similarity2,
 }
 
 impl FitKind {
@@ -125,6 +130,7 @@ impl FitKind {
         match self {
             FitKind::Homography4 => "homography4",
             FitKind::Affine3 => "affine3",
+            FitKind::Similarity2 => "similarity2",
         }
     }
 }
@@ -361,6 +367,136 @@ pub fn register(
         ink_fraction,
         gaps_closed,
     )
+}
+
+/// Tunables of the two-marker fallback ([`register_two_markers`]).
+#[derive(Debug, Clone)]
+pub struct TwoMarkerOptions {
+    /// Layout score (fraction of the table's horizontal rules found where the fit says) the best fit needs.
+    pub min_layout: f64,
+    /// A different fit scoring within this much of the best makes the page ambiguous: no fit.
+    pub margin: f64,
+    /// Two fits agree when they put the page centre within this many mm of each other.
+    pub same_fit_mm: f64,
+}
+
+impl Default for TwoMarkerOptions {
+    fn default() -> Self {
+        TwoMarkerOptions {
+            min_layout: 0.6,
+            margin: 0.3,
+            same_fit_mm: 3.0,
+        }
+    }
+}
+
+/// Registration from two markers, for a page that lost the other two: cut off by a scanner's frame or a fax's
+/// narrower width, folded, stapled or torn. Two markers give a similarity (rotation, one scale, shift); among
+/// every pair of marker-like blobs and every pair of marker places, the fit kept is the one under which one of
+/// `templates` finds its printed table rules where the fit puts them, and only when no fit that disagrees comes
+/// close. The page then goes through identification and [`verify`] like any other: the table rules refine the
+/// fit to an affine one, and a page whose rules do not confirm it is read only as proposals for a person.
+///
+/// `None` when no such fit exists or two disagreeing fits are both plausible.
+pub fn register_two_markers(
+    img: &GrayImage,
+    templates: &[Template],
+    opts: &RegisterOptions,
+) -> Option<Registration> {
+    let two = &opts.two_markers;
+    let layouts = MarkerLayout::distinct(templates);
+    let short_mm = layouts
+        .iter()
+        .map(|l| l.short_mm())
+        .fold(f64::MAX, f64::min);
+    if layouts.is_empty() {
+        return None;
+    }
+    let work = work_image(img, short_mm, opts);
+    let (mask, _) = ink_mask(&work, opts);
+    let (mut blobs, _, _) = find_blobs(&work, &mask);
+    // Markers cut into stripes by a threshold or scanline dropout come back whole once small gaps are closed;
+    // keep both sets, the closed ones only where they add a blob.
+    let closed = imageproc::morphology::close(&mask, imageproc::distance_transform::Norm::LInf, 1);
+    for b in find_blobs(&work, &closed).0 {
+        if !blobs
+            .iter()
+            .any(|a| dist(a.c, b.c) < a.size.max(b.size) * 0.5)
+        {
+            blobs.push(b);
+        }
+    }
+    let mut fits: Vec<(f64, Registration)> = vec![];
+    for layout in &layouts {
+        let forms: Vec<&Template> = templates
+            .iter()
+            .filter(|t| MarkerLayout::of(t).as_ref() == Some(layout))
+            .collect();
+        for (i, bi) in blobs.iter().enumerate() {
+            for (j, bj) in blobs.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                // Every unordered pair of marker places; the blob loops give both orders.
+                for (a, b) in (0..4).flat_map(|a| (a + 1..4).map(move |b| (a, b))) {
+                    let src = [layout.centers[a], layout.centers[b]];
+                    let Some(h) = Homography::similarity_from_2(&src, &[bi.c, bj.c]) else {
+                        continue;
+                    };
+                    if plausibility(&h, &[bi, bj], &[a, b], layout, opts).is_none() {
+                        continue;
+                    }
+                    let fit = (
+                        h,
+                        vec![MARKER_IDS[a].to_string(), MARKER_IDS[b].to_string()],
+                        FitKind::Similarity2,
+                        vec![i, j],
+                    );
+                    let Some(fit) = refit(img, &blobs, fit, layout) else {
+                        continue;
+                    };
+                    let (h, ids, kind, _) = fit;
+                    let levels = page_levels(img, &work, &h, &ids, layout);
+                    let (rotation, skew_deg) = rotation_of(&h, layout);
+                    let reg = Registration {
+                        layout: layout.clone(),
+                        h,
+                        h_markers: h,
+                        rotation,
+                        skew_deg,
+                        px_per_mm: h.local_scale(layout.center()),
+                        markers_found: ids,
+                        fit: kind,
+                        levels,
+                        check: FitCheck::default(),
+                        gaps_closed: false,
+                    };
+                    let score = forms
+                        .iter()
+                        .map(|t| layout_score(img, &reg, t))
+                        .fold(0.0, f64::max);
+                    fits.push((score, reg));
+                }
+            }
+        }
+    }
+    fits.sort_by(|x, y| y.0.total_cmp(&x.0));
+    let (best, rest) = fits.split_first()?;
+    if best.0 < two.min_layout {
+        return None;
+    }
+    let centre = |r: &Registration| {
+        let c = r.layout.center();
+        let p = r.h.apply(c);
+        [p[0] / r.px_per_mm, p[1] / r.px_per_mm]
+    };
+    let rival = rest.iter().any(|(score, r)| {
+        *score > best.0 - two.margin
+            && (r.rotation != best.1.rotation
+                || r.layout != best.1.layout
+                || dist(centre(r), centre(&best.1)) > two.same_fit_mm)
+    });
+    (!rival).then(|| best.1.clone())
 }
 
 /// Ink mask of the working image and the number of pixels in its inner area (borders excluded).
@@ -625,6 +761,10 @@ fn refit(img: &GrayImage, blobs: &[Blob], fit: Fit, layout: &MarkerLayout) -> Op
         FitKind::Affine3 => {
             let src = [ids[0], ids[1], ids[2]].map(|i| layout.centers[i]);
             Homography::affine_from_3(&src, &[pts[0], pts[1], pts[2]])?
+        }
+        FitKind::Similarity2 => {
+            let src = [ids[0], ids[1]].map(|i| layout.centers[i]);
+            Homography::similarity_from_2(&src, &[pts[0], pts[1]])?
         }
     };
     Some((h, names, kind, chosen))
@@ -1120,14 +1260,11 @@ mod tests {
     fn form_with_three_corners_cut_off_goes_to_review_not_rejection() {
         let t = Template::builtin("gtvt").unwrap();
         let mut img = page(&t, 100.0);
-        let s = 100.0 / 25.4;
-        for c in [[14.0, 14.0], [196.0, 14.0], [196.0, 283.0]] {
-            for y in ((c[1] - 6.0) * s) as u32..((c[1] + 6.0) * s) as u32 {
-                for x in ((c[0] - 6.0) * s) as u32..((c[0] + 6.0) * s) as u32 {
-                    img.put_pixel(x, y, image::Luma([255]));
-                }
-            }
-        }
+        cut_markers(
+            &mut img,
+            100.0,
+            &[[14.0, 14.0], [196.0, 14.0], [196.0, 283.0]],
+        );
         let out = register(&img, &[], &RegisterOptions::default());
         assert!(
             matches!(out, RegisterOutcome::MarkersMissing { .. }),
@@ -1159,5 +1296,69 @@ mod tests {
             register(&img, &[], &RegisterOptions::default()),
             RegisterOutcome::NotAForm { .. }
         ));
+    }
+
+    /// Paints white over the markers at `centres` (template mm) on a page rendered at `dpi`.
+    fn cut_markers(img: &mut GrayImage, dpi: f64, centres: &[Pt]) {
+        let s = dpi / 25.4;
+        for c in centres {
+            for y in ((c[1] - 6.0) * s) as u32..((c[1] + 6.0) * s) as u32 {
+                for x in ((c[0] - 6.0) * s) as u32..((c[0] + 6.0) * s) as u32 {
+                    img.put_pixel(x, y, image::Luma([255]));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn form_with_two_corners_lost_registers_from_the_other_two_and_its_table() {
+        let t = Template::builtin("gtvt").unwrap();
+        let templates = Template::builtins();
+        for (lost, turn) in [
+            ([[196.0, 14.0], [14.0, 283.0]], false),
+            ([[14.0, 283.0], [196.0, 283.0]], true),
+        ] {
+            let mut img = page(&t, 100.0);
+            cut_markers(&mut img, 100.0, &lost);
+            if turn {
+                img = image::imageops::rotate180(&img);
+            }
+            let out = register(&img, &[], &RegisterOptions::default());
+            assert!(!matches!(out, RegisterOutcome::Registered(_)), "{out:?}");
+            let mut r = register_two_markers(&img, &templates, &RegisterOptions::default())
+                .expect("two markers and the table");
+            assert_eq!(r.fit, FitKind::Similarity2);
+            assert_eq!(r.rotation, if turn { 180 } else { 0 });
+            verify(&img, &mut r, &t, &RegisterOptions::default());
+            assert!(r.check.ok, "{:?}", r.check);
+        }
+    }
+
+    #[test]
+    fn two_marker_fallback_finds_nothing_on_a_page_without_our_table() {
+        let mut c = Canvas::new(210.0, 297.0, 100.0);
+        let f = Fonts::new();
+        for i in 0..30 {
+            c.text(
+                &f.regular,
+                "Giấy tiếp nhận hồ sơ",
+                20.0,
+                30.0 + i as f64 * 8.0,
+                12.0,
+                [0; 3],
+            );
+        }
+        let mut img = image::DynamicImage::ImageRgb8(c.img).to_luma8();
+        // Two solid squares where our markers would be: marker-like, but no table behind them.
+        let s = 100.0 / 25.4;
+        for cc in [[14.0f64, 14.0], [14.0, 283.0]] {
+            for y in ((cc[1] - 3.5) * s) as u32..((cc[1] + 3.5) * s) as u32 {
+                for x in ((cc[0] - 3.5) * s) as u32..((cc[0] + 3.5) * s) as u32 {
+                    img.put_pixel(x, y, image::Luma([0]));
+                }
+            }
+        }
+        let templates = Template::builtins();
+        assert!(register_two_markers(&img, &templates, &RegisterOptions::default()).is_none());
     }
 }
