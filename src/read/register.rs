@@ -7,7 +7,7 @@
 use crate::forms::template::Template;
 use crate::geom::{dist, Homography, Pt};
 use crate::raster::{downsample, sample};
-use image::GrayImage;
+use image::{GrayImage, ImageBuffer, Luma};
 use serde::Serialize;
 
 /// Tunables for registration.
@@ -557,7 +557,7 @@ fn registration_from(
                 gaps_closed,
             }))
         }
-        None if grid_mm >= 100.0 => RegisterOutcome::MarkersMissing {
+        None if grid_mm >= TABLE_MIN_MM => RegisterOutcome::MarkersMissing {
             reason: format!(
                 "corner markers not found, but a ruled table of {grid_mm:.0} mm is on the page ({n_blobs} marker-like blobs)"
             ),
@@ -635,15 +635,25 @@ fn find_blobs(work: &Work, mask: &GrayImage) -> (Vec<Blob>, usize, f64) {
     let ppm = work_px_per_mm(work);
     // A table cut by the image edge still counts: it is a sparse grid of thin rules, where the scanner's dark
     // background (the other thing touching the edge) is a dense fill.
+    // A table also has cells: a scanner's dark frame or a page border is as large and as sparse, but encloses
+    // one region at most.
+    let min_cell = (MIN_CELL_MM2 * ppm * ppm).max(4.0) as u32;
     let grid_mm = stats
         .iter()
-        .filter(|s| s.n > 0.0)
-        .filter(|s| {
+        .enumerate()
+        .filter(|(_, s)| s.n > 0.0)
+        .filter(|(_, s)| {
             let inside = s.x0 > 0 && s.y0 > 0 && s.x1 + 1 < w && s.y1 + 1 < h;
             let area = ((s.x1 - s.x0 + 1) * (s.y1 - s.y0 + 1)) as f64;
             inside || s.n < 0.2 * area
         })
-        .map(|s| ((s.x1 - s.x0 + 1).min(s.y1 - s.y0 + 1)) as f64 / ppm)
+        .map(|(l, s)| (l, s, ((s.x1 - s.x0 + 1).min(s.y1 - s.y0 + 1)) as f64 / ppm))
+        .filter(|&(l, s, side)| {
+            side >= TABLE_MIN_MM
+                && enclosed_cells(&labels, l as u32, [s.x0, s.y0, s.x1, s.y1], min_cell)
+                    >= MIN_CELLS
+        })
+        .map(|(_, _, side)| side)
         .fold(0.0, f64::max);
     for (l, s) in stats.iter().enumerate() {
         if s.n < 9.0 {
@@ -693,6 +703,48 @@ fn find_blobs(work: &Work, mask: &GrayImage) -> (Vec<Blob>, usize, f64) {
     out.sort_by(|a, b| b.area.total_cmp(&a.area));
     out.truncate(14);
     (out, content, grid_mm)
+}
+
+/// Smallest side of a ruled table that counts as evidence of our form, mm.
+const TABLE_MIN_MM: f64 = 100.0;
+/// Cells a ruled table must enclose (the smallest rating table, three criteria and the overall row, has 20).
+const MIN_CELLS: usize = 12;
+/// Smallest enclosed region that counts as a cell, mm² (a header cell of the built-in forms is 64 mm²).
+const MIN_CELL_MM2: f64 = 10.0;
+
+/// Regions of paper that component `label` of `labels` encloses within its bounding box `b` (x0, y0, x1, y1,
+/// inclusive), counting those of at least `min_px` pixels.
+fn enclosed_cells(
+    labels: &ImageBuffer<Luma<u32>, Vec<u32>>,
+    label: u32,
+    b: [u32; 4],
+    min_px: u32,
+) -> usize {
+    use imageproc::region_labelling::{connected_components, Connectivity};
+    let (w, h) = (b[2] - b[0] + 1, b[3] - b[1] + 1);
+    let free = GrayImage::from_fn(w, h, |x, y| {
+        let on = labels.get_pixel(b[0] + x, b[1] + y).0[0] == label;
+        Luma([if on { 0 } else { 255 }])
+    });
+    let regions = connected_components(&free, Connectivity::Four, Luma([0u8]));
+    let mut area: Vec<u32> = vec![];
+    let mut open: Vec<bool> = vec![];
+    for (x, y, p) in regions.enumerate_pixels() {
+        let r = p.0[0] as usize;
+        if r == 0 {
+            continue;
+        }
+        if r >= area.len() {
+            area.resize(r + 1, 0);
+            open.resize(r + 1, false);
+        }
+        area[r] += 1;
+        open[r] |= x == 0 || y == 0 || x + 1 == w || y + 1 == h;
+    }
+    area.iter()
+        .zip(&open)
+        .filter(|&(&a, &o)| !o && a >= min_px)
+        .count()
 }
 
 /// Working resolution, px/mm, assuming the short side spans about an A4 width.
@@ -1360,5 +1412,34 @@ mod tests {
         }
         let templates = Template::builtins();
         assert!(register_two_markers(&img, &templates, &RegisterOptions::default()).is_none());
+    }
+
+    #[test]
+    fn scanner_frame_around_a_text_page_is_no_ruled_table() {
+        let mut c = Canvas::new(210.0, 297.0, 60.0);
+        let f = Fonts::new();
+        for i in 0..30 {
+            c.text(
+                &f.regular,
+                "Giấy tiếp nhận hồ sơ",
+                30.0,
+                40.0 + i as f64 * 7.0,
+                12.0,
+                [0; 3],
+            );
+        }
+        let mut img = image::DynamicImage::ImageRgb8(c.img).to_luma8();
+        let (w, h) = img.dimensions();
+        // The scanner's dark lid along the top and left edges: large and sparse like a table cut by the edge,
+        // but without a single cell.
+        for y in 0..h {
+            for x in 0..w {
+                if y < 12 || x < 12 {
+                    img.put_pixel(x, y, image::Luma([20]));
+                }
+            }
+        }
+        let out = register(&img, &[], &RegisterOptions::default());
+        assert!(matches!(out, RegisterOutcome::NotAForm { .. }), "{out:?}");
     }
 }
