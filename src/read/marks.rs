@@ -60,6 +60,15 @@ pub struct MarkOptions {
     pub chain_gap_mm: f64,
     /// ... and the smallest share of the box's ink it must hold.
     pub chain_share_min: f64,
+    /// Quiet boxes (empty, or only specks) a page needs before its speck level is taken from them.
+    pub speck_min_boxes: usize,
+    /// A speck-only box whose specks reach at most this multiple of the page's speck level is empty ...
+    pub speck_factor: f64,
+    /// ... up to this share of faint samples at most.
+    pub speck_max: f64,
+    /// Confidence of a box found empty against the page's speck level: enough for a row answered elsewhere,
+    /// below [`MarkOptions::blank_min_confidence`], so a row of such boxes is never accepted as skipped.
+    pub speck_confidence: f64,
 }
 
 impl Default for MarkOptions {
@@ -87,6 +96,10 @@ impl Default for MarkOptions {
             chain_width_mm: 0.5,
             chain_gap_mm: 2.0,
             chain_share_min: 0.6,
+            speck_min_boxes: 12,
+            speck_factor: 2.0,
+            speck_max: 0.3,
+            speck_confidence: 0.95,
         }
     }
 }
@@ -126,6 +139,32 @@ pub struct BoxReading {
     pub broken_mm: f64,
     /// Confidence of the classification, 0..1.
     pub confidence: f64,
+    /// Share of interior samples that are ink, specks included.
+    pub raw_coverage: f64,
+    /// Share of interior samples that are at least faint ink, specks included.
+    pub raw_faint: f64,
+    /// Longest connected piece of faint-or-darker ink, mm.
+    pub faint_mm: f64,
+}
+
+impl BoxReading {
+    /// A box's reading from its measurements.
+    pub fn from_ink(option: &str, m: &BoxInk, opts: &MarkOptions) -> BoxReading {
+        let (state, confidence) = classify(m, opts);
+        BoxReading {
+            option: option.to_string(),
+            state,
+            coverage: m.coverage,
+            faint: m.faint,
+            mean_dark: m.mean_dark,
+            stroke_mm: m.ink_extent_mm.max(m.faint_extent_mm),
+            broken_mm: m.broken_mm,
+            confidence,
+            raw_coverage: m.raw_coverage,
+            raw_faint: m.raw_faint,
+            faint_mm: m.faint_extent_mm,
+        }
+    }
 }
 
 /// Row status.
@@ -504,20 +543,7 @@ pub fn read_row(
 ) -> RowReading {
     let readings: Vec<BoxReading> = boxes
         .iter()
-        .map(|(id, b, h)| {
-            let m = read_box(img, h, *b, levels, opts);
-            let (state, confidence) = classify(&m, opts);
-            BoxReading {
-                option: id.clone(),
-                state,
-                coverage: m.coverage,
-                faint: m.faint,
-                mean_dark: m.mean_dark,
-                stroke_mm: m.ink_extent_mm.max(m.faint_extent_mm),
-                broken_mm: m.broken_mm,
-                confidence,
-            }
-        })
+        .map(|(id, b, h)| BoxReading::from_ink(id, &read_box(img, h, *b, levels, opts), opts))
         .collect();
     decide_row(&row.id, readings, PageHabit::Unknown, opts)
 }
@@ -563,6 +589,56 @@ pub fn page_habit(rows: &[RowReading], min: usize) -> PageHabit {
     } else {
         PageHabit::Unknown
     }
+}
+
+/// Whether a doubtful box holds nothing but specks: no ink piece of a stroke's size, no dark ink worth the name,
+/// no faint piece as long as a pen dot, no broken stroke.
+fn speck_only(b: &BoxReading, opts: &MarkOptions) -> bool {
+    b.state == BoxState::UnsureFaint
+        && b.coverage == 0.0
+        && b.raw_coverage <= opts.empty_max
+        && b.faint_mm < opts.min_mark_extent_mm
+        && b.broken_mm == 0.0
+}
+
+/// The page's own speck level: on a page whose empty boxes are speckled (a halftone scan's dithered tint, toner
+/// dust, paper grain), specks alone do not make a box doubtful. The level is the median share of faint samples
+/// over the page's quiet boxes (empty or speck-only); where it is above [`MarkOptions::faint_max`], a speck-only
+/// box within [`MarkOptions::speck_factor`] of it is empty, with [`MarkOptions::speck_confidence`], and its row is
+/// decided again. Returns the level applied, `None` on a clean page (nothing changes).
+pub fn apply_speck_level(rows: &mut [RowReading], opts: &MarkOptions) -> Option<f64> {
+    let mut quiet: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| &r.boxes)
+        .filter(|b| b.state == BoxState::Empty || speck_only(b, opts))
+        .map(|b| b.raw_faint)
+        .collect();
+    if quiet.len() < opts.speck_min_boxes {
+        return None;
+    }
+    quiet.sort_by(|a, b| a.total_cmp(b));
+    let level = quiet[quiet.len() / 2];
+    if level <= opts.faint_max {
+        return None;
+    }
+    let limit = (level * opts.speck_factor).min(opts.speck_max);
+    for r in rows.iter_mut() {
+        let mut boxes = std::mem::take(&mut r.boxes);
+        let mut changed = false;
+        for b in boxes.iter_mut() {
+            if speck_only(b, opts) && b.raw_faint <= limit {
+                b.state = BoxState::Empty;
+                b.confidence = opts.speck_confidence;
+                changed = true;
+            }
+        }
+        if changed {
+            *r = decide_row(&r.row, boxes, PageHabit::Unknown, opts);
+        } else {
+            r.boxes = boxes;
+        }
+    }
+    Some(level)
 }
 
 /// Re-reads every row with the page's habit (see [`page_habit`]); returns the habit.
@@ -837,6 +913,9 @@ mod tests {
             stroke_mm: 3.0,
             broken_mm: 0.0,
             confidence: 0.99,
+            raw_coverage: 0.0,
+            raw_faint: 0.0,
+            faint_mm: 0.0,
         }
     }
 
@@ -977,6 +1056,80 @@ mod tests {
         );
         assert_eq!(r.status, RowStatus::NeedsReview);
         assert_eq!(r.reason, Some(RowReason::PartialFill));
+    }
+
+    /// A doubtful box holding only specks, `share` of its samples faint.
+    fn specks(o: &str, share: f64) -> BoxReading {
+        BoxReading {
+            coverage: 0.0,
+            raw_faint: share,
+            confidence: 0.5,
+            faint_mm: 0.3,
+            ..br(o, BoxState::UnsureFaint)
+        }
+    }
+
+    /// Ten rows; row `i` has a clear mark in box `a` unless `blank_row == Some(i)`, and specks elsewhere.
+    fn speckled_page(share: f64, blank_row: Option<usize>) -> Vec<RowReading> {
+        (0..10)
+            .map(|i| {
+                let first = if blank_row == Some(i) {
+                    specks("a", share)
+                } else {
+                    br("a", BoxState::Marked)
+                };
+                let boxes = vec![first, specks("b", share), specks("c", share * 0.8)];
+                decide_row("r", boxes, PageHabit::Unknown, &MarkOptions::default())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dithered_tint_in_every_empty_box_does_not_make_them_doubtful() {
+        let o = MarkOptions::default();
+        let mut rows = speckled_page(0.12, Some(4));
+        assert!(rows.iter().all(|r| r.status == RowStatus::NeedsReview));
+        assert!(apply_speck_level(&mut rows, &o).is_some());
+        for (i, r) in rows.iter().enumerate() {
+            if i == 4 {
+                // Nothing but specks: never accepted as a skipped question.
+                assert_eq!(r.status, RowStatus::NeedsReview, "{r:?}");
+            } else {
+                assert_eq!(r.status, RowStatus::Accepted, "{r:?}");
+                assert_eq!(r.choice.as_deref(), Some("a"));
+                assert!(r.confidence >= o.review_below && r.confidence < 1.0);
+            }
+        }
+    }
+
+    #[test]
+    fn specks_stand_out_on_a_clean_page_and_a_dot_is_never_a_speck() {
+        let o = MarkOptions::default();
+        // A clean page: the one speckled box is still doubtful.
+        let mut rows: Vec<RowReading> = (0..10)
+            .map(|i| {
+                let b = if i == 0 {
+                    specks("b", 0.12)
+                } else {
+                    br("b", BoxState::Empty)
+                };
+                let boxes = vec![br("a", BoxState::Marked), b, br("c", BoxState::Empty)];
+                decide_row("r", boxes, PageHabit::Unknown, &o)
+            })
+            .collect();
+        assert!(apply_speck_level(&mut rows, &o).is_none());
+        assert_eq!(rows[0].reason, Some(RowReason::FaintMark));
+        // A speckled page, but one box holds a faint piece as long as a pen dot, or far more specks than the rest.
+        let mut rows = speckled_page(0.1, None);
+        rows[2].boxes[1].faint_mm = 1.0;
+        rows[3].boxes[1].raw_faint = 0.25;
+        let again = |r: &RowReading| decide_row("r", r.boxes.clone(), PageHabit::Unknown, &o);
+        rows[2] = again(&rows[2]);
+        rows[3] = again(&rows[3]);
+        apply_speck_level(&mut rows, &o);
+        assert_eq!(rows[2].status, RowStatus::NeedsReview);
+        assert_eq!(rows[3].status, RowStatus::NeedsReview);
+        assert_eq!(rows[5].status, RowStatus::Accepted);
     }
 
     #[test]
@@ -1159,19 +1312,7 @@ mod tests {
             let boxes = inks
                 .iter()
                 .zip(["a", "b", "c", "d"])
-                .map(|(m, id)| {
-                    let (state, confidence) = classify(m, &o);
-                    BoxReading {
-                        option: id.into(),
-                        state,
-                        coverage: m.coverage,
-                        faint: m.faint,
-                        mean_dark: m.mean_dark,
-                        stroke_mm: m.ink_extent_mm.max(m.faint_extent_mm),
-                        broken_mm: m.broken_mm,
-                        confidence,
-                    }
-                })
+                .map(|(m, id)| BoxReading::from_ink(id, m, &o))
                 .collect();
             decide_row("r", boxes, habit, &o)
         }

@@ -7,7 +7,9 @@ use crate::raster::warp_region;
 use crate::read::codes::{read_field, FieldOptions, FieldReading, FieldTarget, LineRecognizer};
 use crate::read::identify::{find_qr_anywhere, identify, Identification, IdentifyOptions, QrInfo};
 use crate::read::load::{LoadOptions, Page, PageRef};
-use crate::read::marks::{apply_page_habit, flag_sparse_page, read_row, MarkOptions, RowStatus};
+use crate::read::marks::{
+    apply_page_habit, apply_speck_level, flag_sparse_page, read_row, MarkOptions, RowStatus,
+};
 use crate::read::register::{
     register, register_two_markers, verify, MarkerLayout, RegisterOptions, RegisterOutcome,
     Registration,
@@ -331,6 +333,7 @@ impl Reader {
                 read_row(img, &boxes, row, &reg.levels, &self.opts.marks)
             })
             .collect();
+        apply_speck_level(&mut readings, &self.opts.marks);
         apply_page_habit(&mut readings, &self.opts.marks);
         let sparse = flag_sparse_page(&mut readings, &self.opts.marks);
         let mut answers = BTreeMap::new();
