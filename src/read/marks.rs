@@ -367,7 +367,7 @@ pub fn read_box(
     let n_samples = gx * gy;
     // A 1-bit page (or one resampled from 1-bit, as fax pages are): pure white paper, pure black print, and the box
     // almost all pure pixels. Only there are strokes cut into dots; a grey page's pencil is read as faint ink.
-    let bilevel = pure * 100 >= n_samples * 90 && levels.paper >= 253.0 && levels.ink <= 2.0;
+    let bilevel = pure * 100 >= n_samples * 90 && levels.bilevel();
     let broken_mm = if bilevel {
         broken_stroke(&faint, gx, gy, min_area, opts)
     } else {
