@@ -127,7 +127,7 @@ pub struct RegistrationOut {
     pub skew_deg: f64,
     /// Scale, px per mm.
     pub px_per_mm: f64,
-    /// `homography4`, `affine3` or `similarity2`.
+    /// `homography4`, `affine3`, `similarity2` or `table`.
     pub fit: String,
     /// Markers used.
     pub markers: Vec<String>,

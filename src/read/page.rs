@@ -11,8 +11,8 @@ use crate::read::marks::{
     apply_page_habit, apply_speck_level, flag_sparse_page, read_row, MarkOptions, RowStatus,
 };
 use crate::read::register::{
-    register, register_two_markers, verify, MarkerLayout, RegisterOptions, RegisterOutcome,
-    Registration,
+    register, register_from_table, register_two_markers, verify, MarkerLayout, RegisterOptions,
+    RegisterOutcome, Registration,
 };
 use crate::read::validate::{
     dossier_problems, match_returned, CodePattern, ReturnedMatch, ValidateOptions,
@@ -181,6 +181,12 @@ impl Reader {
             // Two corners lost (a fax's narrower frame, a fold): the printed table decides whether the two
             // markers left are ours.
             if let Some(r) = register_two_markers(img, &self.templates, &self.opts.register) {
+                return Ok(r);
+            }
+        }
+        if matches!(outcome, RegisterOutcome::MarkersMissing { .. }) {
+            // No marker left, but a ruled table: its corners, confirmed by its rules.
+            if let Some(r) = register_from_table(img, &self.templates, &self.opts.register) {
                 return Ok(r);
             }
         }

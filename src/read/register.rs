@@ -122,6 +122,8 @@ pub enum FitKind {
     Affine3,
     /// Similarity from two markers, chosen by the printed table ([`register_two_markers`]).
     Similarity2,
+    /// Homography from the corners of the ruled table, no marker left ([`register_from_table`]).
+    Table,
 }
 
 impl FitKind {
@@ -131,6 +133,7 @@ impl FitKind {
             FitKind::Homography4 => "homography4",
             FitKind::Affine3 => "affine3",
             FitKind::Similarity2 => "similarity2",
+            FitKind::Table => "table",
         }
     }
 }
@@ -498,6 +501,15 @@ pub fn register_two_markers(
             }
         }
     }
+    choose_by_table(fits, two)
+}
+
+/// The fit under which a known table is found best, unless it is too weak or a fit that disagrees with it
+/// (another rotation, layout or place) scores within the margin.
+fn choose_by_table(
+    mut fits: Vec<(f64, Registration)>,
+    two: &TwoMarkerOptions,
+) -> Option<Registration> {
     fits.sort_by(|x, y| y.0.total_cmp(&x.0));
     let (best, rest) = fits.split_first()?;
     if best.0 < two.min_layout {
@@ -515,6 +527,161 @@ pub fn register_two_markers(
                 || dist(centre(r), centre(&best.1)) > two.same_fit_mm)
     });
     (!rival).then(|| best.1.clone())
+}
+
+/// Registration from the ruled table alone, for a page that lost every marker (a landscape scan cut to a fax's
+/// width, all four corners folded or trimmed). The table is the largest ruled grid on the page (at least
+/// [`TABLE_MIN_MM`] on its short side, enclosing cells); its four outer corners, taken in each of the four
+/// quarter turns, are fitted to each known template's table, and the fit kept is chosen as for two markers
+/// ([`register_two_markers`]). [`verify`] then checks and refines it against every rule, so a wrong corner
+/// leaves the page unverified, to a person.
+pub fn register_from_table(
+    img: &GrayImage,
+    templates: &[Template],
+    opts: &RegisterOptions,
+) -> Option<Registration> {
+    let layouts = MarkerLayout::distinct(templates);
+    let short_mm = layouts
+        .iter()
+        .map(|l| l.short_mm())
+        .fold(f64::MAX, f64::min);
+    if layouts.is_empty() {
+        return None;
+    }
+    let fine = RegisterOptions {
+        work_px_per_mm: 4.0,
+        ..opts.clone()
+    };
+    let work = work_image(img, short_mm, &fine);
+    let (mask, _) = ink_mask(&work, &fine);
+    let corners = table_corners(&work, &mask)?;
+    let f = work.factor as f64;
+    let dst = corners.map(|c| [(c[0] + 0.5) * f, (c[1] + 0.5) * f]);
+    // Paper from the page, ink from its darkest print (no marker to sample).
+    let mut values: Vec<u8> = work.img.as_raw().clone();
+    values.sort_unstable();
+    let ink = values[values.len() / 200] as f32;
+    let mut bg = work.bg.clone();
+    bg.sort_by(|a, b| a.total_cmp(b));
+    let levels = Levels {
+        paper: bg.get(bg.len() / 2).copied().unwrap_or(255.0),
+        ink,
+    };
+    let mut fits = vec![];
+    for t in templates {
+        let Some(layout) = MarkerLayout::of(t) else {
+            continue;
+        };
+        let cols = &t.table.columns;
+        let x0 = cols.stt[0];
+        let x1 = cols.options.last().map_or(x0, |o| o[1]);
+        let ys = t.table_rules_y();
+        let y0 = ys.iter().copied().fold(f64::MAX, f64::min);
+        let y1 = ys.iter().copied().fold(f64::MIN, f64::max);
+        // Clockwise from top left, as the image corners are.
+        let table = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
+        for turn in 0..4 {
+            let src = std::array::from_fn(|k| table[(k + turn) % 4]);
+            let Some(h) = Homography::from_4(&src, &dst) else {
+                continue;
+            };
+            if !plausible_scale(&h, &layout, opts) {
+                continue;
+            }
+            let (rotation, skew_deg) = rotation_of(&h, &layout);
+            let reg = Registration {
+                layout: layout.clone(),
+                h,
+                h_markers: h,
+                rotation,
+                skew_deg,
+                px_per_mm: h.local_scale(layout.center()),
+                markers_found: vec![],
+                fit: FitKind::Table,
+                levels,
+                check: FitCheck::default(),
+                gaps_closed: false,
+            };
+            // Forms can share a table and differ above it: the field boxes say which form (and so where the
+            // page is) the table belongs to.
+            let score = layout_score(img, &reg, t).min(field_score(img, &reg, t));
+            fits.push((score, reg));
+        }
+    }
+    choose_by_table(fits, &opts.two_markers)
+}
+
+/// A transform that could be a scan of the page: not mirrored, a plausible scale, nearly square pixels and
+/// right angles at the page centre.
+fn plausible_scale(h: &Homography, layout: &MarkerLayout, opts: &RegisterOptions) -> bool {
+    let c = layout.center();
+    let p = h.apply(c);
+    let px = h.apply([c[0] + 1.0, c[1]]);
+    let py = h.apply([c[0], c[1] + 1.0]);
+    let ex = [px[0] - p[0], px[1] - p[1]];
+    let ey = [py[0] - p[0], py[1] - p[1]];
+    let (sx, sy) = (ex[0].hypot(ex[1]), ey[0].hypot(ey[1]));
+    let cross = ex[0] * ey[1] - ex[1] * ey[0];
+    let s = (sx * sy).sqrt();
+    cross > 0.0
+        && s >= opts.scale_range.0
+        && s <= opts.scale_range.1
+        && (sx / sy - 1.0).abs() <= 0.12
+        && ((ex[0] * ey[0] + ex[1] * ey[1]) / (sx * sy)).abs() <= 0.1
+}
+
+/// The outer corners (working px, clockwise from the image's top left) of the largest ruled table on the page.
+fn table_corners(work: &Work, mask: &GrayImage) -> Option<[Pt; 4]> {
+    use imageproc::region_labelling::{connected_components, Connectivity};
+    let labels = connected_components(mask, Connectivity::Eight, Luma([0u8]));
+    let ppm = work_px_per_mm(work);
+    let mut boxes: Vec<[u32; 4]> = vec![];
+    for (x, y, p) in labels.enumerate_pixels() {
+        let l = p.0[0] as usize;
+        if l == 0 {
+            continue;
+        }
+        if l >= boxes.len() {
+            boxes.resize(l + 1, [u32::MAX, u32::MAX, 0, 0]);
+        }
+        let b = &mut boxes[l];
+        b[0] = b[0].min(x);
+        b[1] = b[1].min(y);
+        b[2] = b[2].max(x);
+        b[3] = b[3].max(y);
+    }
+    let min_cell = (MIN_CELL_MM2 * ppm * ppm).max(4.0) as u32;
+    let (label, _) = boxes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b[0] != u32::MAX)
+        .map(|(l, b)| (l, ((b[2] - b[0] + 1).min(b[3] - b[1] + 1)) as f64 / ppm))
+        .filter(|&(l, side)| {
+            side >= TABLE_MIN_MM
+                && enclosed_cells(&labels, l as u32, boxes[l], min_cell) >= MIN_CELLS
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    // Extreme points along the diagonals: the corners of a rectangle turned by less than 45°.
+    let mut best = [(f64::MAX, [0.0; 2]); 4];
+    let b = boxes[label];
+    for y in b[1]..=b[3] {
+        for x in b[0]..=b[2] {
+            if labels.get_pixel(x, y).0[0] as usize != label {
+                continue;
+            }
+            let (fx, fy) = (x as f64, y as f64);
+            for (k, key) in [fx + fy, fy - fx, -fx - fy, fx - fy]
+                .into_iter()
+                .enumerate()
+            {
+                if key < best[k].0 {
+                    best[k] = (key, [fx, fy]);
+                }
+            }
+        }
+    }
+    // tl = min(x+y), tr = min(y-x), br = max(x+y), bl = max(y-x).
+    Some([best[0].1, best[1].1, best[2].1, best[3].1])
 }
 
 /// Ink mask of the working image and the number of pixels in its inner area (borders excluded).
@@ -836,6 +1003,7 @@ fn refit(img: &GrayImage, blobs: &[Blob], fit: Fit, layout: &MarkerLayout) -> Op
             let src = [ids[0], ids[1]].map(|i| layout.centers[i]);
             Homography::similarity_from_2(&src, &[pts[0], pts[1]])?
         }
+        FitKind::Table => return None,
     };
     Some((h, names, kind, chosen))
 }
@@ -1157,6 +1325,29 @@ pub fn layout_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
         .filter(|p| probe_line(img, &reg.h_markers, p.at, true, 1.2, 1.5, &reg.levels).is_some())
         .count();
     found as f64 / probes.len().max(1) as f64
+}
+
+/// How much of `t`'s field boxes is printed where the fit says: fraction of probes along their top and bottom
+/// edges that find a rule (1 for a form without fields).
+pub fn field_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
+    let mut probes = vec![];
+    for f in &t.fields {
+        let b = f.bbox;
+        let mut x = b[0] + 2.0;
+        while x < b[2] - 1.0 {
+            probes.push([x, b[1]]);
+            probes.push([x, b[3]]);
+            x += 6.0;
+        }
+    }
+    if probes.is_empty() {
+        return 1.0;
+    }
+    let found = probes
+        .iter()
+        .filter(|&&p| probe_line(img, &reg.h_markers, p, true, 1.2, 1.5, &reg.levels).is_some())
+        .count();
+    found as f64 / probes.len() as f64
 }
 
 /// Checks the fit against the printed table rules of `t` and refines it with an affine correction fitted to
@@ -1485,5 +1676,29 @@ mod tests {
         assert!(r.levels.bilevel(), "{:?}", r.levels);
         let score = layout_score(&dotted, &r, &t);
         assert!(score > 0.8, "{score}");
+    }
+
+    #[test]
+    fn form_without_any_marker_registers_from_its_table_and_fields() {
+        let templates = Template::builtins();
+        for id in ["gtvt", "khdt"] {
+            let t = Template::builtin(id).unwrap();
+            let mut img = page(&t, 100.0);
+            cut_markers(&mut img, 100.0, &MarkerLayout::default().centers);
+            // Fed landscape, as a fax of a turned page.
+            let img = image::imageops::rotate90(&img);
+            let out = register(&img, &[], &RegisterOptions::default());
+            assert!(
+                matches!(out, RegisterOutcome::MarkersMissing { .. }),
+                "{out:?}"
+            );
+            let mut r = register_from_table(&img, &templates, &RegisterOptions::default())
+                .expect("the table and the field boxes");
+            assert_eq!((r.fit, r.rotation), (FitKind::Table, 90));
+            // The two forms share the table's shape; the field boxes place it.
+            assert!(field_score(&img, &r, &t) > 0.9, "{id}");
+            verify(&img, &mut r, &t, &RegisterOptions::default());
+            assert!(r.check.ok, "{id}: {:?}", r.check);
+        }
     }
 }
