@@ -168,3 +168,56 @@ fn score_exists_exactly_when_all_nine_criteria_are_accepted_answers() {
         );
     }
 }
+
+/// The rows a record accepted.
+fn accepted_rows(r: &Value) -> Vec<&str> {
+    r["answers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, a)| a["status"] == "accepted")
+        .map(|(k, _)| k.as_str())
+        .collect()
+}
+
+#[test]
+fn landscape_fax_without_markers_registers_from_its_table() {
+    let r = record("fax_landscape_without_markers_should_register_from_its_table.tif");
+    assert_eq!(r["registration"]["fit"], "table", "{r}");
+    assert_eq!(r["registration"]["verified"], true);
+    assert_eq!(accepted_rows(r).len(), 10, "{r}");
+    // A code read on a page that lost its markers is a person's call.
+    let f = &r["fields"]["dossier_code"];
+    if f["source"] == "ocr" {
+        assert_eq!(f["status"], "needs_review");
+        assert!(f["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&"markers_lost".into()));
+    }
+}
+
+#[test]
+fn fax_with_two_corners_cut_registers_from_the_other_two() {
+    let r = record("fax_with_two_corners_cut_should_register_from_two_markers.tif");
+    assert_eq!(r["registration"]["fit"], "similarity2", "{r}");
+    assert_eq!(r["registration"]["verified"], true);
+    assert_eq!(accepted_rows(r).len(), 10, "{r}");
+}
+
+#[test]
+fn dotted_rules_of_a_light_threshold_verify_the_fit() {
+    let r = record("light_threshold_dotted_rules_should_be_verified.png");
+    assert_eq!(r["registration"]["verified"], true, "{r}");
+    assert_eq!(r["reasons"], serde_json::json!([]), "{r}");
+    assert!(accepted_rows(r).len() >= 9, "{r}");
+}
+
+#[test]
+fn ordered_dither_tint_leaves_lone_fills_accepted() {
+    let r = record("ordered_dither_tint_should_not_make_boxes_doubtful.tif");
+    // Every row answered by one fill alone; c2 and overall are ambiguous, c6 a fill beside a tick.
+    for row in ["c1", "c3", "c4", "c5", "c7", "c8", "c9"] {
+        assert_eq!(r["answers"][row]["status"], "accepted", "{row}: {r}");
+    }
+}
