@@ -831,8 +831,62 @@ pub fn read_with_lexicon(
 }
 
 /// Decides a field from model output: best grammar alternative, its agreement with the free reading, and the
-/// weakest character.
+/// weakest character. A line that does not read as a code but starts with a short label ending in a separator
+/// (a sticker's `HS:`, which the model, having no colon, reads as `HS.` or `49.`) is read again from where the
+/// code begins; only a clean reading of the rest is taken.
 pub fn decide_field(
+    lp: &[Vec<f32>],
+    alphabet: &[char],
+    pattern: &CodePattern,
+    opts: &FieldOptions,
+) -> FieldReading {
+    let whole = decide_line(lp, alphabet, pattern, opts);
+    if whole.status == ValueStatus::Accepted {
+        return whole;
+    }
+    let Some(t0) = after_label(lp, alphabet, pattern) else {
+        return whole;
+    };
+    let code = decide_line(&lp[t0..], alphabet, pattern, opts);
+    if code.status == ValueStatus::Accepted {
+        FieldReading {
+            raw: whole.raw,
+            ..code
+        }
+    } else {
+        whole
+    }
+}
+
+/// The frame where the code begins on a line that reads as 2–3 characters more than one of the grammar's
+/// lengths, those first characters ending in `.` or `-`: a label printed before the code. A reading with a
+/// stray leading digit is not a label (a code's own first digit may have been doubled), so it is left alone.
+fn after_label(lp: &[Vec<f32>], alphabet: &[char], pattern: &CodePattern) -> Option<usize> {
+    let mut chars: Vec<(char, usize)> = vec![];
+    let mut prev = 0usize;
+    for (t, f) in lp.iter().enumerate() {
+        let k = f
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(k, _)| k);
+        if k != 0 && k != prev {
+            if let Some(&c) = alphabet.get(k - 1) {
+                chars.push((c, t));
+            }
+        }
+        prev = k;
+    }
+    pattern.alternatives.iter().find_map(|a| {
+        let extra = chars.len().checked_sub(a.len())?;
+        let label_ok = (2..=3).contains(&extra) && matches!(chars[extra - 1].0, '.' | '-');
+        // Start in the blank frames between the label's last character and the code's first.
+        label_ok.then(|| (chars[extra - 1].1 + chars[extra].1).div_ceil(2))
+    })
+}
+
+/// [`decide_field`] on one line taken whole.
+fn decide_line(
     lp: &[Vec<f32>],
     alphabet: &[char],
     pattern: &CodePattern,
@@ -998,6 +1052,41 @@ mod tests {
         let r = decide_field(&lp, &alpha(), &dossier(), &FieldOptions::default());
         assert_eq!(r.value.as_deref(), Some("000.00.17.H48-210426-0001"));
         assert_eq!(r.status, ValueStatus::Accepted, "{r:?}");
+    }
+
+    fn read(text: &str) -> FieldReading {
+        let f = FakeRecognizer {
+            text: text.into(),
+            alphabet: alpha(),
+            p: 0.99,
+        };
+        let lp = f.log_probs(&GrayImage::new(1, 1)).unwrap();
+        decide_field(&lp, &alpha(), &dossier(), &FieldOptions::default())
+    }
+
+    #[test]
+    fn sticker_label_before_the_code_is_not_read_as_the_code() {
+        for line in [
+            "HS.000.00.17.H48-210426-0001",
+            "49.000.00.17.H48-210426-0001",
+        ] {
+            let r = read(line);
+            assert_eq!(
+                r.value.as_deref(),
+                Some("000.00.17.H48-210426-0001"),
+                "{line}"
+            );
+            assert_eq!(r.status, ValueStatus::Accepted, "{line}: {r:?}");
+            assert_eq!(r.raw.as_deref(), Some(line));
+        }
+    }
+
+    #[test]
+    fn a_leading_stray_digit_or_a_label_without_separator_is_no_label() {
+        // "1000.…" may be "100.…" with a doubled digit; "HS000.…" has no separator to end a label.
+        for line in ["1000.00.17.H48-210426-0001", "HS000.00.17.H48-210426-0001"] {
+            assert_eq!(read(line).status, ValueStatus::NeedsReview, "{line}");
+        }
     }
 
     #[test]
