@@ -32,7 +32,12 @@ fn closed_stderr_pipe_neither_panics_nor_changes_a_record() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(recs.len(), 8 + 6, "one record per page");
+    // The samples' 8 pages and one page per field report.
+    let reports = std::fs::read_to_string(root.join("tests/fixtures/field_reports/truth.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(recs.len(), 8 + reports, "one record per page");
     for r in &recs {
         assert!(
             !r["reasons"]

@@ -193,6 +193,33 @@ pub struct Registration {
     pub gaps_closed: bool,
 }
 
+impl Registration {
+    /// A fit not yet checked against the rules ([`verify`] sets `h` and `check`).
+    fn unverified(
+        layout: &MarkerLayout,
+        h: Homography,
+        markers_found: Vec<String>,
+        fit: FitKind,
+        levels: Levels,
+        gaps_closed: bool,
+    ) -> Registration {
+        let (rotation, skew_deg) = rotation_of(&h, layout);
+        Registration {
+            layout: layout.clone(),
+            h,
+            h_markers: h,
+            rotation,
+            skew_deg,
+            px_per_mm: h.local_scale(layout.center()),
+            markers_found,
+            fit,
+            levels,
+            check: FitCheck::default(),
+            gaps_closed,
+        }
+    }
+}
+
 /// The verification of a fit against the printed table rules.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FitCheck {
@@ -331,10 +358,7 @@ pub fn register(
         layouts
     };
     // The working scale assumes the smallest form fills the short side; markers are found at any scale.
-    let short_mm = layouts
-        .iter()
-        .map(|l| l.short_mm())
-        .fold(f64::MAX, f64::min);
+    let short_mm = smallest_short_side(layouts).unwrap_or(210.0);
     let work = work_image(img, short_mm, opts);
     let (mask, inner) = ink_mask(&work, opts);
     let (blobs, content, grid_mm) = find_blobs(&work, &mask);
@@ -390,6 +414,11 @@ pub fn register(
     )
 }
 
+/// The short side of the smallest form among `layouts`, mm (what the working scale assumes the image spans).
+fn smallest_short_side(layouts: &[MarkerLayout]) -> Option<f64> {
+    layouts.iter().map(|l| l.short_mm()).reduce(f64::min)
+}
+
 /// Tunables of the two-marker fallback ([`register_two_markers`]).
 #[derive(Debug, Clone)]
 pub struct TwoMarkerOptions {
@@ -426,13 +455,7 @@ pub fn register_two_markers(
 ) -> Option<Registration> {
     let two = &opts.two_markers;
     let layouts = MarkerLayout::distinct(templates);
-    let short_mm = layouts
-        .iter()
-        .map(|l| l.short_mm())
-        .fold(f64::MAX, f64::min);
-    if layouts.is_empty() {
-        return None;
-    }
+    let short_mm = smallest_short_side(&layouts)?;
     let work = work_image(img, short_mm, opts);
     let (mask, _) = ink_mask(&work, opts);
     let (mut blobs, _, _) = find_blobs(&work, &mask);
@@ -478,20 +501,7 @@ pub fn register_two_markers(
                     };
                     let (h, ids, kind, _) = fit;
                     let levels = page_levels(img, &work, &h, &ids, layout);
-                    let (rotation, skew_deg) = rotation_of(&h, layout);
-                    let reg = Registration {
-                        layout: layout.clone(),
-                        h,
-                        h_markers: h,
-                        rotation,
-                        skew_deg,
-                        px_per_mm: h.local_scale(layout.center()),
-                        markers_found: ids,
-                        fit: kind,
-                        levels,
-                        check: FitCheck::default(),
-                        gaps_closed: false,
-                    };
+                    let reg = Registration::unverified(layout, h, ids, kind, levels, false);
                     let score = forms
                         .iter()
                         .map(|t| layout_score(img, &reg, t))
@@ -541,13 +551,7 @@ pub fn register_from_table(
     opts: &RegisterOptions,
 ) -> Option<Registration> {
     let layouts = MarkerLayout::distinct(templates);
-    let short_mm = layouts
-        .iter()
-        .map(|l| l.short_mm())
-        .fold(f64::MAX, f64::min);
-    if layouts.is_empty() {
-        return None;
-    }
+    let short_mm = smallest_short_side(&layouts)?;
     let fine = RegisterOptions {
         work_px_per_mm: 4.0,
         ..opts.clone()
@@ -585,23 +589,10 @@ pub fn register_from_table(
             let Some(h) = Homography::from_4(&src, &dst) else {
                 continue;
             };
-            if !plausible_scale(&h, &layout, opts) {
+            if scan_shape_cost(&h, &layout, opts).is_none() {
                 continue;
             }
-            let (rotation, skew_deg) = rotation_of(&h, &layout);
-            let reg = Registration {
-                layout: layout.clone(),
-                h,
-                h_markers: h,
-                rotation,
-                skew_deg,
-                px_per_mm: h.local_scale(layout.center()),
-                markers_found: vec![],
-                fit: FitKind::Table,
-                levels,
-                check: FitCheck::default(),
-                gaps_closed: false,
-            };
+            let reg = Registration::unverified(&layout, h, vec![], FitKind::Table, levels, false);
             // Forms can share a table and differ above it: the field boxes say which form (and so where the
             // page is) the table belongs to.
             let score = layout_score(img, &reg, t).min(field_score(img, &reg, t));
@@ -611,9 +602,10 @@ pub fn register_from_table(
     choose_by_table(fits, &opts.two_markers)
 }
 
-/// A transform that could be a scan of the page: not mirrored, a plausible scale, nearly square pixels and
-/// right angles at the page centre.
-fn plausible_scale(h: &Homography, layout: &MarkerLayout, opts: &RegisterOptions) -> bool {
+/// How far a transform is from a plausible scan of the page at its centre: `None` when mirrored, at an
+/// implausible scale, or with pixels far from square or axes far from right angles; otherwise the cost of its
+/// anisotropy and shear (0 for a similarity).
+fn scan_shape_cost(h: &Homography, layout: &MarkerLayout, opts: &RegisterOptions) -> Option<f64> {
     let c = layout.center();
     let p = h.apply(c);
     let px = h.apply([c[0] + 1.0, c[1]]);
@@ -621,13 +613,18 @@ fn plausible_scale(h: &Homography, layout: &MarkerLayout, opts: &RegisterOptions
     let ex = [px[0] - p[0], px[1] - p[1]];
     let ey = [py[0] - p[0], py[1] - p[1]];
     let (sx, sy) = (ex[0].hypot(ex[1]), ey[0].hypot(ey[1]));
-    let cross = ex[0] * ey[1] - ex[1] * ey[0];
+    if ex[0] * ey[1] - ex[1] * ey[0] <= 0.0 {
+        return None; // mirrored
+    }
     let s = (sx * sy).sqrt();
-    cross > 0.0
-        && s >= opts.scale_range.0
-        && s <= opts.scale_range.1
-        && (sx / sy - 1.0).abs() <= 0.12
-        && ((ex[0] * ey[0] + ex[1] * ey[1]) / (sx * sy)).abs() <= 0.1
+    if s < opts.scale_range.0 || s > opts.scale_range.1 || (sx / sy - 1.0).abs() > 0.12 {
+        return None;
+    }
+    let cosang = (ex[0] * ey[0] + ex[1] * ey[1]) / (sx * sy);
+    if cosang.abs() > 0.1 {
+        return None;
+    }
+    Some((sx / sy - 1.0).abs() * 5.0 + cosang.abs() * 5.0)
 }
 
 /// The outer corners (working px, clockwise from the image's top left) of the largest ruled table on the page.
@@ -726,21 +723,14 @@ fn registration_from(
     match fitted {
         Some(((hm, ids, fit, _), layout)) => {
             let levels = page_levels(img, work, &hm, &ids, layout);
-            let (rotation, skew_deg) = rotation_of(&hm, layout);
-            let px_per_mm = hm.local_scale(layout.center());
-            RegisterOutcome::Registered(Box::new(Registration {
-                layout: layout.clone(),
-                h: hm,
-                h_markers: hm,
-                rotation,
-                skew_deg,
-                px_per_mm,
-                markers_found: ids,
+            RegisterOutcome::Registered(Box::new(Registration::unverified(
+                layout,
+                hm,
+                ids,
                 fit,
                 levels,
-                check: FitCheck::default(),
                 gaps_closed,
-            }))
+            )))
         }
         None if grid_mm >= TABLE_MIN_MM => RegisterOutcome::MarkersMissing {
             reason: format!(
@@ -1018,27 +1008,7 @@ fn plausibility(
     layout: &MarkerLayout,
     opts: &RegisterOptions,
 ) -> Option<f64> {
-    let c = layout.center();
-    let p = h.apply(c);
-    let px = h.apply([c[0] + 1.0, c[1]]);
-    let py = h.apply([c[0], c[1] + 1.0]);
-    let ex = [px[0] - p[0], px[1] - p[1]];
-    let ey = [py[0] - p[0], py[1] - p[1]];
-    let sx = (ex[0] * ex[0] + ex[1] * ex[1]).sqrt();
-    let sy = (ey[0] * ey[0] + ey[1] * ey[1]).sqrt();
-    let cross = ex[0] * ey[1] - ex[1] * ey[0];
-    if cross <= 0.0 {
-        return None; // mirrored
-    }
-    let s = (sx * sy).sqrt();
-    if s < opts.scale_range.0 || s > opts.scale_range.1 || (sx / sy - 1.0).abs() > 0.12 {
-        return None;
-    }
-    let cosang = (ex[0] * ey[0] + ex[1] * ey[1]) / (sx * sy);
-    if cosang.abs() > 0.1 {
-        return None;
-    }
-    let mut cost = (sx / sy - 1.0).abs() * 5.0 + cosang.abs() * 5.0;
+    let mut cost = scan_shape_cost(h, layout, opts)?;
     let mut round_br = None;
     let mut round_sq: f64 = 0.0;
     for (b, &id) in blobs.iter().zip(ids) {
@@ -1459,6 +1429,17 @@ mod tests {
     use super::*;
     use crate::forms::render::{render_form, Canvas, Fonts, Prefill};
 
+    /// A page of 30 lines of receipt text at `dpi`, the first at `at` (mm), `step` mm apart.
+    fn text_page(dpi: f64, at: Pt, step: f64) -> GrayImage {
+        let mut c = Canvas::new(210.0, 297.0, dpi);
+        let f = Fonts::new();
+        for i in 0..30 {
+            let y = at[1] + i as f64 * step;
+            c.text(&f.regular, "Giấy tiếp nhận hồ sơ", at[0], y, 12.0, [0; 3]);
+        }
+        image::DynamicImage::ImageRgb8(c.img).to_luma8()
+    }
+
     fn page(t: &Template, dpi: f64) -> GrayImage {
         let mut c = Canvas::new(210.0, 297.0, dpi);
         render_form(&mut c, t, &Prefill::default(), &Fonts::new()).unwrap();
@@ -1597,19 +1578,7 @@ mod tests {
 
     #[test]
     fn two_marker_fallback_finds_nothing_on_a_page_without_our_table() {
-        let mut c = Canvas::new(210.0, 297.0, 100.0);
-        let f = Fonts::new();
-        for i in 0..30 {
-            c.text(
-                &f.regular,
-                "Giấy tiếp nhận hồ sơ",
-                20.0,
-                30.0 + i as f64 * 8.0,
-                12.0,
-                [0; 3],
-            );
-        }
-        let mut img = image::DynamicImage::ImageRgb8(c.img).to_luma8();
+        let mut img = text_page(100.0, [20.0, 30.0], 8.0);
         // Two solid squares where our markers would be: marker-like, but no table behind them.
         let s = 100.0 / 25.4;
         for cc in [[14.0f64, 14.0], [14.0, 283.0]] {
@@ -1625,19 +1594,7 @@ mod tests {
 
     #[test]
     fn scanner_frame_around_a_text_page_is_no_ruled_table() {
-        let mut c = Canvas::new(210.0, 297.0, 60.0);
-        let f = Fonts::new();
-        for i in 0..30 {
-            c.text(
-                &f.regular,
-                "Giấy tiếp nhận hồ sơ",
-                30.0,
-                40.0 + i as f64 * 7.0,
-                12.0,
-                [0; 3],
-            );
-        }
-        let mut img = image::DynamicImage::ImageRgb8(c.img).to_luma8();
+        let mut img = text_page(60.0, [30.0, 40.0], 7.0);
         let (w, h) = img.dimensions();
         // The scanner's dark lid along the top and left edges: large and sparse like a table cut by the edge,
         // but without a single cell.
