@@ -33,6 +33,9 @@
     off_grammar: "sai định dạng",
     grammar_disagreement: "đọc không nhất quán",
     low_char_confidence: "ký tự khó đọc",
+    broken_strokes: "nét chữ bị đứt khi quét đen trắng",
+    markers_lost: "trang mất dấu định vị: mã cần người đọc",
+    faint_field: "ô mã có vết mờ",
   };
   const reasonText = (r) =>
     r.split(", ").map((x) => REASONS[x] ? REASONS[x] + " (" + x + ")" : x).join("; ");
