@@ -96,6 +96,27 @@ impl Homography {
         (jx[0] * jy[1] - jx[1] * jy[0]).abs().sqrt()
     }
 
+    /// The smallest local scale (px per mm) at a point, over all directions: the smaller singular value of the
+    /// Jacobian. A page scanned coarser one way than the other is as fine as its coarser axis.
+    pub fn min_local_scale(&self, p: Pt) -> f64 {
+        let e = 0.5;
+        let a = self.apply([p[0] - e, p[1]]);
+        let b = self.apply([p[0] + e, p[1]]);
+        let c = self.apply([p[0], p[1] - e]);
+        let d = self.apply([p[0], p[1] + e]);
+        let (j00, j10) = ((b[0] - a[0]) / (2.0 * e), (b[1] - a[1]) / (2.0 * e));
+        let (j01, j11) = ((d[0] - c[0]) / (2.0 * e), (d[1] - c[1]) / (2.0 * e));
+        // Singular values of [[j00, j01], [j10, j11]] from the eigenvalues of JᵀJ.
+        let (p2, q2, r) = (
+            j00 * j00 + j10 * j10,
+            j01 * j01 + j11 * j11,
+            j00 * j01 + j10 * j11,
+        );
+        let mean = 0.5 * (p2 + q2);
+        let spread = (0.25 * (p2 - q2) * (p2 - q2) + r * r).sqrt();
+        (mean - spread).max(0.0).sqrt()
+    }
+
     /// Exact homography from four point pairs (`src[i] → dst[i]`), by solving the 8×8 DLT system.
     pub fn from_4(src: &[Pt; 4], dst: &[Pt; 4]) -> Option<Homography> {
         let mut a = [[0.0f64; 9]; 8];
@@ -234,6 +255,15 @@ pub fn dist(a: Pt, b: Pt) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn min_local_scale_is_the_coarser_axis() {
+        // 8 px/mm across, 3.9 px/mm down, then turned by 30°: the coarser axis is what a code is read at.
+        let stretch = Homography([[8.0, 0.0, 0.0], [0.0, 3.9, 0.0], [0.0, 0.0, 1.0]]);
+        let h = stretch.then_after(&Homography::rotate_deg(30.0));
+        assert!((h.min_local_scale([50.0, 80.0]) - 3.9).abs() < 1e-6);
+        assert!((Homography::scale(7.5).min_local_scale([10.0, 10.0]) - 7.5).abs() < 1e-9);
+    }
 
     #[test]
     fn four_point_fit_reproduces_a_known_homography() {

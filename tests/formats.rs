@@ -165,3 +165,44 @@ fn broken_file_is_named_and_the_batch_goes_on() {
     assert_eq!(good["template"], "gtvt");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn fax_resolution_codes_go_to_a_person() {
+    use tiff::encoder::{colortype, Rational, TiffEncoder};
+    let dir = tmp("fax");
+    let path = dir.join("fax_204x98_codes_should_need_review.tif");
+    let mut enc = TiffEncoder::new(std::fs::File::create(&path).unwrap()).unwrap();
+    for s in ["samples/synth_00002.jpg", "samples/synth_00003.jpg"] {
+        // A fax's "normal" mode: every other row, written as 204 × 98 dpi.
+        let g = image::open(root().join(s)).unwrap().to_luma8();
+        let half = image::imageops::resize(
+            &g,
+            g.width(),
+            g.height() * 98 / 204,
+            image::imageops::FilterType::Triangle,
+        );
+        let mut img = enc
+            .new_image::<colortype::Gray8>(half.width(), half.height())
+            .unwrap();
+        img.x_resolution(Rational { n: 204, d: 1 });
+        img.y_resolution(Rational { n: 98, d: 1 });
+        img.write_data(half.as_raw()).unwrap();
+    }
+    drop(enc);
+    let (_, recs, _) = scan(&[&path], &dir.join("o"));
+    assert_eq!(pages_and_templates(&recs), vec![(1, "khdt"), (2, "gtvt")]);
+    let mut ocr_fields = 0;
+    for r in &recs {
+        for (id, f) in r["fields"].as_object().unwrap() {
+            if f["source"] != "ocr" {
+                continue;
+            }
+            ocr_fields += 1;
+            assert_eq!(f["status"], "needs_review", "{id}: {f}");
+            let reasons = f["reasons"].as_array().unwrap();
+            assert!(reasons.iter().any(|x| x == "low_resolution"), "{id}: {f}");
+        }
+    }
+    assert!(ocr_fields > 0, "no code was read by the OCR on these pages");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -404,6 +404,10 @@ pub struct FieldOptions {
     pub faint_level: f32,
     /// Faint ink, in mm², that a field may hold and still be empty (dust and scanner specks are smaller).
     pub faint_area_mm2: f64,
+    /// Scan resolution, px per mm along the field's coarser axis as scanned, under which a code the OCR read goes
+    /// to a person (`low_resolution`). 4.7 px/mm is 120 dpi: office scans are 150 dpi or finer, a fax's
+    /// "normal" rows are 98 dpi, and on a held-out fax page the model read a 7 as a 1 at 0.999.
+    pub min_px_per_mm: f64,
 }
 
 impl Default for FieldOptions {
@@ -419,6 +423,7 @@ impl Default for FieldOptions {
             lexicon_max_distance: 4,
             faint_level: 0.15,
             faint_area_mm2: 1.0,
+            min_px_per_mm: 4.7,
         }
     }
 }

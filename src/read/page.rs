@@ -449,6 +449,15 @@ impl Reader {
             {
                 fr.reasons.push("markers_lost".into());
             }
+            // The model's confidence means nothing on detail the scanner never sampled: at a fax's 98-dpi rows a
+            // 7 and a 1 differ by a pixel or two.
+            let centre = [0.5 * (f.bbox[0] + f.bbox[2]), 0.5 * (f.bbox[1] + f.bbox[3])];
+            if reg.h.min_local_scale(centre) / page.stretch < self.opts.fields.min_px_per_mm
+                && source == Some("ocr")
+                && fr.status != ValueStatus::Missing
+            {
+                fr.reasons.push("low_resolution".into());
+            }
             if let Some(why) = form.distrust.filter(|_| fr.status != ValueStatus::Missing) {
                 fr.reasons.push(why.into());
             }

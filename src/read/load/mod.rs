@@ -193,6 +193,10 @@ pub struct Page {
     pub color: bool,
     /// When decoding of this page began: the start of its time budget.
     pub started: Instant,
+    /// How many of this image's pixels one source pixel spans along the source's coarser axis: 1 for square
+    /// pixels, about 2.1 for a fax's 98-dpi rows resampled to its 204-dpi columns. The image looks finer than
+    /// what was scanned by this much, which matters to anything read from fine detail (the codes).
+    pub stretch: f64,
 }
 
 /// File kinds we read.
@@ -487,7 +491,9 @@ impl PageSource {
         let started = Instant::now();
         let max_pixels = self.opts.max_pixels;
         let img = match &mut self.parsed {
-            Parsed::Raster(bytes) if page == 1 => decode_raster(bytes, max_pixels),
+            Parsed::Raster(bytes) if page == 1 => {
+                decode_raster(bytes, max_pixels).map(|i| (i, 1.0))
+            }
             Parsed::Raster(_) => Err(Fail::Decode("no such page".into())),
             Parsed::Tiff(d) => tiff_page::decode_tiff_page(d, page, max_pixels),
             Parsed::Pdf { doc, pages } => {
@@ -515,6 +521,7 @@ impl PageSource {
                 page,
             },
         })?;
+        let (img, stretch) = img;
         let (mut image, color) = to_gray(img);
         if self.opts.descreen {
             if let Some(g) = descreen(&image) {
@@ -529,6 +536,7 @@ impl PageSource {
             image,
             color,
             started,
+            stretch,
         })
     }
 }

@@ -170,7 +170,7 @@ pub(super) fn decode_pdf_page(
     doc: &Document,
     pid: ObjectId,
     max_pixels: u64,
-) -> Result<DynamicImage, Fail> {
+) -> Result<(DynamicImage, f64), Fail> {
     // Resources are inherited through /Parent: bound the chain before anything follows it.
     let mut node = pid;
     for depth in 0.. {
@@ -193,22 +193,23 @@ pub(super) fn decode_pdf_page(
     let rotate = inherited(doc, pid, b"Rotate")
         .and_then(num)
         .map_or(0, |r| (r as i64).rem_euclid(360) / 90 * 90);
-    let img = if draws.is_empty() {
+    let (img, stretch) = if draws.is_empty() {
         // No drawing found (an unreadable content stream): the page's largest image, upright.
         let s = largest_image(doc, resources).ok_or(Fail::NoImage)?;
-        decode_image(doc, s, max_pixels)?.into_image()
+        (decode_image(doc, s, max_pixels)?.into_image(), 1.0)
     } else {
         let page_box = inherited(doc, pid, b"CropBox")
             .and_then(|o| rect(doc, o))
             .or_else(|| inherited(doc, pid, b"MediaBox").and_then(|o| rect(doc, o)));
         composite(doc, &draws, page_box, max_pixels)?
     };
-    Ok(match rotate {
+    let img = match rotate {
         90 => img.rotate90(),
         180 => img.rotate180(),
         270 => img.rotate270(),
         _ => img,
-    })
+    };
+    Ok((img, stretch))
 }
 
 fn largest_image<'a>(doc: &'a Document, resources: Option<&'a Dictionary>) -> Option<&'a Stream> {
@@ -233,13 +234,14 @@ fn largest_image<'a>(doc: &'a Document, resources: Option<&'a Dictionary>) -> Op
 }
 
 /// Paints the draws onto a white raster of the crop box (or of the images' extent) at the finest image's
-/// resolution, by nearest sample: an image placed 1:1 comes out pixel for pixel.
+/// resolution, by nearest sample: an image placed 1:1 comes out pixel for pixel. Returns the raster and the
+/// stretch of the largest image along its coarser axis (see [`super::Page::stretch`]).
 fn composite(
     doc: &Document,
     draws: &[Draw<'_>],
     page_box: Option<[f64; 4]>,
     max_pixels: u64,
-) -> Result<DynamicImage, Fail> {
+) -> Result<(DynamicImage, f64), Fail> {
     let mut res: f64 = 0.0;
     let mut extent = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
     for d in draws {
@@ -286,6 +288,24 @@ fn composite(
         return Err(Fail::TooLarge(cw as u64, ch as u64));
     }
     let (cw, ch) = (cw as u32, ch as u32);
+    // A fax image placed on its page at 204 × 98 dpi is painted at 204 dpi both ways: its rows are stretched.
+    let stretch = draws
+        .iter()
+        .max_by(|a, b| {
+            let (aw, ah) = a.size();
+            let (bw, bh) = b.size();
+            (aw * ah).total_cmp(&(bw * bh))
+        })
+        .map_or(1.0, |d| {
+            let (w, h) = d.size();
+            let m = &d.ctm;
+            let coarse = (w / m[0].hypot(m[1])).min(h / m[2].hypot(m[3]));
+            if coarse.is_finite() && coarse > 0.0 {
+                (res / coarse).max(1.0)
+            } else {
+                1.0
+            }
+        });
     // The usual scanner page: one upright image that fills the box exactly. It is returned as decoded.
     if let [d] = draws {
         let (w, h) = d.size();
@@ -299,7 +319,10 @@ fn composite(
             && (m[4] - b[0]).abs() * res < 0.5
             && (m[5] - b[1]).abs() * res < 0.5;
         if fills {
-            return Ok(decode_image(doc, d.stream, max_pixels)?.into_image());
+            return Ok((
+                decode_image(doc, d.stream, max_pixels)?.into_image(),
+                stretch,
+            ));
         }
     }
     let mut canvas = GrayImage::from_pixel(cw, ch, [255u8].into());
@@ -335,7 +358,7 @@ fn composite(
             }
         }
     }
-    Ok(DynamicImage::ImageLuma8(canvas))
+    Ok((DynamicImage::ImageLuma8(canvas), stretch))
 }
 
 /// A decoded image XObject: grey or colour pixels, or a stencil mask (true = paint).

@@ -70,11 +70,13 @@ fn chunks(d: &mut TiffDecoder) -> Vec<(usize, usize)> {
 }
 
 /// Decodes page `page` (from 1) of a parsed TIFF.
+/// Decodes page `page` (from 1) with square pixels, and the stretch that squaring applied (see
+/// [`super::Page::stretch`]).
 pub(super) fn decode_tiff_page(
     d: &mut TiffDecoder,
     page: u32,
     max_pixels: u64,
-) -> Result<DynamicImage, Fail> {
+) -> Result<(DynamicImage, f64), Fail> {
     let index = (page as usize)
         .checked_sub(1)
         .ok_or_else(|| Fail::Decode("no such page".into()))?;
@@ -276,8 +278,8 @@ fn decode_plain(
 
 /// Pixels that are not square (fax "normal" resolution, 204 × 98 dpi) are resampled to the finer of the two
 /// resolutions, so every later stage sees the page's true shape. Only a clear aspect difference counts: a page
-/// whose tags disagree by a rounding error is left alone.
-fn square_pixels(d: &mut TiffDecoder, img: DynamicImage) -> DynamicImage {
+/// whose tags disagree by a rounding error is left alone. Returns the image and the stretch applied (1 when none).
+fn square_pixels(d: &mut TiffDecoder, img: DynamicImage) -> (DynamicImage, f64) {
     let res = |d: &mut TiffDecoder, t: Tag| match d.find_tag(t).ok().flatten() {
         Some(tiff::decoder::ifd::Value::Rational(n, m)) if m > 0 => Some(n as f64 / m as f64),
         Some(v) => v.into_f64().ok(),
@@ -286,11 +288,11 @@ fn square_pixels(d: &mut TiffDecoder, img: DynamicImage) -> DynamicImage {
     let xr = res(d, Tag::XResolution);
     let yr = res(d, Tag::YResolution);
     let (Some(xr), Some(yr)) = (xr, yr) else {
-        return img;
+        return (img, 1.0);
     };
     if !(xr > 0.0 && yr > 0.0) || (xr / yr - 1.0).abs() < 0.05 || !(0.2..=5.0).contains(&(xr / yr))
     {
-        return img;
+        return (img, 1.0);
     }
     let (w, h) = (img.width(), img.height());
     let (nw, nh) = if xr > yr {
@@ -298,5 +300,9 @@ fn square_pixels(d: &mut TiffDecoder, img: DynamicImage) -> DynamicImage {
     } else {
         ((w as f64 * yr / xr).round() as u32, h)
     };
-    img.resize_exact(nw, nh, image::imageops::FilterType::Triangle)
+    let stretch = xr.max(yr) / xr.min(yr);
+    (
+        img.resize_exact(nw, nh, image::imageops::FilterType::Triangle),
+        stretch,
+    )
 }
