@@ -694,12 +694,19 @@ pub fn read_field(
             )
         }
     };
-    let mut fr = decide_field(&lp, rec.alphabet(), pattern, opts);
+    let (mut fr, t0) = decide_field_from(&lp, rec.alphabet(), pattern, opts);
     if !lexicon.is_empty() {
+        // Past a sticker's printed label, the listed codes are scored on the frames of the code alone.
+        let lp = &lp[t0..];
+        let code_raw = (t0 > 0).then(|| greedy(lp, rec.alphabet()).0);
         let off: Vec<&str> = fr
             .value
             .iter()
-            .chain(fr.raw.iter())
+            .chain(if t0 > 0 {
+                code_raw.iter()
+            } else {
+                fr.raw.iter()
+            })
             .map(|s| s.as_str())
             .collect();
         // Only listed codes near the grammar's reading are scored: one farther off is far less likely than
@@ -715,7 +722,7 @@ pub fn read_field(
                 .cloned()
                 .collect()
         });
-        if let Some(l) = read_with_lexicon(&lp, rec.alphabet(), &near, &off) {
+        if let Some(l) = read_with_lexicon(lp, rec.alphabet(), &near, &off) {
             // A listed code is the reading only when it clearly beats the next listed code (neighbours one
             // digit apart are normal) and every reading outside the list.
             if l.margin_listed >= opts.lexicon_margin && l.margin_off_list >= opts.lexicon_margin {
@@ -845,21 +852,34 @@ pub fn decide_field(
     pattern: &CodePattern,
     opts: &FieldOptions,
 ) -> FieldReading {
+    decide_field_from(lp, alphabet, pattern, opts).0
+}
+
+/// [`decide_field`], with the frame where the accepted code begins (0, or the frame after a label).
+pub fn decide_field_from(
+    lp: &[Vec<f32>],
+    alphabet: &[char],
+    pattern: &CodePattern,
+    opts: &FieldOptions,
+) -> (FieldReading, usize) {
     let whole = decide_line(lp, alphabet, pattern, opts);
     if whole.status == ValueStatus::Accepted {
-        return whole;
+        return (whole, 0);
     }
     let Some(t0) = after_label(lp, alphabet, pattern) else {
-        return whole;
+        return (whole, 0);
     };
     let code = decide_line(&lp[t0..], alphabet, pattern, opts);
     if code.status == ValueStatus::Accepted {
-        FieldReading {
-            raw: whole.raw,
-            ..code
-        }
+        (
+            FieldReading {
+                raw: whole.raw,
+                ..code
+            },
+            t0,
+        )
     } else {
-        whole
+        (whole, 0)
     }
 }
 
@@ -1084,6 +1104,41 @@ mod tests {
             assert_eq!(r.status, ValueStatus::Accepted, "{line}: {r:?}");
             assert_eq!(r.raw.as_deref(), Some(line));
         }
+    }
+
+    #[test]
+    fn a_listed_code_after_a_sticker_label_is_read_against_the_list() {
+        let levels = Levels {
+            paper: 245.0,
+            ink: 20.0,
+        };
+        let code = "000.00.17.H48-210426-0001";
+        let rec = FakeRecognizer {
+            text: format!("HS.{code}"),
+            alphabet: alpha(),
+            p: 0.99,
+        };
+        // Same-day neighbours one digit apart, as a real returned list has them.
+        let lexicon: Vec<String> = ["0000", "0001", "0002"]
+            .iter()
+            .map(|n| format!("000.00.17.H48-210426-{n}"))
+            .collect();
+        let pattern = dossier();
+        let target = FieldTarget {
+            bbox: [0.0, 0.0, 60.0, 12.0],
+            pattern: &pattern,
+            lexicon: &lexicon,
+        };
+        let (r, _) = read_field(
+            &leaning_line(0.0),
+            &Homography::scale(10.0),
+            &target,
+            &levels,
+            Some(&rec),
+            &FieldOptions::default(),
+        );
+        assert_eq!(r.value.as_deref(), Some(code));
+        assert_eq!(r.status, ValueStatus::Accepted, "{r:?}");
     }
 
     #[test]
