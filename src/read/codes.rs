@@ -884,8 +884,9 @@ pub fn decide_field_from(
 }
 
 /// The frame where the code begins on a line that reads as 2–3 characters more than one of the grammar's
-/// lengths, those first characters ending in `.` or `-`: a label printed before the code. A reading with a
-/// stray leading digit is not a label (a code's own first digit may have been doubled), so it is left alone.
+/// lengths: a label printed before the code (`HS:` has no colon in the alphabet, so it reads as `HS.`, `49.` or
+/// `45`). Before a code of bare digits the label must end in `.` or `-`. A reading with a single stray leading
+/// digit is not a label (a code's own first digit may have been doubled), so it is left alone.
 fn after_label(lp: &[Vec<f32>], alphabet: &[char], pattern: &CodePattern) -> Option<usize> {
     let mut chars: Vec<(char, usize)> = vec![];
     let mut prev = 0usize;
@@ -904,7 +905,12 @@ fn after_label(lp: &[Vec<f32>], alphabet: &[char], pattern: &CodePattern) -> Opt
     }
     pattern.alternatives.iter().find_map(|a| {
         let extra = chars.len().checked_sub(a.len())?;
-        let label_ok = (2..=3).contains(&extra) && matches!(chars[extra - 1].0, '.' | '-');
+        // A code with literal separators (`ddd.dd.dd.…`) only reads cleanly from the right frame, so extra
+        // characters anywhere but before it fail the grammar. A code of bare digits has no such check: a label
+        // before it must end in a separator, or two stray digits after it could be taken for one.
+        let structured = a.iter().any(|c| c.0.len() == 1 && !c.0[0].is_ascii_digit());
+        let label_ok =
+            (2..=3).contains(&extra) && (structured || matches!(chars[extra - 1].0, '.' | '-'));
         // Start in the blank frames between the label's last character and the code's first.
         label_ok.then(|| (chars[extra - 1].1 + chars[extra].1).div_ceil(2))
     })
@@ -1142,11 +1148,26 @@ mod tests {
     }
 
     #[test]
-    fn a_leading_stray_digit_or_a_label_without_separator_is_no_label() {
-        // "1000.…" may be "100.…" with a doubled digit; "HS000.…" has no separator to end a label.
-        for line in ["1000.00.17.H48-210426-0001", "HS000.00.17.H48-210426-0001"] {
-            assert_eq!(read(line).status, ValueStatus::NeedsReview, "{line}");
-        }
+    fn a_stray_digit_is_no_label_and_a_label_before_bare_digits_needs_a_separator() {
+        // "1000.…" may be "100.…" with a doubled digit.
+        assert_eq!(
+            read("1000.00.17.H48-210426-0001").status,
+            ValueStatus::NeedsReview
+        );
+        // A label that lost its colon still stands before a code whose separators fix where it begins.
+        let r = read("45000.00.17.H48-210426-0001");
+        assert_eq!(r.value.as_deref(), Some("000.00.17.H48-210426-0001"));
+        assert_eq!(r.status, ValueStatus::Accepted, "{r:?}");
+        // Twelve digits for a ten-digit code: the two extra may be at either end, so nothing is accepted.
+        let f = FakeRecognizer {
+            text: "494301665392".into(),
+            alphabet: alpha(),
+            p: 0.99,
+        };
+        let lp = f.log_probs(&GrayImage::new(1, 1)).unwrap();
+        let enterprise = CodePattern::from_regex(r"^\d{10}(-\d{3})?$").unwrap();
+        let r = decide_field(&lp, &alpha(), &enterprise, &FieldOptions::default());
+        assert_eq!(r.status, ValueStatus::NeedsReview, "{r:?}");
     }
 
     #[test]
