@@ -13,15 +13,15 @@ import torch
 
 torch.set_num_threads(1)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen import ALPHABET, INPUT_H, PAD_MULTIPLE, DOWNSAMPLE, HELDOUT_PREFIXES  # noqa: E402
+from gen import ALPHABET, INPUT_H, PAD_MULTIPLE, DOWNSAMPLE, HELDOUT_PREFIXES, HAND_FONT_HELDOUT  # noqa: E402
 from model import CRNN, NUM_CLASSES  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def export(ckpt, out, opset=17):
+def export(ckpt, out, opset=17, version="1.1.0"):
     state = torch.load(ckpt, map_location="cpu")
-    model = CRNN()
+    model = CRNN(bn=state.get("bn", True))
     model.load_state_dict(state["model"])
     model.eval()
     x = torch.rand(1, 1, INPUT_H, 300) - 0.5
@@ -57,7 +57,7 @@ def export(ckpt, out, opset=17):
     nparams = sum(p.numel() for p in model.parameters())
     meta = {
         "name": "phieu-codes",
-        "version": "1.0.0",
+        "version": version,
         "alphabet": ALPHABET,
         "blank_index": 0,
         "class_of_char": "class i+1 = alphabet[i]",
@@ -80,6 +80,8 @@ def export(ckpt, out, opset=17):
         "train_minutes": round(float(state.get("minutes", 0)), 1),
         "heldout_font_families": ["Noto Sans/Serif/Mono/Sans Mono", "Open Sans", "Caladea"],
         "heldout_font_file_prefixes": list(HELDOUT_PREFIXES),
+        "heldout_hand_font_files": list(HAND_FONT_HELDOUT),
+        "finetuned_from": "phieu-codes 1.0.0 (git d101a22)" if not state.get("bn", True) else None,
     }
     jp = os.path.join(os.path.dirname(os.path.abspath(out)), "codes.json")
     with open(jp, "w") as f:
@@ -93,8 +95,9 @@ def main():
     ap.add_argument("--ckpt", default=os.path.join(HERE, "data", "ckpt", "final.pt"))
     ap.add_argument("--out", default=os.path.join(HERE, "..", "codes.onnx"))
     ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--version", default="1.1.0")
     a = ap.parse_args()
-    export(a.ckpt, a.out, a.opset)
+    export(a.ckpt, a.out, a.opset, a.version)
 
 
 if __name__ == "__main__":

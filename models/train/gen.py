@@ -40,6 +40,19 @@ TRAIN_PREFIXES = (
     "URWGothic", "Roboto-", "RobotoCondensed-", "Lato-", "Cantarell", "CourierPrime",
     "LinLibertine", "LinBiolinum", "Hack-", "Inconsolata", "JetBrainsMono-",
 )
+# Handwriting-like fonts (Debian). The examples' renderer writes codes by hand in dkg and Comic Neue, so
+# those two families are held out: they measure how the recogniser does on a hand it never saw.
+HAND_FONT_TRAIN = (
+    "Breip.ttf", "femkeklaver.ttf", "Humor-Sans.ttf",
+    "KleeOne-Regular.ttf", "KleeOne-SemiBold.ttf", "Kristi.ttf", "Rufscript010.ttf", "setofont.ttf",
+    "Delphine.ttf", "SteveHand.ttf", "TomsonTalks.ttf", "BecauseWeBuild-Regular.otf",
+    "BecauseWeConnect-Regular.otf", "BecauseWeCreate-Regular.otf", "BecauseWeLearn-Regular.otf",
+    "BecauseWeMentor-Regular.otf", "BecauseWeOrganize-Regular.otf", "DancingScript-Regular.otf",
+    "DancingScript-Bold.otf",
+)
+HAND_FONT_HELDOUT = ("dkg.ttf", "dkgIt.ttf", "dkgBd.ttf", "dkgBI.ttf", "ComicNeue-Regular.otf",
+                     "ComicNeue-Italic.otf", "ComicNeue-Bold.otf", "ComicNeue-BoldItalic.otf",
+                     "ComicNeue-Light.otf", "ComicNeue-LightItalic.otf")
 EXCLUDE_SUBSTR = ("Hairline", "Thin", "ExtraLight", "Math", "Mono-ExtraLight",
                   "LinLibertine_DR", "LinBiolinum_K", "NL")
 
@@ -58,6 +71,21 @@ def list_fonts(split):
         if b.startswith(pref):
             if split != "heldout" and b.startswith(HELDOUT_PREFIXES):
                 continue
+            seen.add(b)
+            out.append(f)
+    return out
+
+
+def list_hand_fonts(split):
+    names = HAND_FONT_HELDOUT if split == "heldout" else HAND_FONT_TRAIN
+    files = []
+    for d in FONT_DIRS:
+        for ext in ("ttf", "otf"):
+            files += glob.glob(os.path.join(d, "**", "*." + ext), recursive=True)
+    seen, out = set(), []
+    for f in sorted(files):
+        b = os.path.basename(f)
+        if b in names and b not in seen:
             seen.add(b)
             out.append(f)
     return out
@@ -350,9 +378,69 @@ def render_print(rng, text, fonts):
         for c in text:
             dr.text((x, pad), c, font=font, fill=255)
             x += font.getlength(c) + tracking
-    if rng.random() < 0.1:
+    r = rng.random()
+    if r < 0.1:
         im = im.filter(ImageFilter.MaxFilter(3))
+    elif r < 0.2 and size >= 30:
+        # thin strokes (a light monospace, a worn ribbon), which a 72-dpi JPEG then greys
+        thin = im.filter(ImageFilter.MinFilter(3))
+        if np.asarray(thin).max() > 100:
+            im = thin
     return np.asarray(im, dtype=np.float32) / 255.0, size
+
+
+def render_handfont(rng, text, fonts):
+    """A line written in a handwriting font, one glyph at a time, each with its own size, tilt, baseline
+    and spacing, as a hand would vary them."""
+    path = rng.choice(fonts)
+    hd = rng.uniform(20, 46)
+    size = max(12, int(round(hd * rng.uniform(1.25, 1.5))))
+    slant = rng.uniform(-0.25, 0.25)
+    gap = rng.uniform(-0.1, 0.15)
+    drift = math.tan(math.radians(rng.uniform(-1.5, 1.5)))
+    pieces = []
+    for ch in text:
+        f = get_font(path, max(10, int(round(size * rng.uniform(0.9, 1.1)))))
+        asc, desc = f.getmetrics()
+        w = int(f.getlength(ch)) + 8
+        im = Image.new("L", (max(w, 6), asc + desc + 8), 0)
+        ImageDraw.Draw(im).text((4, 4), ch, font=f, fill=255)
+        deg = rng.uniform(-6, 6)
+        if abs(deg) > 0.5:
+            im = im.rotate(deg, resample=Image.BILINEAR, expand=True, fillcolor=0)
+        a = np.asarray(im, dtype=np.float32) / 255.0
+        pieces.append((ch, a, asc + 4))
+    pad = int(size * 1.2) + 10
+    total_w = sum(p[1].shape[1] for p in pieces) + int(len(pieces) * size * (abs(gap) + 0.2)) + 2 * pad
+    H = max(p[1].shape[0] for p in pieces) * 2 + 2 * pad
+    canvas = np.zeros((H, total_w), np.float32)
+    x, base = float(pad), pad + size * 1.2
+    for ch, a, asc in pieces:
+        h, w = a.shape
+        sh = slant + rng.uniform(-0.06, 0.06)
+        if abs(sh) > 0.01:
+            extra = int(abs(sh) * h) + 1
+            im = Image.fromarray((a * 255).astype(np.uint8))
+            im = im.transform((w + extra, h), Image.AFFINE,
+                              (1, sh, -extra if sh > 0 else 0, 0, 1, 0), resample=Image.BILINEAR)
+            a = np.asarray(im, dtype=np.float32) / 255.0
+            h, w = a.shape
+        yb = base + drift * (x - pad) + rng.uniform(-0.06, 0.06) * hd
+        top = min(max(int(round(yb - asc)), 0), H - h)
+        xx = int(round(x))
+        if xx + w > total_w:
+            break
+        canvas[top:top + h, xx:xx + w] = np.maximum(canvas[top:top + h, xx:xx + w], a)
+        x += max(2.0, w - 8 + size * (gap + rng.uniform(-0.04, 0.08)))
+    r = rng.random()
+    if r < 0.2:
+        canvas = np.asarray(Image.fromarray((canvas * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(3)),
+                            dtype=np.float32) / 255.0
+    elif r < 0.3 and size > 36:
+        c2 = np.asarray(Image.fromarray((canvas * 255).astype(np.uint8)).filter(ImageFilter.MinFilter(3)),
+                        dtype=np.float32) / 255.0
+        canvas = c2 if c2.max() > 0.3 else canvas
+    return canvas
 
 
 # ----------------------------------------------------------------- scene + degradations
@@ -382,10 +470,12 @@ def rng_np(rng):
     return np.random.default_rng(rng.getrandbits(32))
 
 
-def make_sample(rng, variant, fonts, glyphs):
-    hand = variant == "hand"
+def make_sample(rng, variant, fonts, glyphs, hand_fonts=()):
+    hand = variant in ("hand", "handfont")
     text = make_text(rng, hand=hand)
-    if hand:
+    if variant == "handfont":
+        mask = render_handfont(rng, text, hand_fonts)
+    elif hand:
         mask = render_hand(rng, text, glyphs)
     else:
         mask, _ = render_print(rng, text, fonts)
@@ -399,7 +489,7 @@ def make_sample(rng, variant, fonts, glyphs):
     if hand:
         ink = rng.uniform(0.25, 0.55) if rng.random() < 0.6 else rng.uniform(0.03, 0.3)
     else:
-        ink = rng.uniform(0.0, 0.35)
+        ink = rng.uniform(0.0, 0.35) if rng.random() < 0.85 else rng.uniform(0.35, 0.55)
     # enlarge canvas so margins / sticker / outline fit
     P = int(h * 1.6) + 8
     m = np.zeros((mask.shape[0] + 2 * P, mask.shape[1] + 2 * P), np.float32)
@@ -500,7 +590,8 @@ def make_sample(rng, variant, fonts, glyphs):
         sp = nrng.random(a.shape)
         a = np.where(sp < 0.004, 0.1, np.where(sp > 0.997, 1.0, a))
     if binar:
-        thr = rng.uniform(0.35, 0.7) * (paper + ink)
+        # between ink and paper, so that a light pen is thinned or broken but never erased outright
+        thr = ink + rng.uniform(0.25, 0.75) * (paper - ink)
         a = np.where(a < thr, 0.0, 1.0)
     a = a[cy0 - cy0e:cy0 - cy0e + (cy1 - cy0), cx0 - cx0e:cx0 - cx0e + (cx1 - cx0)]
     if a.shape[0] < 6 or a.shape[1] < 6:
@@ -509,7 +600,7 @@ def make_sample(rng, variant, fonts, glyphs):
     return text, grey
 
 
-VARIANT_MIX = [("printed", 0.45), ("sticker", 0.20), ("hand", 0.35)]
+VARIANT_MIX = [("printed", 0.35), ("sticker", 0.20), ("hand", 0.25), ("handfont", 0.20)]
 
 
 def pick_variant(rng):
@@ -524,9 +615,11 @@ def pick_variant(rng):
 SPLITS = {
     # split name: (font set, mnist split, variant or None for mix, base seed)
     "train": ("train", "train", None, 1000),
+    "train2": ("train", "train", None, 2000),  # v1.1 fine-tuning data (new mix, handwriting fonts)
     "eval_printed": ("heldout", "test", "printed", 900001),
     "eval_sticker": ("heldout", "test", "sticker", 900002),
     "eval_hand": ("heldout", "test", "hand", 900003),
+    "eval_handfont": ("heldout", "test", "handfont", 900005),
     "val": ("heldout", "test", None, 900004),
 }
 
@@ -536,11 +629,12 @@ class Generator:
         fs, ms, self.variant, self.base = SPLITS[split]
         self.fonts = list_fonts(fs)
         self.glyphs = Glyphs(ms)
+        self.hand_fonts = list_hand_fonts(fs)
 
     def sample(self, rng):
         while True:
             v = self.variant or pick_variant(rng)
-            s = make_sample(rng, v, self.fonts, self.glyphs)
+            s = make_sample(rng, v, self.fonts, self.glyphs, self.hand_fonts)
             if s is not None:
                 return v, s[0], s[1]
 

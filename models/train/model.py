@@ -8,19 +8,21 @@ from gen import ALPHABET
 NUM_CLASSES = len(ALPHABET) + 1  # + CTC blank at 0
 
 
-def _blk(i, o, k=3, p=1):
+def _blk(i, o, k=3, p=1, bn=True):
+    if not bn:  # BatchNorm folded into the convolution (a model fine-tuned from the exported ONNX)
+        return [nn.Conv2d(i, o, k, padding=p, bias=True), nn.ReLU(inplace=True)]
     return [nn.Conv2d(i, o, k, padding=p, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
 
 
 class CRNN(nn.Module):
-    def __init__(self, hidden=96):
+    def __init__(self, hidden=96, bn=True):
         super().__init__()
         self.cnn = nn.Sequential(
-            *_blk(1, 24), nn.MaxPool2d(2, 2),            # 16 x W/2
-            *_blk(24, 48), nn.MaxPool2d(2, 2),           # 8 x W/4
-            *_blk(48, 80), *_blk(80, 80), nn.MaxPool2d((2, 1), (2, 1)),   # 4 x W/4
-            *_blk(80, 128), nn.MaxPool2d((2, 1), (2, 1)),                 # 2 x W/4
-            *_blk(128, 160, k=(2, 1), p=0),                               # 1 x W/4
+            *_blk(1, 24, bn=bn), nn.MaxPool2d(2, 2),            # 16 x W/2
+            *_blk(24, 48, bn=bn), nn.MaxPool2d(2, 2),           # 8 x W/4
+            *_blk(48, 80, bn=bn), *_blk(80, 80, bn=bn), nn.MaxPool2d((2, 1), (2, 1)),   # 4 x W/4
+            *_blk(80, 128, bn=bn), nn.MaxPool2d((2, 1), (2, 1)),                        # 2 x W/4
+            *_blk(128, 160, k=(2, 1), p=0, bn=bn),                                      # 1 x W/4
         )
         self.rnn = nn.GRU(160, hidden, num_layers=2, bidirectional=True)
         self.fc = nn.Linear(2 * hidden, NUM_CLASSES)

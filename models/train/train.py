@@ -108,6 +108,9 @@ def main():
     ap.add_argument("--col-budget", type=int, default=9600, help="batch size * padded width")
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--init", default=None, help="checkpoint to fine-tune from (e.g. from_onnx.py's init.pt)")
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--prefix", default="train", help="shard name prefix (train, train2, ...)")
     ap.add_argument("--wait-for-shards", type=int, default=1,
                     help="1: block until the next shard exists (deterministic); 0: reuse existing ones")
     args = ap.parse_args()
@@ -115,7 +118,12 @@ def main():
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
-    model = CRNN()
+    init = torch.load(args.init, map_location="cpu") if args.init else None
+    bn = True if init is None else init.get("bn", True)
+    model = CRNN(bn=bn)
+    if init is not None:
+        model.load_state_dict(init["model"])
+        print("fine-tuning from", args.init, flush=True)
     nparams = sum(p.numel() for p in model.parameters())
     print("params", nparams, flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -124,16 +132,16 @@ def main():
 
     t0 = time.time()
     step, best, shard_no, consumed = 0, -1.0, 0, 0
-    warm = 300
+    warm = args.warmup
     loss_avg = None
     done = False
     while not done:
         k = shard_no % args.shards  # epochs over the shards, in order
-        fn = os.path.join(args.data, "train_%04d.npz" % k)
+        fn = os.path.join(args.data, "%s_%04d.npz" % (args.prefix, k))
         while not os.path.exists(fn):
             if not args.wait_for_shards and shard_no > 0:
                 k = rng.randrange(min(shard_no, args.shards))
-                fn = os.path.join(args.data, "train_%04d.npz" % k)
+                fn = os.path.join(args.data, "%s_%04d.npz" % (args.prefix, k))
                 break
             time.sleep(5)
         imgs, texts, _ = load_shard(fn)
@@ -168,7 +176,7 @@ def main():
                 acc, cacc = evaluate(model, v_imgs, v_texts)
                 print("EVAL step %d val_exact %.4f val_char %.4f min %.1f" % (step, acc, cacc, el), flush=True)
                 state = {"model": model.state_dict(), "step": step, "val_exact": acc, "val_char": cacc,
-                         "samples": consumed, "minutes": el}
+                         "samples": consumed, "minutes": el, "bn": bn}
                 torch.save(state, os.path.join(args.out, "last.pt"))
                 if acc >= best:
                     best = acc
@@ -177,7 +185,7 @@ def main():
     acc, cacc = evaluate(model, v_imgs, v_texts)
     print("FINAL step %d samples %d val_exact %.4f val_char %.4f minutes %.1f" % (step, consumed, acc, cacc, el), flush=True)
     state = {"model": model.state_dict(), "step": step, "val_exact": acc, "val_char": cacc,
-             "samples": consumed, "minutes": el}
+             "samples": consumed, "minutes": el, "bn": bn}
     torch.save(state, os.path.join(args.out, "last.pt"))
     torch.save(state, os.path.join(args.out, "final.pt"))
 
