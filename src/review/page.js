@@ -35,6 +35,7 @@
     low_char_confidence: "ký tự khó đọc",
     broken_strokes: "nét chữ bị đứt khi quét đen trắng",
     markers_lost: "trang mất dấu định vị: mã cần người đọc",
+    unstable_reading: "đọc lại ở tỷ lệ khác cho kết quả khác: mã cần người đọc",
     low_resolution: "ảnh quét độ phân giải thấp (fax): mã cần người đọc",
     faint_field: "ô mã có vết mờ",
   };
