@@ -130,7 +130,15 @@ fn review_api_guards_and_saves_decisions() {
     assert_eq!(saved[0]["schema"], "phieu-decision/1");
     assert_eq!(saved[0]["operator"], "Nguyễn Thị Lan");
     assert_eq!(saved[0]["value"], "000.00.17.H48-240116-9456");
-    assert_eq!(saved[0]["previous"], "000.00.17.H48-240116-9456");
+    // The machine's proposal, whatever the shipped model read.
+    let proposed = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["source"]["path"] == "samples/synth_00001.jpg")
+        .unwrap()["fields"]["dossier_code"]["value"]
+        .clone();
+    assert_eq!(saved[0]["previous"], proposed);
     assert_eq!(saved[1]["value"], serde_json::Value::Null);
     assert!(saved[1]["at"].as_str().unwrap().ends_with('Z'));
     s.kill();
