@@ -84,33 +84,34 @@ impl Homography {
         Some(Homography(inv))
     }
 
-    /// Local scale (px per mm) at a point: square root of the Jacobian determinant.
-    pub fn local_scale(&self, p: Pt) -> f64 {
+    /// The Jacobian at a point, by central differences: the images of the unit x and y steps.
+    fn jacobian(&self, p: Pt) -> [[f64; 2]; 2] {
         let e = 0.5;
         let a = self.apply([p[0] - e, p[1]]);
         let b = self.apply([p[0] + e, p[1]]);
         let c = self.apply([p[0], p[1] - e]);
         let d = self.apply([p[0], p[1] + e]);
-        let jx = [(b[0] - a[0]) / (2.0 * e), (b[1] - a[1]) / (2.0 * e)];
-        let jy = [(d[0] - c[0]) / (2.0 * e), (d[1] - c[1]) / (2.0 * e)];
+        [
+            [(b[0] - a[0]) / (2.0 * e), (b[1] - a[1]) / (2.0 * e)],
+            [(d[0] - c[0]) / (2.0 * e), (d[1] - c[1]) / (2.0 * e)],
+        ]
+    }
+
+    /// Local scale (px per mm) at a point: square root of the Jacobian determinant.
+    pub fn local_scale(&self, p: Pt) -> f64 {
+        let [jx, jy] = self.jacobian(p);
         (jx[0] * jy[1] - jx[1] * jy[0]).abs().sqrt()
     }
 
     /// The smallest local scale (px per mm) at a point, over all directions: the smaller singular value of the
     /// Jacobian. A page scanned coarser one way than the other is as fine as its coarser axis.
     pub fn min_local_scale(&self, p: Pt) -> f64 {
-        let e = 0.5;
-        let a = self.apply([p[0] - e, p[1]]);
-        let b = self.apply([p[0] + e, p[1]]);
-        let c = self.apply([p[0], p[1] - e]);
-        let d = self.apply([p[0], p[1] + e]);
-        let (j00, j10) = ((b[0] - a[0]) / (2.0 * e), (b[1] - a[1]) / (2.0 * e));
-        let (j01, j11) = ((d[0] - c[0]) / (2.0 * e), (d[1] - c[1]) / (2.0 * e));
-        // Singular values of [[j00, j01], [j10, j11]] from the eigenvalues of JᵀJ.
+        let [jx, jy] = self.jacobian(p);
+        // Singular values from the eigenvalues of JᵀJ.
         let (p2, q2, r) = (
-            j00 * j00 + j10 * j10,
-            j01 * j01 + j11 * j11,
-            j00 * j01 + j10 * j11,
+            jx[0] * jx[0] + jx[1] * jx[1],
+            jy[0] * jy[0] + jy[1] * jy[1],
+            jx[0] * jy[0] + jx[1] * jy[1],
         );
         let mean = 0.5 * (p2 + q2);
         let spread = (0.25 * (p2 - q2) * (p2 - q2) + r * r).sqrt();

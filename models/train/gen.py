@@ -57,7 +57,8 @@ EXCLUDE_SUBSTR = ("Hairline", "Thin", "ExtraLight", "Math", "Mono-ExtraLight",
                   "LinLibertine_DR", "LinBiolinum_K", "NL")
 
 
-def list_fonts(split):
+def font_files():
+    """Every .ttf/.otf under FONT_DIRS, sorted, the first file of each name only."""
     files = []
     for d in FONT_DIRS:
         for ext in ("ttf", "otf"):
@@ -65,30 +66,28 @@ def list_fonts(split):
     seen, out = set(), []
     for f in sorted(files):
         b = os.path.basename(f)
-        if b in seen or any(s in b for s in EXCLUDE_SUBSTR):
-            continue
-        pref = HELDOUT_PREFIXES if split == "heldout" else TRAIN_PREFIXES
-        if b.startswith(pref):
-            if split != "heldout" and b.startswith(HELDOUT_PREFIXES):
-                continue
+        if b not in seen:
             seen.add(b)
             out.append(f)
+    return out
+
+
+def list_fonts(split):
+    pref = HELDOUT_PREFIXES if split == "heldout" else TRAIN_PREFIXES
+    out = []
+    for f in font_files():
+        b = os.path.basename(f)
+        if any(s in b for s in EXCLUDE_SUBSTR) or not b.startswith(pref):
+            continue
+        if split != "heldout" and b.startswith(HELDOUT_PREFIXES):
+            continue
+        out.append(f)
     return out
 
 
 def list_hand_fonts(split):
     names = HAND_FONT_HELDOUT if split == "heldout" else HAND_FONT_TRAIN
-    files = []
-    for d in FONT_DIRS:
-        for ext in ("ttf", "otf"):
-            files += glob.glob(os.path.join(d, "**", "*." + ext), recursive=True)
-    seen, out = set(), []
-    for f in sorted(files):
-        b = os.path.basename(f)
-        if b in names and b not in seen:
-            seen.add(b)
-            out.append(f)
-    return out
+    return [f for f in font_files() if os.path.basename(f) in names]
 
 
 def is_italic(path):
@@ -276,6 +275,18 @@ def hand_dot(rng, hd, t):
     return np.asarray(im, dtype=np.float32) / 255.0
 
 
+def shear(a, sh):
+    """A glyph mask slanted by `sh` (x shift per row), widened to keep it whole."""
+    if abs(sh) <= 0.01:
+        return a
+    h, w = a.shape
+    extra = int(abs(sh) * h) + 1
+    im = Image.fromarray((a * 255).astype(np.uint8))
+    im = im.transform((w + extra, h), Image.AFFINE,
+                      (1, sh, -extra if sh > 0 else 0, 0, 1, 0), resample=Image.BILINEAR)
+    return np.asarray(im, dtype=np.float32) / 255.0
+
+
 def render_hand(rng, text, glyphs):
     """Returns float ink mask [h,w] in [0,1] for a handwritten line."""
     hd = rng.uniform(20, 46)
@@ -310,13 +321,8 @@ def render_hand(rng, text, glyphs):
     for ch, a in pieces:
         h, w = a.shape
         sh = slant + rng.uniform(-0.08, 0.08)
-        if abs(sh) > 0.01:
-            extra = int(abs(sh) * h) + 1
-            im = Image.fromarray((a * 255).astype(np.uint8))
-            im = im.transform((w + extra, h), Image.AFFINE,
-                              (1, sh, -extra if sh > 0 else 0, 0, 1, 0), resample=Image.BILINEAR)
-            a = np.asarray(im, dtype=np.float32) / 255.0
-            h, w = a.shape
+        a = shear(a, sh)
+        h, w = a.shape
         yb = base + drift * (x - pad) + rng.uniform(-0.07, 0.07) * hd
         top = int(round(yb - h))
         xx = int(round(x))
@@ -418,13 +424,8 @@ def render_handfont(rng, text, fonts):
     for ch, a, asc in pieces:
         h, w = a.shape
         sh = slant + rng.uniform(-0.06, 0.06)
-        if abs(sh) > 0.01:
-            extra = int(abs(sh) * h) + 1
-            im = Image.fromarray((a * 255).astype(np.uint8))
-            im = im.transform((w + extra, h), Image.AFFINE,
-                              (1, sh, -extra if sh > 0 else 0, 0, 1, 0), resample=Image.BILINEAR)
-            a = np.asarray(im, dtype=np.float32) / 255.0
-            h, w = a.shape
+        a = shear(a, sh)
+        h, w = a.shape
         yb = base + drift * (x - pad) + rng.uniform(-0.06, 0.06) * hd
         top = min(max(int(round(yb - asc)), 0), H - h)
         xx = int(round(x))
