@@ -712,9 +712,9 @@ pub fn read_field(
     if fr.status == ValueStatus::Accepted && opts.recheck_margin > 0.0 {
         // A second look at the same line with a wider margin (the model sees the characters about a fifth
         // smaller). A reading the model is sure of only at one scale is a guess: on held-out handwriting the
-        // fine-tuned model read a 5 as a 6 at 0.985 while the other scale disagreed.
-        // The second look agrees when its grammar reading is the same code, or when it reads the same code
-        // character for character at the end of the line (a sticker's label before it may read differently).
+        // fine-tuned model read a 5 as a 6 at 0.985 while the other scale disagreed. The looks agree on the
+        // same grammar reading, or when the second reads the code character for character at the end of its
+        // line (a sticker's label before it may read differently).
         let agrees = rec
             .log_probs(&with_margin(&line, opts.recheck_margin))
             .is_ok_and(|lp2| {
@@ -723,7 +723,8 @@ pub fn read_field(
                     || fr
                         .value
                         .as_deref()
-                        .is_some_and(|v| greedy(&lp2, rec.alphabet()).0.ends_with(v))
+                        .zip(again.raw.as_deref())
+                        .is_some_and(|(v, raw)| raw.ends_with(v))
             });
         if !agrees {
             fr.status = ValueStatus::NeedsReview;

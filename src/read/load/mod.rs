@@ -503,7 +503,7 @@ impl PageSource {
                 }
             }
         };
-        let img = img.map_err(|f| match f {
+        let (img, stretch) = img.map_err(|f| match f {
             Fail::Decode(reason) => LoadError::Decode {
                 path: self.path.clone(),
                 page,
@@ -521,7 +521,6 @@ impl PageSource {
                 page,
             },
         })?;
-        let (img, stretch) = img;
         let (mut image, color) = to_gray(img);
         if self.opts.descreen {
             if let Some(g) = descreen(&image) {

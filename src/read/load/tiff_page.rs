@@ -69,8 +69,7 @@ fn chunks(d: &mut TiffDecoder) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Decodes page `page` (from 1) of a parsed TIFF.
-/// Decodes page `page` (from 1) with square pixels, and the stretch that squaring applied (see
+/// Decodes page `page` (from 1) of a parsed TIFF, with square pixels, and the stretch that squaring applied (see
 /// [`super::Page::stretch`]).
 pub(super) fn decode_tiff_page(
     d: &mut TiffDecoder,
