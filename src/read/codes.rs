@@ -183,14 +183,32 @@ impl LineRecognizer for OcrsRecognizer {
 
 /// What a field is: where it is printed, its grammar, and the codes it may hold when they are known (the day's
 /// returned dossiers; empty when not).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct FieldTarget<'a> {
     /// Field outline, template mm.
     pub bbox: [f64; 4],
     /// The value's pattern.
     pub pattern: &'a CodePattern,
-    /// Known codes to decode against (empty: grammar only).
+    /// Known codes to decode against, sorted (empty: grammar only).
     pub lexicon: &'a [String],
+    /// Whether a value of the pattern can exist at all (a real date, a known agency); `None`: every value of the
+    /// pattern can. Only codes that can exist compete with the listed ones.
+    pub admissible: Option<&'a dyn Fn(&str) -> bool>,
+    /// The value an error-corrected copy on the page already gives (the QR's `HS=`), if any. A first reading
+    /// that equals it needs no second look: two independent readings already agree.
+    pub carried: Option<&'a str>,
+}
+
+impl std::fmt::Debug for FieldTarget<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FieldTarget")
+            .field("bbox", &self.bbox)
+            .field("pattern", self.pattern)
+            .field("lexicon", &self.lexicon.len())
+            .field("admissible", &self.admissible.is_some())
+            .field("carried", &self.carried)
+            .finish()
+    }
 }
 
 /// A grammar-constrained decoding.
@@ -709,7 +727,10 @@ pub fn read_field(
         }
     };
     let (mut fr, t0) = decide_field_from(&lp, rec.alphabet(), pattern, opts);
-    if fr.status == ValueStatus::Accepted && opts.recheck_margin > 0.0 {
+    if fr.status == ValueStatus::Accepted
+        && opts.recheck_margin > 0.0
+        && (target.carried.is_none() || fr.value.as_deref() != target.carried)
+    {
         // A second look at the same line with a wider margin (the model sees the characters about a fifth
         // smaller). A reading the model is sure of only at one scale is a guess: on held-out handwriting the
         // fine-tuned model read a 5 as a 6 at 0.985 while the other scale disagreed. The looks agree on the
@@ -735,6 +756,10 @@ pub fn read_field(
         // Past a sticker's printed label, the listed codes are scored on the frames of the code alone.
         let lp = &lp[t0..];
         let code_raw = (t0 > 0).then(|| greedy(lp, rec.alphabet()).0);
+        // Only a code that can exist competes with the list: a reading off the grammar, with an impossible date
+        // or an unknown agency is no code at all (a hand-written 0 read as a 9 in the month). In its place, every
+        // code that can exist, is not listed and is one character from the winner competes with it below.
+        let admissible = |v: &str| pattern.matches(v) && target.admissible.is_none_or(|f| f(v));
         let off: Vec<&str> = fr
             .value
             .iter()
@@ -744,6 +769,7 @@ pub fn read_field(
                 fr.raw.iter()
             })
             .map(|s| s.as_str())
+            .filter(|s| admissible(s))
             .collect();
         // Only listed codes near the grammar's reading are scored: one farther off is far less likely than
         // the neighbours, and scoring every code of a day's list would cost a second a field.
@@ -760,12 +786,25 @@ pub fn read_field(
         });
         if let Some(l) = read_with_lexicon(lp, rec.alphabet(), &near, &off) {
             // A listed code is the reading only when it clearly beats the next listed code (neighbours one
-            // digit apart are normal) and every reading outside the list.
-            if l.margin_listed >= opts.lexicon_margin && l.margin_off_list >= opts.lexicon_margin {
+            // digit apart are normal), every admissible reading outside the list, and every admissible code one
+            // character away that is not listed: the dossier of a form whose code is missing from the list is
+            // such a neighbour, and it must never be forced onto the listed one.
+            let listed = |v: &str| lexicon.binary_search_by(|c| c.as_str().cmp(v)).is_ok();
+            let unlisted = best_one_char_neighbour(lp, rec.alphabet(), pattern, &l.code, &|v| {
+                !listed(v) && admissible(v)
+            })
+            .map_or(f32::NEG_INFINITY, |n| n.0);
+            let margin_unlisted = l.log_likelihood - unlisted;
+            if l.margin_listed >= opts.lexicon_margin
+                && l.margin_off_list >= opts.lexicon_margin
+                && margin_unlisted >= opts.lexicon_margin
+            {
+                let posterior =
+                    1.0 / (1.0 / l.posterior + ((unlisted - l.log_likelihood) as f64).exp());
                 fr = FieldReading {
                     value: Some(l.code),
                     raw: fr.raw,
-                    confidence: l.posterior,
+                    confidence: posterior,
                     status: ValueStatus::Accepted,
                     reasons: vec![],
                 };
@@ -801,16 +840,7 @@ pub fn ctc_log_likelihood(lp: &[Vec<f32>], alphabet: &[char], text: &str) -> Opt
             labels[s / 2]
         }
     };
-    let lse = |a: f32, b: f32| {
-        if a == f32::NEG_INFINITY {
-            b
-        } else if b == f32::NEG_INFINITY {
-            a
-        } else {
-            let m = a.max(b);
-            m + ((a - m).exp() + (b - m).exp()).ln()
-        }
-    };
+    let lse = log_add;
     let mut alpha = vec![f32::NEG_INFINITY; s_len];
     alpha[0] = lp[0][0];
     alpha[1] = lp[0][ext(1)];
@@ -831,11 +861,179 @@ pub fn ctc_log_likelihood(lp: &[Vec<f32>], alphabet: &[char], text: &str) -> Opt
     Some(lse(alpha[s_len - 1], alpha[s_len - 2]))
 }
 
+fn log_add(a: f32, b: f32) -> f32 {
+    if a == f32::NEG_INFINITY {
+        b
+    } else if b == f32::NEG_INFINITY {
+        a
+    } else {
+        let m = a.max(b);
+        m + ((a - m).exp() + (b - m).exp()).ln()
+    }
+}
+
+/// The CTC forward and backward variables of one text under one model output. From them the likelihood of each
+/// text that differs in one character follows in one pass over the frames, instead of a forward pass per
+/// variant: a code's one-character neighbours (a few hundred) cost about as much as the code itself.
+struct CtcLattice<'a> {
+    lp: &'a [Vec<f32>],
+    /// Extended labels: blank, l1, blank, l2, ..., blank.
+    ext: Vec<usize>,
+    /// `alpha[t][s]`: log-probability of the frames up to `t` ending in state `s`.
+    alpha: Vec<Vec<f32>>,
+    /// `beta[t][s]`: log-probability of the frames from `t` on, starting in state `s` at `t`.
+    beta: Vec<Vec<f32>>,
+}
+
+impl<'a> CtcLattice<'a> {
+    fn new(lp: &'a [Vec<f32>], labels: &[usize]) -> Option<Self> {
+        let t_len = lp.len();
+        if labels.is_empty() || t_len < labels.len() {
+            return None;
+        }
+        let ext: Vec<usize> = (0..2 * labels.len() + 1)
+            .map(|s| if s % 2 == 0 { 0 } else { labels[s / 2] })
+            .collect();
+        let s_len = ext.len();
+        let skip = |s: usize| s >= 2 && s % 2 == 1 && ext[s] != ext[s - 2];
+        let mut alpha = vec![vec![f32::NEG_INFINITY; s_len]; t_len];
+        alpha[0][0] = lp[0][0];
+        alpha[0][1] = lp[0][ext[1]];
+        for t in 1..t_len {
+            for s in 0..s_len {
+                let mut a = alpha[t - 1][s];
+                if s >= 1 {
+                    a = log_add(a, alpha[t - 1][s - 1]);
+                }
+                if skip(s) {
+                    a = log_add(a, alpha[t - 1][s - 2]);
+                }
+                alpha[t][s] = a + lp[t][ext[s]];
+            }
+        }
+        let mut beta = vec![vec![f32::NEG_INFINITY; s_len]; t_len];
+        beta[t_len - 1][s_len - 1] = lp[t_len - 1][0];
+        beta[t_len - 1][s_len - 2] = lp[t_len - 1][ext[s_len - 2]];
+        for t in (0..t_len - 1).rev() {
+            for s in 0..s_len {
+                let mut b = beta[t + 1][s];
+                if s + 1 < s_len {
+                    b = log_add(b, beta[t + 1][s + 1]);
+                }
+                if s + 2 < s_len && skip(s + 2) {
+                    b = log_add(b, beta[t + 1][s + 2]);
+                }
+                beta[t][s] = b + lp[t][ext[s]];
+            }
+        }
+        Some(CtcLattice {
+            lp,
+            ext,
+            alpha,
+            beta,
+        })
+    }
+
+    /// Log-likelihood of the text itself (what `ctc_log_likelihood` gives).
+    #[cfg(test)]
+    fn total(&self) -> f32 {
+        let (t, s) = (self.lp.len() - 1, self.ext.len());
+        log_add(self.alpha[t][s - 1], self.alpha[t][s - 2])
+    }
+
+    /// Log-likelihood of the text with its `i`-th character replaced by class `c` (1-based, as in `lp`). Every
+    /// path of the variant passes through the replaced state: its prefix is the text's own forward variables,
+    /// its suffix the text's own backward variables, so only that state's run is computed anew.
+    fn substituted(&self, i: usize, c: usize) -> f32 {
+        let (t_len, s_len) = (self.lp.len(), self.ext.len());
+        let s = 2 * i + 1;
+        let skip_in = s >= 2 && c != self.ext[s - 2];
+        let skip_out = s + 2 < s_len && c != self.ext[s + 2];
+        let mut run = f32::NEG_INFINITY;
+        let mut total = f32::NEG_INFINITY;
+        for t in 0..t_len {
+            let entered = if t == 0 {
+                if s == 1 {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            } else {
+                let mut a = self.alpha[t - 1][s - 1];
+                if skip_in {
+                    a = log_add(a, self.alpha[t - 1][s - 2]);
+                }
+                log_add(a, run)
+            };
+            run = entered + self.lp[t][c];
+            let leave = if t + 1 < t_len {
+                let mut b = self.beta[t + 1][s + 1];
+                if skip_out {
+                    b = log_add(b, self.beta[t + 1][s + 2]);
+                }
+                b
+            } else if s == s_len - 2 {
+                0.0
+            } else {
+                f32::NEG_INFINITY
+            };
+            total = log_add(total, run + leave);
+        }
+        total
+    }
+}
+
+/// The best log-likelihood among the codes one character from `code` that `keep` accepts (in the pattern's
+/// class at that position), with that code; `None` when there is none.
+pub fn best_one_char_neighbour(
+    lp: &[Vec<f32>],
+    alphabet: &[char],
+    pattern: &CodePattern,
+    code: &str,
+    keep: &dyn Fn(&str) -> bool,
+) -> Option<(f32, String)> {
+    let chars: Vec<char> = code.chars().collect();
+    let labels: Vec<usize> = chars
+        .iter()
+        .map(|&c| alphabet.iter().position(|&a| a == c).map(|i| i + 1))
+        .collect::<Option<_>>()?;
+    let lattice = CtcLattice::new(lp, &labels)?;
+    let mut best: Option<(f32, String)> = None;
+    for i in 0..chars.len() {
+        let mut allowed: Vec<char> = pattern
+            .alternatives
+            .iter()
+            .filter(|a| a.len() == chars.len())
+            .flat_map(|a| a[i].0.iter().copied())
+            .collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        for c in allowed.into_iter().filter(|&c| c != chars[i]) {
+            let Some(label) = alphabet.iter().position(|&a| a == c).map(|k| k + 1) else {
+                continue;
+            };
+            let mut v = chars.clone();
+            v[i] = c;
+            let v: String = v.into_iter().collect();
+            if !keep(&v) {
+                continue;
+            }
+            let ll = lattice.substituted(i, label);
+            if best.as_ref().is_none_or(|b| ll > b.0) {
+                best = Some((ll, v));
+            }
+        }
+    }
+    best
+}
+
 /// What decoding against a list of known codes (the day's returned dossiers) found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LexiconRead {
     /// The most likely listed code.
     pub code: String,
+    /// Its log-likelihood under the model output.
+    pub log_likelihood: f32,
     /// Its log-likelihood minus the next listed code's (infinite with a one-code list).
     pub margin_listed: f32,
     /// Its log-likelihood minus that of the best reading outside the list (the grammar's and the free one).
@@ -872,6 +1070,7 @@ pub fn read_with_lexicon(
         + ((off - best) as f64).exp();
     Some(LexiconRead {
         code: code.clone(),
+        log_likelihood: best,
         margin_listed: best - next,
         margin_off_list: best - off,
         posterior: 1.0 / z,
@@ -1179,18 +1378,21 @@ mod tests {
             bbox: [0.0, 0.0, 60.0, 12.0],
             pattern: &pattern,
             lexicon: &[],
+            admissible: None,
+            carried: None,
         };
-        let read = |rec: &dyn LineRecognizer, opts: &FieldOptions| {
+        let read_with = |rec: &dyn LineRecognizer, opts: &FieldOptions, target: &FieldTarget| {
             read_field(
                 &leaning_line(0.0),
                 &Homography::scale(10.0),
-                &target,
+                target,
                 &levels,
                 Some(rec),
                 opts,
             )
             .0
         };
+        let read = |rec: &dyn LineRecognizer, opts: &FieldOptions| read_with(rec, opts, &target);
         let unsure = || ScaleDependent(std::sync::atomic::AtomicU32::new(0));
         let r = read(&unsure(), &FieldOptions::default());
         assert_eq!(r.status, ValueStatus::NeedsReview, "{r:?}");
@@ -1207,6 +1409,17 @@ mod tests {
         };
         let r = read(&steady, &FieldOptions::default());
         assert_eq!(r.status, ValueStatus::Accepted, "{r:?}");
+        // The QR's copy already agrees with the first reading: the model is not run a second time.
+        let mut confirmed = target;
+        confirmed.carried = Some("000.00.17.H48-210426-0005");
+        let rec = unsure();
+        let r = read_with(&rec, &FieldOptions::default(), &confirmed);
+        assert_eq!(r.status, ValueStatus::Accepted, "{r:?}");
+        assert_eq!(rec.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // A QR copy of another code does not spare the second look.
+        confirmed.carried = Some("000.00.17.H48-210426-0009");
+        let r = read_with(&unsure(), &FieldOptions::default(), &confirmed);
+        assert!(r.reasons.contains(&"unstable_reading".to_string()), "{r:?}");
     }
 
     #[test]
@@ -1231,6 +1444,8 @@ mod tests {
             bbox: [0.0, 0.0, 60.0, 12.0],
             pattern: &pattern,
             lexicon: &lexicon,
+            admissible: None,
+            carried: None,
         };
         let (r, _) = read_field(
             &leaning_line(0.0),
@@ -1242,6 +1457,92 @@ mod tests {
         );
         assert_eq!(r.value.as_deref(), Some(code));
         assert_eq!(r.status, ValueStatus::Accepted, "{r:?}");
+    }
+
+    /// The fake reader's output with the `i`-th character split between two readings.
+    struct Torn {
+        text: String,
+        i: usize,
+        a: (char, f32),
+        b: (char, f32),
+    }
+
+    impl LineRecognizer for Torn {
+        fn log_probs(&self, line: &GrayImage) -> Result<Vec<Vec<f32>>, OcrError> {
+            let alphabet = alpha();
+            let mut lp = FakeRecognizer {
+                text: self.text.clone(),
+                alphabet: alphabet.clone(),
+                p: 0.99,
+            }
+            .log_probs(line)?;
+            let class = |c: char| alphabet.iter().position(|&x| x == c).unwrap() + 1;
+            let frame = &mut lp[2 * self.i];
+            frame.iter_mut().for_each(|v| *v = (1e-4f32).ln());
+            frame[class(self.a.0)] = self.a.1.ln();
+            frame[class(self.b.0)] = self.b.1.ln();
+            Ok(lp)
+        }
+        fn alphabet(&self) -> &[char] {
+            static A: std::sync::OnceLock<Vec<char>> = std::sync::OnceLock::new();
+            A.get_or_init(alpha)
+        }
+    }
+
+    #[test]
+    fn a_listed_code_beats_impossible_readings_but_never_an_unlisted_neighbour() {
+        let levels = Levels {
+            paper: 245.0,
+            ink: 20.0,
+        };
+        // A hand-written 0 in the month that the model reads as a 9 more than as a 0: month 19 cannot be.
+        let rec = |seq: &str| Torn {
+            text: format!("000.00.17.H48-211026-{seq}"),
+            i: 17,
+            a: ('9', 0.6),
+            b: ('0', 0.39),
+        };
+        let month_ok = |v: &str| {
+            v[16..18]
+                .parse::<u32>()
+                .is_ok_and(|m| (1..=12).contains(&m))
+        };
+        let pattern = dossier();
+        let read = |rec: &Torn, lexicon: &[String], admissible: Option<&dyn Fn(&str) -> bool>| {
+            let target = FieldTarget {
+                bbox: [0.0, 0.0, 60.0, 12.0],
+                pattern: &pattern,
+                lexicon,
+                admissible,
+                carried: None,
+            };
+            read_field(
+                &leaning_line(0.0),
+                &Homography::scale(10.0),
+                &target,
+                &levels,
+                Some(rec),
+                &FieldOptions::default(),
+            )
+            .0
+        };
+        let list = |seqs: &[&str]| -> Vec<String> {
+            seqs.iter()
+                .map(|n| format!("000.00.17.H48-211026-{n}"))
+                .collect()
+        };
+        let day = list(&["0237", "0238", "0239"]);
+        let r = read(&rec("0238"), &day, Some(&month_ok));
+        assert_eq!(r.value.as_deref(), Some("000.00.17.H48-211026-0238"));
+        assert_eq!(r.status, ValueStatus::Accepted, "{r:?}");
+        // Without knowing that month 19 cannot be, the reading off the list outweighs the listed code.
+        let r = read(&rec("0238"), &day, None);
+        assert_ne!(r.status, ValueStatus::Accepted, "{r:?}");
+        // The form's code is missing from the list and one same-day neighbour is listed: that neighbour beats
+        // every reading that can exist except the missing code itself, which must keep it off the form.
+        let r = read(&rec("0238"), &list(&["0239"]), Some(&month_ok));
+        assert_ne!(r.status, ValueStatus::Accepted, "{r:?}");
+        assert_ne!(r.value.as_deref(), Some("000.00.17.H48-211026-0239"));
     }
 
     #[test]
@@ -1294,6 +1595,47 @@ mod tests {
         let r = decide_field(&lp, &alpha(), &p, &FieldOptions::default());
         assert_eq!(r.value.as_deref(), Some("4300861234"));
         assert_eq!(r.status, ValueStatus::Accepted, "{r:?}");
+    }
+
+    #[test]
+    fn one_character_neighbours_score_as_their_own_forward_pass() {
+        // Random frames over a small alphabet; texts with repeated characters exercise the CTC rule that a
+        // doubled character needs a blank between.
+        let alphabet: Vec<char> = "0123".chars().collect();
+        let mut seed = 12345u64;
+        let mut rnd = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32) / (1u64 << 31) as f32
+        };
+        for text in ["0123", "1121", "3", "2200", "0101010"] {
+            let frames = 3 * text.len() + 2;
+            let lp: Vec<Vec<f32>> = (0..frames)
+                .map(|_| {
+                    let raw: Vec<f32> = (0..5).map(|_| rnd() + 0.05).collect();
+                    let z: f32 = raw.iter().sum();
+                    raw.iter().map(|v| (v / z).ln()).collect()
+                })
+                .collect();
+            let labels: Vec<usize> = text
+                .chars()
+                .map(|c| alphabet.iter().position(|&a| a == c).unwrap() + 1)
+                .collect();
+            let lattice = CtcLattice::new(&lp, &labels).unwrap();
+            let own = ctc_log_likelihood(&lp, &alphabet, text).unwrap();
+            assert!((lattice.total() - own).abs() < 1e-4, "{text}");
+            for i in 0..text.len() {
+                for (k, &c) in alphabet.iter().enumerate() {
+                    let mut v: Vec<char> = text.chars().collect();
+                    v[i] = c;
+                    let v: String = v.into_iter().collect();
+                    let want = ctc_log_likelihood(&lp, &alphabet, &v).unwrap();
+                    let got = lattice.substituted(i, k + 1);
+                    assert!((got - want).abs() < 1e-3, "{text} -> {v}: {got} vs {want}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -411,10 +411,20 @@ impl Reader {
             } else {
                 &[]
             };
+            let admissible = |v: &str| {
+                !dossier || dossier_problems(v, f.date.as_ref(), &self.opts.validate).is_empty()
+            };
+            let carried = form
+                .id
+                .qr
+                .as_ref()
+                .and_then(|q| q.values.get(&f.id).cloned());
             let target = FieldTarget {
                 bbox: f.bbox,
                 pattern: &pattern,
                 lexicon,
+                admissible: Some(&admissible),
+                carried: carried.as_deref().filter(|hs| pattern.matches(hs)),
             };
             let (mut fr, field_img) = read_field(
                 img,
@@ -425,11 +435,6 @@ impl Reader {
                 &self.opts.fields,
             );
             let mut suggestion = None;
-            let carried = form
-                .id
-                .qr
-                .as_ref()
-                .and_then(|q| q.values.get(&f.id).cloned());
             let ink = field_ink(field_img.as_ref(), reg);
             let source = self.settle_with_qr(&mut fr, &mut suggestion, carried, &pattern, ink);
             if dossier {
