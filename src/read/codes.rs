@@ -483,9 +483,7 @@ pub fn field_is_clean(field: &GrayImage, levels: &Levels, opts: &FieldOptions) -
 pub fn find_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Option<GrayImage> {
     let (w, h) = field.dimensions();
     let range = (levels.paper - levels.ink).max(40.0);
-    let mut paper_vals: Vec<u8> = field.as_raw().clone();
-    paper_vals.sort_unstable();
-    let paper = paper_vals[paper_vals.len() * 9 / 10] as f32;
+    let paper = p90(field.as_raw()) as f32;
     let thr = paper - 0.4 * range;
     let ink = |x: u32, y: u32| (field.get_pixel(x, y).0[0] as f32) < thr;
     let mut rows = vec![0u32; h as usize];
