@@ -551,15 +551,93 @@ pub fn find_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Option<G
         };
     }
     runs.extend(cur);
-    let &(x0, x1, _) = runs.iter().max_by_key(|r| r.2)?;
+    let &(mut x0, mut x1, _) = runs.iter().max_by_key(|r| r.2)?;
     let lh = (y1 - y0) as u32;
+    // A sticker's or a box's edge beside the code is a thin stroke much taller than the text: the model reads it
+    // as a 1 (`1000.00.26.H48-240810-32101`). No character of the line is that tall, so it is left out.
+    let (mut lo, mut hi) = (0, w);
+    let band = (y0 as u32, y1 as u32);
+    if let Some(x) = edge_stroke(field, &ink, &cols, (x0, x1), band, true) {
+        lo = x.0 + 1;
+        x0 = x.1;
+    }
+    if let Some(x) = edge_stroke(field, &ink, &cols, (x0, x1), band, false) {
+        hi = x.0;
+        x1 = x.1;
+    }
     let my = (lh as f64 * 0.25).round() as u32;
     let mx = (lh as f64 * 0.3).round() as u32;
-    let cx0 = x0.saturating_sub(mx);
+    let cx0 = x0.saturating_sub(mx).max(lo);
     let cy0 = (y0 as u32).saturating_sub(my);
-    let cx1 = (x1 + 1 + mx).min(w);
+    let cx1 = (x1 + 1 + mx).min(hi);
     let cy1 = (y1 as u32 + my).min(h);
     Some(image::imageops::crop_imm(field, cx0, cy0, cx1 - cx0, cy1 - cy0).to_image())
+}
+
+/// The edge stroke at one end of the ink run `(x0, x1)` (the left end when `left`), if there is one: a few
+/// columns of ink, apart from the rest of the run, whose ink runs unbroken across the whole text band `band`
+/// and at least a fifth of its height beyond it (a sticker's or a box's edge). No character of the line leaves
+/// the band: the band is where the line's characters are. Returns the stroke's column beside the text and the
+/// run's new end.
+fn edge_stroke(
+    field: &GrayImage,
+    ink: &dyn Fn(u32, u32) -> bool,
+    cols: &[u32],
+    (x0, x1): (u32, u32),
+    band: (u32, u32),
+    left: bool,
+) -> Option<(u32, u32)> {
+    let lh = band.1 - band.0;
+    let max_width = (lh / 4).max(2);
+    let min_gap = (lh / 10).max(2);
+    let step = |x: u32| if left { x + 1 } else { x.wrapping_sub(1) };
+    let inside = |x: u32| x >= x0 && x <= x1;
+    let start = if left { x0 } else { x1 };
+    let mut x = start;
+    let mut width = 0;
+    while inside(x) && cols[x as usize] > 0 {
+        width += 1;
+        x = step(x);
+    }
+    if width == 0 || width > max_width {
+        return None;
+    }
+    let stroke_end = if left { x - 1 } else { x + 1 };
+    let mut gap = 0;
+    while inside(x) && cols[x as usize] == 0 {
+        gap += 1;
+        x = step(x);
+    }
+    if !inside(x) || gap < min_gap {
+        return None;
+    }
+    // The stroke's ink followed down the field across gaps of a few rows (a halftone or a thin print breaks it).
+    let (a, b) = if left {
+        (start, stroke_end)
+    } else {
+        (stroke_end, start)
+    };
+    let max_skip = (lh / 5).max(3);
+    let (mut best, mut from, mut last) = ((0, 0), None, 0);
+    for y in 0..field.height() {
+        if (a..=b).any(|xx| ink(xx, y)) {
+            let f = match from {
+                Some(f) if y - last <= max_skip + 1 => f,
+                _ => y,
+            };
+            from = Some(f);
+            last = y;
+            if y + 1 - f > best.1 - best.0 {
+                best = (f, y + 1);
+            }
+        }
+    }
+    let (top, bottom) = best;
+    let tol = (lh / 10).max(1);
+    let beyond = (lh / 5).max(2);
+    let covers = top <= band.0 + tol && bottom + tol >= band.1;
+    let leaves = band.0.saturating_sub(top) >= beyond || bottom.saturating_sub(band.1) >= beyond;
+    (covers && leaves).then_some((stroke_end, x))
 }
 
 /// The value at rank `len * 9 / 10` of the sorted pixels (the line's paper level), found by counting instead of
@@ -1668,6 +1746,42 @@ mod tests {
         let only_next = vec![next.to_string()];
         let r = read_with_lexicon(&lp, &alpha(), &only_next, &[code]).unwrap();
         assert!(r.margin_off_list < 0.0, "{r:?}");
+    }
+
+    #[test]
+    fn a_sticker_edge_beside_the_code_is_left_out_of_the_line_but_a_one_is_not() {
+        let levels = Levels {
+            paper: 245.0,
+            ink: 20.0,
+        };
+        // Eight 8 × 20 px characters on rows 20..40, with a 2 px stroke 15 px before them: an edge that runs from
+        // row 4 to row 56 (a sticker's), or one as tall as the characters (a 1).
+        let field = |edge_rows: std::ops::Range<u32>| {
+            // As wide as a real field crop: a row crossed by the edge alone is not text.
+            let mut img = GrayImage::from_pixel(1000, 60, image::Luma([245]));
+            for k in 0..8 {
+                for y in 20..40 {
+                    for x in 50 + 14 * k..58 + 14 * k {
+                        img.put_pixel(x, y, image::Luma([20]));
+                    }
+                }
+            }
+            for y in edge_rows {
+                for x in 33..35 {
+                    img.put_pixel(x, y, image::Luma([20]));
+                }
+            }
+            img
+        };
+        let dark_columns = |line: &GrayImage| {
+            (0..line.width())
+                .filter(|&x| (0..line.height()).any(|y| line.get_pixel(x, y).0[0] < 128))
+                .count()
+        };
+        let edged = find_line(&field(4..56), &levels, 0.004).unwrap();
+        assert_eq!(dark_columns(&edged), 8 * 8, "{}", edged.width());
+        let one = find_line(&field(20..40), &levels, 0.004).unwrap();
+        assert_eq!(dark_columns(&one), 8 * 8 + 2, "{}", one.width());
     }
 
     #[test]
