@@ -1358,6 +1358,12 @@ impl LineRecognizer for FakeRecognizer {
 mod tests {
     use super::*;
 
+    /// [`alpha`] for fake recognisers, which lend their alphabet out.
+    fn static_alpha() -> &'static [char] {
+        static A: std::sync::OnceLock<Vec<char>> = std::sync::OnceLock::new();
+        A.get_or_init(alpha)
+    }
+
     fn alpha() -> Vec<char> {
         "0123456789.-ABCDEFGHIJKLMNOPQRSTUVWXYZ".chars().collect()
     }
@@ -1474,8 +1480,7 @@ mod tests {
             .log_probs(line)
         }
         fn alphabet(&self) -> &[char] {
-            static A: std::sync::OnceLock<Vec<char>> = std::sync::OnceLock::new();
-            A.get_or_init(alpha)
+            static_alpha()
         }
     }
 
@@ -1596,8 +1601,7 @@ mod tests {
             Ok(lp)
         }
         fn alphabet(&self) -> &[char] {
-            static A: std::sync::OnceLock<Vec<char>> = std::sync::OnceLock::new();
-            A.get_or_init(alpha)
+            static_alpha()
         }
     }
 
