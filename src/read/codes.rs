@@ -805,7 +805,9 @@ pub fn read_field(
     let (mut fr, t0) = decide_field_from(&lp, rec.alphabet(), pattern, opts);
     if fr.status == ValueStatus::Accepted
         && opts.recheck_margin > 0.0
-        && (target.carried.is_none() || fr.value.as_deref() != target.carried)
+        && target
+            .carried
+            .is_none_or(|c| fr.value.as_deref() != Some(c))
     {
         // A second look at the same line with a wider margin (the model sees the characters about a fifth
         // smaller). A reading the model is sure of only at one scale is a guess: on held-out handwriting the
@@ -896,6 +898,18 @@ pub fn read_field(
     (fr, Some(field))
 }
 
+/// The model's class of `c` (1-based: class 0 is the CTC blank), or `None` outside the alphabet.
+fn class_of(alphabet: &[char], c: char) -> Option<usize> {
+    alphabet.iter().position(|&a| a == c).map(|i| i + 1)
+}
+
+/// The CTC states of a label sequence: blank, l1, blank, l2, ..., blank.
+fn extended(labels: &[usize]) -> Vec<usize> {
+    (0..2 * labels.len() + 1)
+        .map(|s| if s % 2 == 0 { 0 } else { labels[s / 2] })
+        .collect()
+}
+
 /// Log-likelihood of `text` under CTC output `lp` (the forward algorithm summed over every alignment), or `None`
 /// when a character is not in the alphabet or the text is longer than the frames allow.
 pub fn ctc_log_likelihood(lp: &[Vec<f32>], alphabet: &[char], text: &str) -> Option<f32> {
@@ -922,21 +936,14 @@ fn ctc_log_likelihood_in(p: &FrameProbs, alphabet: &[char], text: &str) -> Optio
     let p = &p.0;
     let labels: Vec<usize> = text
         .chars()
-        .map(|c| alphabet.iter().position(|&a| a == c).map(|i| i + 1))
+        .map(|c| class_of(alphabet, c))
         .collect::<Option<_>>()?;
     let t_len = p.len();
     if labels.is_empty() || t_len < labels.len() {
         return None;
     }
-    // Extended label: blank, l1, blank, l2, ..., blank.
-    let s_len = 2 * labels.len() + 1;
-    let ext = |s: usize| {
-        if s.is_multiple_of(2) {
-            0
-        } else {
-            labels[s / 2]
-        }
-    };
+    let ext = extended(&labels);
+    let s_len = ext.len();
     let mut log_scale = 0.0f64;
     let rescale = |a: &mut [f64], log_scale: &mut f64| {
         let c: f64 = a.iter().sum();
@@ -948,7 +955,7 @@ fn ctc_log_likelihood_in(p: &FrameProbs, alphabet: &[char], text: &str) -> Optio
     };
     let mut alpha = vec![0.0f64; s_len];
     alpha[0] = p[0][0];
-    alpha[1] = p[0][ext(1)];
+    alpha[1] = p[0][ext[1]];
     if !rescale(&mut alpha, &mut log_scale) {
         return Some(f32::NEG_INFINITY);
     }
@@ -959,10 +966,10 @@ fn ctc_log_likelihood_in(p: &FrameProbs, alphabet: &[char], text: &str) -> Optio
             if s >= 1 {
                 a += alpha[s - 1];
             }
-            if s >= 2 && s % 2 == 1 && ext(s) != ext(s - 2) {
+            if s >= 2 && s % 2 == 1 && ext[s] != ext[s - 2] {
                 a += alpha[s - 2];
             }
-            next[s] = a * frame[ext(s)];
+            next[s] = a * frame[ext[s]];
         }
         std::mem::swap(&mut alpha, &mut next);
         if !rescale(&mut alpha, &mut log_scale) {
@@ -1002,9 +1009,7 @@ impl<'a> CtcLattice<'a> {
         if labels.is_empty() || t_len < labels.len() {
             return None;
         }
-        let ext: Vec<usize> = (0..2 * labels.len() + 1)
-            .map(|s| if s % 2 == 0 { 0 } else { labels[s / 2] })
-            .collect();
+        let ext = extended(labels);
         let s_len = ext.len();
         let skip = |s: usize| s >= 2 && s % 2 == 1 && ext[s] != ext[s - 2];
         let mut alpha = vec![vec![f32::NEG_INFINITY; s_len]; t_len];
@@ -1106,7 +1111,7 @@ pub fn best_one_char_neighbour(
     let chars: Vec<char> = code.chars().collect();
     let labels: Vec<usize> = chars
         .iter()
-        .map(|&c| alphabet.iter().position(|&a| a == c).map(|i| i + 1))
+        .map(|&c| class_of(alphabet, c))
         .collect::<Option<_>>()?;
     let lattice = CtcLattice::new(lp, &labels)?;
     let mut best: Option<(f32, String)> = None;
@@ -1120,7 +1125,7 @@ pub fn best_one_char_neighbour(
         allowed.sort_unstable();
         allowed.dedup();
         for c in allowed.into_iter().filter(|&c| c != chars[i]) {
-            let Some(label) = alphabet.iter().position(|&a| a == c).map(|k| k + 1) else {
+            let Some(label) = class_of(alphabet, c) else {
                 continue;
             };
             let mut v = chars.clone();
