@@ -162,11 +162,11 @@ fn files_that_are_not_scans_are_named_and_an_empty_batch_is_an_error() {
     let dir = temp("skipped");
     std::fs::create_dir_all(dir.join("in")).unwrap();
     std::fs::write(dir.join("in/notes.md"), "# notes").unwrap();
-    std::fs::write(dir.join("in/scan.bmp"), "BM").unwrap();
+    std::fs::write(dir.join("in/scan.docx"), "PK").unwrap();
     let (code, err) = phieu(&["scan", "in", "--out", "out"], &dir);
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.contains("skipped") && err.contains("scan.bmp") && err.contains("notes.md"),
+        err.contains("skipped") && err.contains("scan.docx") && err.contains("notes.md"),
         "{err}"
     );
     assert!(err.contains("no scans found"), "{err}");
@@ -177,7 +177,10 @@ fn files_that_are_not_scans_are_named_and_an_empty_batch_is_an_error() {
     std::fs::copy(root.join("samples/synth_00001.jpg"), dir.join("in/a.jpg")).unwrap();
     let (code, err) = phieu(&["scan", "in", "--out", "out"], &dir);
     assert!(matches!(code, Some(0 | 1)), "{err}");
-    assert!(err.contains("skipped") && err.contains("scan.bmp"), "{err}");
+    assert!(
+        err.contains("skipped") && err.contains("scan.docx"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -238,7 +241,7 @@ fn a_missing_input_or_an_empty_folder_is_a_usage_error_that_writes_nothing() {
     assert_eq!(code, Some(2), "{err}");
     assert_eq!(
         err,
-        "phieu: error: no scans found in empty (looked for .png .jpg .jpeg .tif .tiff .pdf files)\n"
+        "phieu: error: no scans found in empty (looked for .png .jpg .jpeg .bmp .jp2 .j2k .tif .tiff .pdf files)\n"
     );
     assert!(!dir.join("out").exists());
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,5 +1,6 @@
 //! Input formats as scanners write them: multi-page 1-bit CCITT Group 4 TIFF, PDF with one JPEG per page,
-//! multi-page greyscale TIFF, and a broken file that must be named while the rest of the batch goes on.
+//! multi-page greyscale TIFF, PDF with a JPEG 2000 page, and a broken file that must be named while the rest of
+//! the batch goes on.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -114,6 +115,37 @@ fn scanner_pdf_with_jpeg_pages_reads_every_page() {
     let (_, recs, _) = scan(&[&pdf], &dir.join("o"));
     let got = pages_and_templates(&recs);
     assert_eq!(got, vec![(1, "khdt"), (2, "gtvt")]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn jpeg_2000_pdf_reads_like_its_jpeg() {
+    // img2pdf of ImageMagick's JPEG 2000 (quality 30) of samples/synth_00002.jpg: the page must read as the JPEG
+    // does, answer for answer and code for code.
+    let dir = tmp("jpx");
+    let pdf = root().join("tests/fixtures/formats/jpeg2000_pdf_khdt_should_read_like_its_jpeg.pdf");
+    let jpg = root().join("samples/synth_00002.jpg");
+    let (_, recs, _) = scan(&[&pdf, &jpg], &dir.join("o"));
+    assert_eq!(recs.len(), 2);
+    // What each row and field says; coverage, confidence and so whether a person checks a row differ with the
+    // lossy coding.
+    let read = |r: &Value| {
+        let rows: Vec<_> = r["answers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, a)| (k.clone(), a["choice"].clone()))
+            .collect();
+        let fields: Vec<_> = r["fields"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, f)| (k.clone(), f["value"].clone(), f["status"].clone()))
+            .collect();
+        (r["template"].clone(), rows, fields)
+    };
+    assert_eq!(recs[0]["template"], "khdt");
+    assert_eq!(read(&recs[0]), read(&recs[1]));
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -87,14 +87,14 @@ pub fn run(a: ScanArgs) -> Result<i32> {
     let plan = phieu::batch::plan_with(&a.inputs, &reader.opts.load);
     for p in &plan.skipped {
         say!(
-            "phieu: skipped {}: not a scan (reads .png .jpg .jpeg .tif .tiff .pdf)",
+            "phieu: skipped {}: not a scan (reads .png .jpg .jpeg .bmp .jp2 .j2k .tif .tiff .pdf)",
             p.display()
         );
     }
     let (mut units, bad) = (plan.units, plan.bad);
     if units.is_empty() && bad.is_empty() {
         bail!(
-            "no scans found in {} (looked for .png .jpg .jpeg .tif .tiff .pdf files)",
+            "no scans found in {} (looked for .png .jpg .jpeg .bmp .jp2 .j2k .tif .tiff .pdf files)",
             a.inputs
                 .iter()
                 .map(|p| p.display().to_string())

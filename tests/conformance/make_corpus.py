@@ -172,8 +172,9 @@ def tiff_tags(path):
 # References
 
 
-def reference_pdf(pdf, page, dpi, colour, out_png, size):
-    """poppler's rendering at the page's native pixel size `size` (dpi: the native resolution).
+def reference_pdf(pdf, page, dpi, colour, out_png, size, renderer="poppler"):
+    """poppler's rendering at the page's native pixel size `size` (dpi: the native resolution); Ghostscript's with
+    renderer="gs" (its JBIG2 decoder is jbig2dec).
 
     pdftoppm at exactly the native dpi does not show the samples: Splash widens every image to one device pixel
     more than it covers (imgCoordMungeUpper: floor(x1) + 1, so a 620-sample image is scaled to 621 pixels) and
@@ -183,17 +184,23 @@ def reference_pdf(pdf, page, dpi, colour, out_png, size):
     """
     prefix = out_png[: -len(".png")] + "_render"
     scale = 4
-    args = ["pdftoppm", "-r", str(dpi * scale), "-aa", "no", "-aaVector", "no", "-f", str(page), "-l", str(page)]
-    args += [] if colour else ["-gray"]
-    run(*args, "-singlefile", pdf, prefix)
-    raw = prefix + (".ppm" if colour else ".pgm")
+    if renderer == "gs":
+        raw = prefix + ".png"
+        run("gs", "-q", "-dSAFER", "-dNOPAUSE", "-dBATCH", "-sDEVICE=" + ("png16m" if colour else "pnggray"),
+            f"-r{dpi * scale}", "-dGraphicsAlphaBits=1", "-dTextAlphaBits=1", f"-dFirstPage={page}",
+            f"-dLastPage={page}", "-o", raw, pdf)
+    else:
+        args = ["pdftoppm", "-r", str(dpi * scale), "-aa", "no", "-aaVector", "no", "-f", str(page), "-l", str(page)]
+        args += [] if colour else ["-gray"]
+        run(*args, "-singlefile", pdf, prefix)
+        raw = prefix + (".ppm" if colour else ".pgm")
     im = Image.open(raw)
     im.load()
     im = im.convert("RGB" if colour else "L")
     os.remove(raw)
     w, h = size
     if not (w * scale <= im.size[0] <= w * scale + 1 and h * scale <= im.size[1] <= h * scale + 1):
-        die(f"{pdf} page {page}: pdftoppm -r {dpi * scale} gave {im.size}, not {scale} x the native {size}")
+        die(f"{pdf} page {page}: {renderer} at {dpi * scale} dpi gave {im.size}, not {scale} x the native {size}")
     a = np.asarray(im)[scale // 2 :: scale, scale // 2 :: scale][:h, :w]
     a = np.ascontiguousarray(a)
     Image.fromarray(a, "RGB" if colour else "L").save(out_png)
@@ -376,10 +383,11 @@ def main():
         )
         summary.append(f"{os.path.basename(file):44} p{page} {check}")
 
-    def pdf_case(name, producer, encoding, colour, expected, dpi, size=(W, H), lossless=None, note=""):
+    def pdf_case(name, producer, encoding, colour, expected, dpi, size=(W, H), lossless=None, note="",
+                 renderer="poppler"):
         path = os.path.join(out, name)
         ref_png = path[:-4] + "_ref1.png"
-        reference_pdf(path, 1, dpi, colour, ref_png, size)
+        reference_pdf(path, 1, dpi, colour, ref_png, size, renderer)
         lossy = pdf_lossy(path)
         if lossless is not None and lossless == lossy:
             die(f"{name}: expected {'lossless' if lossless else 'lossy'} images, found otherwise")
@@ -435,6 +443,23 @@ def main():
         f.write(img2pdf.convert(jpg_grey))
     pdf_case("pdf_img2pdf_dct-grey.pdf", "img2pdf", "DCT (JPEG) grey", False, grey, DPI, lossless=False)
 
+    # JPEG 2000 as img2pdf embeds it (the .jp2 file as it is, /JPXDecode), both coded by PIL's OpenJPEG (the
+    # wheel bundles it; a distribution's ImageMagick may lack the JP2 delegate): lossless grey, lossy colour.
+    jp2_grey = os.path.join(work, "grey.jp2")
+    Image.fromarray(grey, "L").save(jp2_grey, irreversible=False)
+    with open(os.path.join(out, "pdf_img2pdf_jpx-grey-lossless.pdf"), "wb") as f:
+        f.write(img2pdf.convert(jp2_grey, layout_fun=img2pdf.get_fixed_dpi_layout_fun((DPI, DPI))))
+    pdf_case("pdf_img2pdf_jpx-grey-lossless.pdf", "img2pdf", "JPX (JPEG 2000) grey, reversible 5/3", False, grey,
+             DPI)
+    jp2_rgb = os.path.join(work, "rgb.jp2")
+    # 10:1, a scanner's usual colour setting. hayro-jpeg2000 puts a coefficient whose low bit-planes were cut off at
+    # the bottom of its interval, OpenJPEG (poppler's decoder) at the middle; both are allowed (T.800 E.1.1.2), and
+    # the pictures differ by a mean of 1.4 levels here (2.9 at 40:1), far below a pen stroke's contrast.
+    Image.fromarray(rgb, "RGB").save(jp2_rgb, irreversible=True, quality_mode="rates", quality_layers=[10])
+    with open(os.path.join(out, "pdf_img2pdf_jpx-rgb-lossy.pdf"), "wb") as f:
+        f.write(img2pdf.convert(jp2_rgb, layout_fun=img2pdf.get_fixed_dpi_layout_fun((DPI, DPI))))
+    pdf_case("pdf_img2pdf_jpx-rgb-lossy.pdf", "img2pdf", "JPX (JPEG 2000) RGB, lossy 9/7", True, rgb, DPI)
+
     # tiff2pdf
     t_g4 = os.path.join(work, "g4_miniswhite.tif")
     run("tiffcp", "-r", "64", "-c", "g4", base_white, t_g4)
@@ -468,10 +493,11 @@ def main():
 
     # pikepdf-built pages: 1 pt per pixel, rendered at 72 dpi.
     def pk(name, encoding, build, colour, expected, media=(0, 0, W, H), rotate=None, size=(W, H), lossless=True,
-           note=""):
+           note="", renderer="poppler"):
         path = os.path.join(out, name)
         one_page_pdf(path, list(media), None, None, rotate=rotate, build=build)
-        pdf_case(name, "pikepdf", encoding, colour, expected, 72, size=size, lossless=lossless, note=note)
+        pdf_case(name, "pikepdf", encoding, colour, expected, 72, size=size, lossless=lossless, note=note,
+                 renderer=renderer)
 
     place = f"q {W} 0 0 {H} 0 0 cm /Im0 Do Q".encode()
 
@@ -515,6 +541,35 @@ def main():
         return b"0 g " + place, {"Im0": im}
 
     pk("pdf_pikepdf_imagemask.pdf", "/ImageMask stencil, black fill", b_mask, False, bil)
+
+    # JBIG2 as a feeder scanner's "high compression" PDF stores it (embedded organisation): a page information
+    # segment and an immediate lossless generic region coded with MMR, whose data is libtiff's own Group 4 coding
+    # of the page (JBIG2's MMR is T.6; black is 1 in both).
+    g4_one = os.path.join(work, "g4_one_strip.tif")
+    run("tiffcp", "-r", str(H), "-c", "g4", base_white, g4_one)
+    with Image.open(g4_one) as t:
+        offs, counts = t.tag_v2[273], t.tag_v2[279]
+        if len(offs) != 1 or t.tag_v2.get(266, 1) != 1:
+            die("tiffcp wrote more than one strip or LSB-first bits")
+    with open(g4_one, "rb") as fh:
+        fh.seek(offs[0])
+        mmr = fh.read(counts[0])
+
+    def seg(number, kind, data):
+        return struct.pack(">IBBBI", number, kind, 0, 1, len(data)) + data
+
+    page_info = struct.pack(">IIIIBH", W, H, 0, 0, 0, 0)
+    region = struct.pack(">IIIIB", W, H, 0, 0, 0) + bytes([1]) + mmr
+    jbig2 = seg(0, 48, page_info) + seg(1, 39, region)
+
+    def b_jbig2(pdf):
+        im = image_xobject(pdf, jbig2, W, H, ColorSpace=Name.DeviceGray, BitsPerComponent=1,
+                           Filter=Name.JBIG2Decode)
+        return place, {"Im0": im}
+
+    # Rendered by Ghostscript: poppler 22.12's JBIG2 decoder paints 242 pixels of this page unlike the encoded
+    # picture (in a few rows' runs), while jbig2dec (Ghostscript's) shows it exactly.
+    pk("pdf_pikepdf_jbig2-mmr.pdf", "JBIG2 generic region (MMR), embedded", b_jbig2, False, bil, renderer="gs")
 
     pal_im = Image.fromarray(rgb, "RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     pal_idx = np.asarray(pal_im, dtype=np.uint8)

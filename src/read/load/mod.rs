@@ -1,6 +1,7 @@
 //! Loading pages: expands files and folders into `(file, page)` units and decodes one page at a time to a
-//! greyscale image (PNG, JPEG, multi-page TIFF incl. 1-bit Group 4, PDF with one image per page), within the
-//! limits of [`LoadOptions`] so that no input, however broken or hostile, can exhaust memory or time.
+//! greyscale image (PNG, JPEG, BMP, JPEG 2000, multi-page TIFF incl. 1-bit Group 4, PDF with one image per page
+//! incl. JPEG 2000 and JBIG2), within the limits of [`LoadOptions`] so that no input, however broken or hostile,
+//! can exhaust memory or time.
 //!
 //! Colour pages are reduced to the darkest channel, so blue and red pens keep their contrast against paper.
 //! A multi-page file is parsed once per [`PageSource`] and its pages are then decoded one by one.
@@ -12,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod ccitt;
+mod jbig2;
+mod jpx;
 mod pdf_page;
 mod tiff_page;
 
@@ -202,7 +205,7 @@ pub struct Page {
 /// File kinds we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
-    /// PNG or JPEG: one page.
+    /// PNG, JPEG, BMP or JPEG 2000: one page.
     Raster,
     /// TIFF: one or more pages.
     Tiff,
@@ -214,7 +217,9 @@ pub enum FileKind {
 pub fn file_kind(path: &Path) -> Option<FileKind> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     match ext.as_str() {
-        "png" | "jpg" | "jpeg" => Some(FileKind::Raster),
+        "png" | "jpg" | "jpeg" | "bmp" | "jp2" | "j2k" | "jpx" | "jpf" | "j2c" => {
+            Some(FileKind::Raster)
+        }
         "tif" | "tiff" => Some(FileKind::Tiff),
         "pdf" => Some(FileKind::Pdf),
         _ => None,
@@ -234,7 +239,7 @@ fn sniff(bytes: &[u8], by_ext: FileKind) -> FileKind {
     } else if head.windows(5).any(|w| w == b"%PDF-") {
         // The PDF header may follow some junk bytes; readers accept it within the first kilobyte.
         FileKind::Pdf
-    } else if head.starts_with(b"\x89PNG") || head.starts_with(b"\xff\xd8") {
+    } else if head.starts_with(b"\x89PNG") || head.starts_with(b"\xff\xd8") || jpx::is_jpx(head) {
         FileKind::Raster
     } else {
         by_ext
@@ -565,6 +570,9 @@ fn tiff_limits(opts: &LoadOptions) -> tiff::decoder::Limits {
 
 /// PNG or JPEG (or anything the image crate recognises), with the size checked from the header first.
 fn decode_raster(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, Fail> {
+    if jpx::is_jpx(bytes) {
+        return jpx::decode_jpx(bytes, max_pixels);
+    }
     let reader = || {
         image::ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
@@ -807,6 +815,26 @@ fn bounded_inflate(data: &[u8], limit: u64) -> Result<Vec<u8>, Fail> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lossless_jpeg_2000_file_decodes_to_its_exact_pixels() {
+        // Written by PIL (OpenJPEG), reversible 5/3 wavelet: pixel (x, y) = (24 y + x) * 7 mod 256.
+        let bytes = include_bytes!("../../../tests/fixtures/formats/grey_24x16_lossless.jp2");
+        assert_eq!(
+            sniff(bytes, FileKind::Tiff),
+            FileKind::Raster,
+            "found by content"
+        );
+        let g = decode_raster(bytes, 1 << 20).unwrap().to_luma8();
+        assert_eq!(g.dimensions(), (24, 16));
+        for (x, y, p) in g.enumerate_pixels() {
+            assert_eq!(p.0[0] as u32, (24 * y + x) * 7 % 256, "pixel ({x}, {y})");
+        }
+        assert!(matches!(
+            decode_raster(bytes, 100),
+            Err(Fail::TooLarge(24, 16))
+        ));
+    }
 
     #[test]
     fn colour_pages_keep_blue_ink_dark() {

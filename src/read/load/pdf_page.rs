@@ -4,6 +4,8 @@
 //! page reads as poppler shows it whatever program wrote the file.
 
 use super::ccitt::{self, FaxParams};
+use super::jbig2::decode_jbig2;
+use super::jpx::decode_jpx;
 use super::{bounded_inflate, check_pixels, decode_raster, Fail, MAX_PDF_NESTING};
 use image::{DynamicImage, GrayImage};
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
@@ -789,6 +791,16 @@ pub(super) fn decode_image(doc: &Document, s: &Stream, max_pixels: u64) -> Resul
     // More than 4 bytes a pixel is never meaningful: anything beyond is not inflated.
     let limit = (n_pixels as u64).saturating_mul(4).saturating_add(1 << 16);
     let (data, codec) = general_filters(doc, s, limit)?;
+    if codec
+        .as_ref()
+        .is_some_and(|(n, _)| n.as_slice() == b"JPXDecode")
+    {
+        if mask {
+            return Err("JPEG 2000-coded image mask: not supported".into());
+        }
+        // The codestream carries its own colour space and depth, and PDF ignores /Decode for JPX images.
+        return Ok(Decoded::Pixels(decode_jpx(&data, max_pixels)?));
+    }
     let space = if mask {
         Space::Gray
     } else {
@@ -846,12 +858,27 @@ pub(super) fn decode_image(doc: &Document, s: &Stream, max_pixels: u64) -> Resul
                 bits
             }
             b"JBIG2Decode" => {
+                let globals = match parms.as_ref().and_then(|p| p.get(b"JBIG2Globals").ok()) {
+                    Some(o) => {
+                        let g = deref(doc, o)
+                            .as_stream()
+                            .map_err(|_| "JBIG2Globals is not a stream")?;
+                        Some(general_filters(doc, g, limit)?.0)
+                    }
+                    None => None,
+                };
+                // The filter's output, like CCITT's without BlackIs1, has black as 0 (DeviceGray).
+                bpc = 1;
+                decode_jbig2(&data, globals.as_deref(), w, h)?
+                    .into_iter()
+                    .map(|black| u8::from(!black))
+                    .collect()
+            }
+            other => {
                 return Err(
-                    "JBIG2-compressed page: not supported, rescan without 'high compression'"
-                        .into(),
+                    format!("{} image: not supported", String::from_utf8_lossy(other)).into(),
                 )
             }
-            _ => return Err("JPEG 2000 page: not supported".into()),
         },
         None => unpack(&data, w, h, if mask { 1 } else { space.components() }, bpc)?,
     };
