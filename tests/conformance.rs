@@ -30,10 +30,11 @@ const MAX_P999_DIFF: u8 = 48;
 const MAX_MEAN_ABS_DIFF_CMYK: f64 = 16.0;
 
 /// Encodings the loader refuses, with the reason it gives: for these the test requires that clear refusal (never
-/// wrong pixels). Palette TIFF and tiled CCITT TIFF come from no scanner we know of.
-const REFUSED: [(&str, &str); 2] = [
+/// wrong pixels). Palette TIFF, tiled CCITT TIFF and LZMA TIFF (libtiff's `-c lzma`) come from no scanner we know of.
+const REFUSED: [(&str, &str); 3] = [
     ("palette (8-bit colour map)", "unsupported"),
     ("tiled 128x128 CCITT", "tiled CCITT"),
+    ("LZMA", "LZMA-compressed TIFF"),
 ];
 
 /// The fax case: 204 dpi across, 98 down; the loader makes the pixels square by stretching the height.

@@ -742,6 +742,9 @@ def main():
     tcp("tif_tiffcp_packbits-grey.tif", "PackBits grey", ["-c", "packbits"], base_grey, False, grey)
     tcp("tif_tiffcp_zip-grey.tif", "Deflate grey", ["-c", "zip"], base_grey, False, grey)
     tcp("tif_tiffcp_zip-rgb.tif", "Deflate RGB", ["-c", "zip"], base_rgb, True, rgb)
+    tcp("tif_tiffcp_zstd-grey.tif", "Zstandard grey", ["-c", "zstd"], base_grey, False, grey)
+    tcp("tif_tiffcp_webp-rgb.tif", "WebP RGB", ["-c", "webp"], base_rgb, True, rgb, lossless=False)
+    tcp("tif_tiffcp_lzma-grey.tif", "LZMA grey", ["-c", "lzma"], base_grey, False, grey)
     tcp("tif_tiffcp_jpeg-grey.tif", "JPEG grey", ["-c", "jpeg:90"], base_grey, False, grey, lossless=False)
     tcp("tif_tiffcp_jpeg-ycbcr.tif", "JPEG RGB as YCbCr (subsampled)", ["-c", "jpeg:90"], base_rgb, True, rgb,
         lossless=False)

@@ -86,7 +86,12 @@ pub(super) fn decode_tiff_page(
     let compression = tag_u32(d, Tag::Compression, 1);
     let photometric = tag_u32(d, Tag::PhotometricInterpretation, 1);
     let fill_order = tag_u32(d, Tag::FillOrder, 1);
-    let img = if matches!(compression, 2..=4) {
+    let img = if let Some(name) = unsupported_compression(compression) {
+        return Err(Fail::Decode(format!(
+            "{name}-compressed TIFF (compression {compression}): not supported; save it again with LZW, \
+             Deflate, JPEG, Zstandard or Group 4"
+        )));
+    } else if matches!(compression, 2..=4) {
         decode_fax(d, w, h, compression, photometric, fill_order)?
     } else if fill_order == 2 {
         // libtiff reverses the bits of the raw strips before any codec but CCITT sees them: do the same on the
@@ -100,6 +105,18 @@ pub(super) fn decode_tiff_page(
         decode_plain(d, w, h, photometric, compression)?
     };
     Ok(square_pixels(d, img))
+}
+
+/// TIFF codecs libtiff can write that we do not read, by name, so the clerk knows what to change.
+fn unsupported_compression(compression: u32) -> Option<&'static str> {
+    Some(match compression {
+        6 => "old-style JPEG",
+        34661 => "JBIG",
+        34712 | 33003 | 33005 => "JPEG 2000",
+        34887 => "LERC",
+        34925 => "LZMA",
+        _ => return None,
+    })
 }
 
 fn flip(d: &mut TiffDecoder, parts: &[(usize, usize)]) {
