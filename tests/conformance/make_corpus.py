@@ -460,6 +460,26 @@ def main():
         f.write(img2pdf.convert(jp2_rgb, layout_fun=img2pdf.get_fixed_dpi_layout_fun((DPI, DPI))))
     pdf_case("pdf_img2pdf_jpx-rgb-lossy.pdf", "img2pdf", "JPX (JPEG 2000) RGB, lossy 9/7", True, rgb, DPI)
 
+    # The same grey page "protected" with an owner password only (any viewer opens it without asking), with RC4,
+    # AES-128 and AES-256; and with bytes appended after %%EOF (a mail gateway's or a copy tool's damage), which
+    # poppler reads by rebuilding the cross-reference table.
+    plain = os.path.join(out, "pdf_img2pdf_flate-png-grey.pdf")
+    with pikepdf.open(plain) as pdf:
+        for tag, enc in (
+            ("rc4-128", pikepdf.Encryption(owner="secret", user="", R=3, aes=False, metadata=False)),
+            ("aes-128", pikepdf.Encryption(owner="secret", user="", R=4, aes=True)),
+            ("aes-256", pikepdf.Encryption(owner="secret", user="", R=6)),
+        ):
+            name = f"pdf_pikepdf_owner-password-{tag}.pdf"
+            pdf.save(os.path.join(out, name), encryption=enc)
+            pdf_case(name, "pikepdf", f"owner password only, {tag.upper()}", False, grey, DPI, lossless=True)
+    with open(plain, "rb") as f:
+        damaged = f.read() + b"\0" * 2000 + b"\r\n-- appended by a gateway --\r\n"
+    with open(os.path.join(out, "pdf_img2pdf_bytes-after-eof.pdf"), "wb") as f:
+        f.write(damaged)
+    pdf_case("pdf_img2pdf_bytes-after-eof.pdf", "img2pdf + appended bytes", "2 kB after %%EOF (xref rebuilt)",
+             False, grey, DPI, lossless=True)
+
     # tiff2pdf
     t_g4 = os.path.join(work, "g4_miniswhite.tif")
     run("tiffcp", "-r", "64", "-c", "g4", base_white, t_g4)

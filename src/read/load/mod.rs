@@ -16,6 +16,7 @@ mod ccitt;
 mod jbig2;
 mod jpx;
 mod pdf_page;
+mod pdf_repair;
 mod tiff_page;
 
 use pdf_page::decode_pdf_page;
@@ -431,7 +432,15 @@ impl PageSource {
                     }
                     Err(e) => return Err(dec(e)),
                 }
-                let mut doc = lopdf::Document::load_mem(&bytes).map_err(|e| dec(e.to_string()))?;
+                // A damaged cross-reference table (bytes appended after %%EOF, a wrong offset) is rebuilt from
+                // the objects in the file, as poppler does, before the page is given up.
+                let mut doc = lopdf::Document::load_mem(&bytes)
+                    .or_else(|e| {
+                        pdf_repair::rebuild_xref(&bytes)
+                            .and_then(|fixed| lopdf::Document::load_mem(&fixed).ok())
+                            .ok_or(e)
+                    })
+                    .map_err(|e| dec(e.to_string()))?;
                 drop(bytes);
                 // PDFs "protected" only against editing open with the empty user password.
                 if doc.is_encrypted() && doc.decrypt("").is_err() {
