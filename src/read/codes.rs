@@ -611,6 +611,20 @@ fn edge_stroke(
     if !inside(x) || gap < min_gap {
         return None;
     }
+    // A thin stroke set off from the rest by half the line's height of paper, and by half as much again as the
+    // widest space inside the rest, is no character of the code (a sticker's edge broken into dashes by a 1-bit
+    // threshold): a code has no spaces, and a hand that spaces its groups widely keeps its strokes. A character
+    // written that far off is lost with it, and the code then reads too short and goes to a person.
+    let (r0, r1) = if left { (x, x1) } else { (x0, x) };
+    let mut widest = 0;
+    let mut run = 0;
+    for xx in r0..=r1 {
+        run = if cols[xx as usize] == 0 { run + 1 } else { 0 };
+        widest = widest.max(run);
+    }
+    if gap >= lh / 2 && 2 * gap >= 3 * widest {
+        return Some((stroke_end, x));
+    }
     // The stroke's ink followed down the field across gaps of a few rows (a halftone or a thin print breaks it).
     let (a, b) = if left {
         (start, stroke_end)
@@ -1799,8 +1813,8 @@ mod tests {
             paper: 245.0,
             ink: 20.0,
         };
-        // Eight 8 × 20 px characters on rows 20..40, with a 2 px stroke 15 px before them: an edge that runs from
-        // row 4 to row 56 (a sticker's), or one as tall as the characters (a 1).
+        // Eight 8 × 20 px characters on rows 20..40, 6 px apart, with a 2 px stroke 15 px before them: an edge that
+        // runs from row 4 to row 56 (a sticker's), or one as tall as the characters.
         let field = |edge_rows: std::ops::Range<u32>| {
             // As wide as a real field crop: a row crossed by the edge alone is not text.
             let mut img = GrayImage::from_pixel(1000, 60, image::Luma([245]));
@@ -1825,8 +1839,35 @@ mod tests {
         };
         let edged = find_line(&field(4..56), &levels, 0.004).unwrap();
         assert_eq!(dark_columns(&edged), 8 * 8, "{}", edged.width());
-        let one = find_line(&field(20..40), &levels, 0.004).unwrap();
+        // A band-high stroke as far off is left out too (see below); one at the line's spacing is a 1.
+        let far_one = find_line(&field(20..40), &levels, 0.004).unwrap();
+        assert_eq!(dark_columns(&far_one), 8 * 8, "{}", far_one.width());
+        let mut near = field(0..0);
+        for y in 20..40 {
+            for x in 42..44 {
+                near.put_pixel(x, y, image::Luma([20]));
+            }
+        }
+        let one = find_line(&near, &levels, 0.004).unwrap();
         assert_eq!(dark_columns(&one), 8 * 8 + 2, "{}", one.width());
+
+        // After the last character (columns 148..156): a 2 px stroke in dashes 12 px off (more than half the
+        // line's height, twice the 6 px spacing) is an edge; a band-high 1 at the line's own spacing is not.
+        let after = |x: u32, rows: &[std::ops::Range<u32>]| {
+            let mut img = field(0..0);
+            for r in rows {
+                for y in r.clone() {
+                    img.put_pixel(x, y, image::Luma([20]));
+                    img.put_pixel(x + 1, y, image::Luma([20]));
+                }
+            }
+            img
+        };
+        let dashed = after(168, &[18..24, 28..33, 38..46]);
+        let line = find_line(&dashed, &levels, 0.004).unwrap();
+        assert_eq!(dark_columns(&line), 8 * 8, "{}", line.width());
+        let last_one = find_line(&after(162, &[20..40]), &levels, 0.004).unwrap();
+        assert_eq!(dark_columns(&last_one), 8 * 8 + 2, "{}", last_one.width());
     }
 
     #[test]
