@@ -1853,20 +1853,20 @@ mod tests {
 
         // After the last character (columns 148..156): a 2 px stroke in dashes 12 px off (more than half the
         // line's height, twice the 6 px spacing) is an edge; a band-high 1 at the line's own spacing is not.
-        let after = |x: u32, rows: &[std::ops::Range<u32>]| {
+        let after = |x: u32, rows: &[(u32, u32)]| {
             let mut img = field(0..0);
-            for r in rows {
-                for y in r.clone() {
+            for &(top, bottom) in rows {
+                for y in top..bottom {
                     img.put_pixel(x, y, image::Luma([20]));
                     img.put_pixel(x + 1, y, image::Luma([20]));
                 }
             }
             img
         };
-        let dashed = after(168, &[18..24, 28..33, 38..46]);
+        let dashed = after(168, &[(18, 24), (28, 33), (38, 46)]);
         let line = find_line(&dashed, &levels, 0.004).unwrap();
         assert_eq!(dark_columns(&line), 8 * 8, "{}", line.width());
-        let last_one = find_line(&after(162, &[20..40]), &levels, 0.004).unwrap();
+        let last_one = find_line(&after(162, &[(20, 40)]), &levels, 0.004).unwrap();
         assert_eq!(dark_columns(&last_one), 8 * 8 + 2, "{}", last_one.width());
     }
 
