@@ -84,8 +84,170 @@ pub fn read_qr(
             [b[0] - m, b[1] - m, b[2] + m, b[3] + m],
             opts.qr_px_per_mm,
         );
-        decode_qr(&region).map(|c| parse_qr(&c, templates))
+        decode_qr_upright(&region)
+            .or_else(|| decode_qr(&region))
+            .map(|c| parse_qr(&c, templates))
     })
+}
+
+/// Decodes a QR code that stands upright and square in `region`, as it does in a registered page's QR box: the
+/// three finder patterns are found by their 1:1:3:1:1 runs, the module grid is laid through their centres and the
+/// bits are read at the module centres; the code's own error correction then checks them. rqrr's general search
+/// fits a perspective to every candidate by trial (about 4 ms a page), which registration has already made
+/// needless. `None` when the finders or the grid do not fit; the caller then runs the general search.
+pub fn decode_qr_upright(region: &GrayImage) -> Option<String> {
+    let (w, h) = region.dimensions();
+    if w < 21 || h < 21 {
+        return None;
+    }
+    let mut hist = [0usize; 256];
+    for p in region.as_raw() {
+        hist[*p as usize] += 1;
+    }
+    let n = region.as_raw().len();
+    let rank = |q: usize| {
+        let mut seen = 0;
+        (0..256).find(|&v| {
+            seen += hist[v];
+            seen * 100 > n * q
+        })
+    };
+    let (lo, hi) = (rank(5)? as f32, rank(95)? as f32);
+    if hi - lo < 40.0 {
+        return None;
+    }
+    let thr = (lo + hi) / 2.0;
+    let dark = |x: u32, y: u32| (region.get_pixel(x, y).0[0] as f32) < thr;
+    // Runs of one colour along a line of `len` pixels: (dark, start, length).
+    let runs = |len: u32, at: &dyn Fn(u32) -> bool| {
+        let mut out: Vec<(bool, u32, u32)> = vec![];
+        for i in 0..len {
+            let d = at(i);
+            match out.last_mut() {
+                Some(r) if r.0 == d => r.2 += 1,
+                _ => out.push((d, i, 1)),
+            }
+        }
+        out
+    };
+    // The centre (along the line) and module size of each dark-light-dark-light-dark run of 1:1:3:1:1.
+    let finders_on = |rs: &[(bool, u32, u32)]| -> Vec<(f32, f32)> {
+        rs.windows(5)
+            .filter(|r| r[0].0)
+            .filter_map(|r| {
+                let total: u32 = r.iter().map(|x| x.2).sum();
+                let m = total as f32 / 7.0;
+                let ok =
+                    |len: u32, k: f32| (len as f32 - k * m).abs() <= 0.5 * m * k.max(1.0) + 0.5;
+                (m >= 1.5
+                    && ok(r[0].2, 1.0)
+                    && ok(r[1].2, 1.0)
+                    && ok(r[2].2, 3.0)
+                    && ok(r[3].2, 1.0)
+                    && ok(r[4].2, 1.0))
+                .then(|| (r[2].1 as f32 + r[2].2 as f32 / 2.0, m))
+            })
+            .collect()
+    };
+    // Candidates from the rows, each confirmed down its column: (x, y, module).
+    let mut hits: Vec<(f32, f32, f32)> = vec![];
+    for y in 0..h {
+        for (cx, m) in finders_on(&runs(w, &|x| dark(x, y))) {
+            let col = cx as u32;
+            let vertical = finders_on(&runs(h, &|yy| dark(col, yy)));
+            if let Some(&(cy, m2)) = vertical
+                .iter()
+                .find(|(cy, m2)| (cy - y as f32).abs() <= 1.5 * m2)
+            {
+                if (m2 - m).abs() <= 0.5 * m {
+                    hits.push((cx, cy, (m + m2) / 2.0));
+                }
+            }
+        }
+    }
+    // Clusters of hits, heaviest first.
+    let mut clusters: Vec<(f32, f32, f32, usize)> = vec![];
+    for (x, y, m) in hits {
+        match clusters
+            .iter_mut()
+            .find(|c| (c.0 / c.3 as f32 - x).hypot(c.1 / c.3 as f32 - y) <= 2.0 * m)
+        {
+            Some(c) => *c = (c.0 + x, c.1 + y, c.2 + m, c.3 + 1),
+            None => clusters.push((x, y, m, 1)),
+        }
+    }
+    clusters.sort_by_key(|c| std::cmp::Reverse(c.3));
+    let finders: Vec<(f32, f32, f32, usize)> = clusters
+        .iter()
+        .take(6)
+        .map(|c| {
+            let k = c.3 as f32;
+            (c.0 / k, c.1 / k, c.2 / k, c.3)
+        })
+        .collect();
+    // Data modules can line up as 1:1:3:1:1 too: every upright L of three clusters is tried, the most hits
+    // first, and the code's error correction tells the right one.
+    let mut triples = vec![];
+    for a in 0..finders.len() {
+        for b in a + 1..finders.len() {
+            for c in b + 1..finders.len() {
+                triples.push([finders[a], finders[b], finders[c]]);
+            }
+        }
+    }
+    triples.sort_by_key(|t| std::cmp::Reverse(t.iter().map(|f| f.3).sum::<usize>()));
+    triples
+        .into_iter()
+        .find_map(|t| read_grid(region, &dark, t))
+}
+
+/// Reads the QR whose finder centres (x, y, module, hits) are `f`, if they stand as an upright L.
+fn read_grid(
+    region: &GrayImage,
+    dark: &dyn Fn(u32, u32) -> bool,
+    mut f: [(f32, f32, f32, usize); 3],
+) -> Option<String> {
+    let (w, h) = region.dimensions();
+    // Upright: top-left has the smallest x + y, top-right the largest x - y.
+    f.sort_by(|a, b| (a.0 + a.1).total_cmp(&(b.0 + b.1)));
+    let tl = f[0];
+    let (tr, bl) = if f[1].0 - f[1].1 > f[2].0 - f[2].1 {
+        (f[1], f[2])
+    } else {
+        (f[2], f[1])
+    };
+    let m = (tl.2 + tr.2 + bl.2) / 3.0;
+    if [tl.2, tr.2, bl.2]
+        .iter()
+        .any(|&mi| (mi - m).abs() > 0.35 * m)
+    {
+        return None;
+    }
+    let (dx, dy) = (tr.0 - tl.0, bl.1 - tl.1);
+    if dx < 13.0 * m
+        || (tr.1 - tl.1).abs() > 1.5 * m
+        || (bl.0 - tl.0).abs() > 1.5 * m
+        || (dx - dy).abs() > 2.0 * m
+    {
+        return None;
+    }
+    let est = (dx + dy) / 2.0 / m + 7.0;
+    let version = ((est - 17.0) / 4.0).round().max(1.0);
+    let size = 17.0 + 4.0 * version;
+    if (est - size).abs() > 2.0 || version > 40.0 {
+        return None;
+    }
+    let size = size as usize;
+    let span = (size - 7) as f32;
+    let (ux, uy) = ((tr.0 - tl.0) / span, (tr.1 - tl.1) / span);
+    let (vx, vy) = ((bl.0 - tl.0) / span, (bl.1 - tl.1) / span);
+    let grid = rqrr::SimpleGrid::from_func(size, |x, y| {
+        let (j, i) = (x as f32 - 3.0, y as f32 - 3.0);
+        let px = tl.0 + j * ux + i * vx;
+        let py = tl.1 + j * uy + i * vy;
+        px >= 0.0 && py >= 0.0 && (px as u32) < w && (py as u32) < h && dark(px as u32, py as u32)
+    });
+    rqrr::Grid::new(grid).decode().ok().map(|(_, s)| s)
 }
 
 /// Decodes the first QR code found in a grey image.
@@ -211,5 +373,64 @@ mod tests {
         assert!(parse_qr("PDG1;T=GTVT", &ts).values.is_empty());
         assert_eq!(parse_qr("hello", &ts).template, None);
         assert_eq!(parse_qr("PDG1;T=XYZ;HS=1", &ts).template, None);
+    }
+
+    /// A QR code drawn `px` pixels a module at (`x0`, `y0`) on paper, with ink `ink`.
+    fn qr_image(content: &str, px: u32, x0: u32, y0: u32, ink: u8) -> GrayImage {
+        let code =
+            qrcode::QrCode::with_error_correction_level(content.as_bytes(), qrcode::EcLevel::M)
+                .unwrap();
+        let n = code.width() as u32;
+        let colors = code.to_colors();
+        let mut img = GrayImage::from_pixel(2 * x0 + n * px, 2 * y0 + n * px, image::Luma([235]));
+        for y in 0..n {
+            for x in 0..n {
+                if colors[(y * n + x) as usize] == qrcode::Color::Dark {
+                    for yy in 0..px {
+                        for xx in 0..px {
+                            img.put_pixel(x0 + x * px + xx, y0 + y * px + yy, image::Luma([ink]));
+                        }
+                    }
+                }
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn an_upright_qr_is_read_from_its_finders_and_agrees_with_the_general_search() {
+        for (content, px) in [
+            ("PDG1;T=GTVT", 6),
+            ("PDG1;T=KHDT;HS=000.00.30.H48-210707-7064", 5),
+            ("PDG1;T=KHDT;HS=000.00.30.H48-210707-7064", 3),
+        ] {
+            let img = qr_image(content, px, 31, 27, 30);
+            assert_eq!(decode_qr_upright(&img).as_deref(), Some(content), "{px} px");
+            assert_eq!(decode_qr(&img).as_deref(), Some(content));
+        }
+        // A grey ink, resampled to a module of 4.1 px (not a whole number), still reads.
+        let grey = qr_image("PDG1;T=KHDT;HS=000.00.30.H48-210707-7064", 3, 20, 20, 90);
+        let (gw, gh) = grey.dimensions();
+        let odd = image::imageops::resize(
+            &grey,
+            gw * 41 / 30,
+            gh * 41 / 30,
+            image::imageops::FilterType::Triangle,
+        );
+        assert_eq!(
+            decode_qr_upright(&odd).as_deref(),
+            Some("PDG1;T=KHDT;HS=000.00.30.H48-210707-7064")
+        );
+    }
+
+    #[test]
+    fn no_qr_or_half_a_qr_is_none_not_a_guess() {
+        assert_eq!(
+            decode_qr_upright(&GrayImage::from_pixel(200, 200, image::Luma([240]))),
+            None
+        );
+        let img = qr_image("PDG1;T=GTVT", 6, 30, 30, 30);
+        let half = image::imageops::crop_imm(&img, 0, 0, img.width(), img.height() / 2).to_image();
+        assert_eq!(decode_qr_upright(&half), None);
     }
 }
