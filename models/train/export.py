@@ -14,14 +14,15 @@ import torch
 torch.set_num_threads(1)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen import ALPHABET, INPUT_H, PAD_MULTIPLE, DOWNSAMPLE, HELDOUT_PREFIXES, HAND_FONT_HELDOUT  # noqa: E402
-from model import CRNN, NUM_CLASSES  # noqa: E402
+from model import CRNN, NUM_CLASSES, WIDTHS  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def export(ckpt, out, opset=17, version="1.1.0"):
     state = torch.load(ckpt, map_location="cpu")
-    model = CRNN(bn=state.get("bn", True))
+    arch = state.get("arch", {})
+    model = CRNN(bn=state.get("bn", True), hidden=arch.get("hidden", 96), widths=tuple(arch.get("widths", WIDTHS)))
     model.load_state_dict(state["model"])
     model.eval()
     x = torch.rand(1, 1, INPUT_H, 300) - 0.5

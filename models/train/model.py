@@ -14,17 +14,22 @@ def _blk(i, o, k=3, p=1, bn=True):
     return [nn.Conv2d(i, o, k, padding=p, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
 
 
+# The shipped network's widths (1.0.0, 1.1.0); a slimmer student for the speed issue passes its own.
+WIDTHS = (24, 48, 80, 80, 128, 160)
+
+
 class CRNN(nn.Module):
-    def __init__(self, hidden=96, bn=True):
+    def __init__(self, hidden=96, bn=True, widths=WIDTHS):
         super().__init__()
+        a, b, c, d, e, f = widths
         self.cnn = nn.Sequential(
-            *_blk(1, 24, bn=bn), nn.MaxPool2d(2, 2),            # 16 x W/2
-            *_blk(24, 48, bn=bn), nn.MaxPool2d(2, 2),           # 8 x W/4
-            *_blk(48, 80, bn=bn), *_blk(80, 80, bn=bn), nn.MaxPool2d((2, 1), (2, 1)),   # 4 x W/4
-            *_blk(80, 128, bn=bn), nn.MaxPool2d((2, 1), (2, 1)),                        # 2 x W/4
-            *_blk(128, 160, k=(2, 1), p=0, bn=bn),                                      # 1 x W/4
+            *_blk(1, a, bn=bn), nn.MaxPool2d(2, 2),            # 16 x W/2
+            *_blk(a, b, bn=bn), nn.MaxPool2d(2, 2),            # 8 x W/4
+            *_blk(b, c, bn=bn), *_blk(c, d, bn=bn), nn.MaxPool2d((2, 1), (2, 1)),   # 4 x W/4
+            *_blk(d, e, bn=bn), nn.MaxPool2d((2, 1), (2, 1)),                       # 2 x W/4
+            *_blk(e, f, k=(2, 1), p=0, bn=bn),                                      # 1 x W/4
         )
-        self.rnn = nn.GRU(160, hidden, num_layers=2, bidirectional=True)
+        self.rnn = nn.GRU(f, hidden, num_layers=2, bidirectional=True)
         self.fc = nn.Linear(2 * hidden, NUM_CLASSES)
 
     def forward(self, x):
