@@ -1,5 +1,6 @@
 //! Raster sampling shared by every stage: bilinear sampling with paper outside the page, box-filter
-//! downsampling, and warping a template-mm rectangle to an upright image through a registration's homography.
+//! downsampling, warping a template-mm rectangle to an upright image through a registration's homography, and
+//! grey-level percentiles.
 
 use crate::geom::{Homography, Pt};
 use image::GrayImage;
@@ -13,6 +14,23 @@ fn floor_i64(v: f64) -> i64 {
     } else {
         i
     }
+}
+
+/// The value at rank `len * pct / 100` of the sorted pixels, found by counting instead of sorting a copy; 255 for
+/// no pixels.
+pub fn percentile(raw: &[u8], pct: usize) -> u8 {
+    let mut counts = [0usize; 256];
+    for &v in raw {
+        counts[v as usize] += 1;
+    }
+    let rank = raw.len() * pct / 100;
+    let mut seen = 0usize;
+    (0..=255u8)
+        .find(|&v| {
+            seen += counts[v as usize];
+            seen > rank
+        })
+        .unwrap_or(255)
 }
 
 /// Bilinear sample of a grey image at a px position; outside the image reads as paper (255).
@@ -96,4 +114,32 @@ pub fn warp_region(img: &GrayImage, h: &Homography, b: [f64; 4], px_per_mm: f64)
         }
     }
     GrayImage::from_raw(w, hh, out).expect("buffer matches size")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_by_counting_is_the_sorted_rank() {
+        // Sizes around the rank's rounding, and pixel mixes from one value to all 256.
+        let mut x = 12345u32;
+        for len in [1usize, 2, 9, 10, 11, 99, 100, 101, 4000] {
+            for spread in [1u32, 3, 256] {
+                let raw: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                        (255 - (x >> 16) % spread) as u8
+                    })
+                    .collect();
+                let mut sorted = raw.clone();
+                sorted.sort_unstable();
+                assert_eq!(
+                    percentile(&raw, 90),
+                    sorted[len * 9 / 10],
+                    "len {len} spread {spread}"
+                );
+            }
+        }
+    }
 }

@@ -8,7 +8,6 @@ shipped by this script: it must first be exported and measured against the teach
   python distill.py --teacher data/ckpt/init12.pt --prefix train3 --shards 12 --max-minutes 55 --out data/ckpt_slim
 """
 import argparse
-import math
 import os
 import random
 import sys
@@ -23,7 +22,7 @@ torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen import CHAR2CLS, DOWNSAMPLE  # noqa: E402
 from model import CRNN  # noqa: E402
-from train import evaluate, load_shard, make_batches, to_batch  # noqa: E402
+from train import eval_and_save, evaluate, load_shard, lr_at, make_batches, to_batch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -74,7 +73,7 @@ def main():
             if prog >= 1:
                 done = True
                 break
-            lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.5 * (1 + math.cos(math.pi * prog)) * 0.97 + 0.03)
+            lr = lr_at(args.lr, step, args.warmup, prog)
             for g in opt.param_groups:
                 g["lr"] = lr
             x = to_batch([imgs[i] for i in b])
@@ -97,14 +96,7 @@ def main():
                 print("step %d shard %d loss %.4f (ctc %.3f kd %.3f) lr %.2e min %.1f" % (
                     step, k, loss_avg, l_ctc.item(), l_kd.item(), lr, el), flush=True)
             if step % args.eval_every == 0:
-                acc, cacc = evaluate(student, v_imgs, v_texts)
-                print("EVAL step %d val_exact %.4f val_char %.4f min %.1f" % (step, acc, cacc, el), flush=True)
-                state = {"model": student.state_dict(), "arch": arch, "bn": True, "step": step,
-                         "val_exact": acc, "val_char": cacc, "minutes": el}
-                torch.save(state, os.path.join(args.out, "last.pt"))
-                if acc >= best:
-                    best = acc
-                    torch.save(state, os.path.join(args.out, "best.pt"))
+                best = eval_and_save(student, v_imgs, v_texts, {"arch": arch, "bn": True}, args.out, best, step, el)
     acc, cacc = evaluate(student, v_imgs, v_texts)
     print("FINAL step %d val_exact %.4f val_char %.4f" % (step, acc, cacc), flush=True)
     torch.save({"model": student.state_dict(), "arch": arch, "bn": True, "step": step, "val_exact": acc,

@@ -87,6 +87,24 @@ def evaluate(model, imgs, texts):
     return ok / len(imgs), 1 - cerr / max(1, ctot)
 
 
+def lr_at(base, step, warmup, prog):
+    """Warm-up over `warmup` steps, then a cosine down to 3% of `base` as progress `prog` goes from 0 to 1."""
+    return base * min(1.0, (step + 1) / warmup) * (0.5 * (1 + math.cos(math.pi * prog)) * 0.97 + 0.03)
+
+
+def eval_and_save(model, v_imgs, v_texts, state, out, best, step, minutes):
+    """Scores `model` on the validation lines, writes last.pt (and best.pt when it is the best so far) with
+    `state`'s fields, and returns the best validation exact match."""
+    acc, cacc = evaluate(model, v_imgs, v_texts)
+    print("EVAL step %d val_exact %.4f val_char %.4f min %.1f" % (step, acc, cacc, minutes), flush=True)
+    state = dict(state, model=model.state_dict(), step=step, val_exact=acc, val_char=cacc, minutes=minutes)
+    torch.save(state, os.path.join(out, "last.pt"))
+    if acc >= best:
+        best = acc
+        torch.save(state, os.path.join(out, "best.pt"))
+    return best
+
+
 def levenshtein(a, b):
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
@@ -152,7 +170,7 @@ def main():
             if prog >= 1:
                 done = True
                 break
-            lr = args.lr * min(1.0, (step + 1) / warm) * (0.5 * (1 + math.cos(math.pi * prog)) * 0.97 + 0.03)
+            lr = lr_at(args.lr, step, warm, prog)
             for g in opt.param_groups:
                 g["lr"] = lr
             x = to_batch([imgs[i] for i in b])
@@ -173,14 +191,8 @@ def main():
                 print("step %d shard %d samples %d loss %.4f lr %.2e min %.1f" % (
                     step, k, consumed, loss_avg, lr, el), flush=True)
             if step % args.eval_every == 0:
-                acc, cacc = evaluate(model, v_imgs, v_texts)
-                print("EVAL step %d val_exact %.4f val_char %.4f min %.1f" % (step, acc, cacc, el), flush=True)
-                state = {"model": model.state_dict(), "step": step, "val_exact": acc, "val_char": cacc,
-                         "samples": consumed, "minutes": el, "bn": bn}
-                torch.save(state, os.path.join(args.out, "last.pt"))
-                if acc >= best:
-                    best = acc
-                    torch.save(state, os.path.join(args.out, "best.pt"))
+                best = eval_and_save(model, v_imgs, v_texts, {"samples": consumed, "bn": bn}, args.out, best, step,
+                                     el)
     el = (time.time() - t0) / 60
     acc, cacc = evaluate(model, v_imgs, v_texts)
     print("FINAL step %d samples %d val_exact %.4f val_char %.4f minutes %.1f" % (step, consumed, acc, cacc, el), flush=True)

@@ -3,7 +3,7 @@
 //! probabilities, so the result carries a confidence and is sent to review when the model and grammar disagree.
 
 use crate::geom::Homography;
-use crate::raster::warp_region;
+use crate::raster::{percentile, warp_region};
 use crate::read::register::Levels;
 use crate::read::validate::{CharClass, CodePattern};
 pub use crate::results::ValueStatus;
@@ -483,7 +483,7 @@ pub fn field_is_clean(field: &GrayImage, levels: &Levels, opts: &FieldOptions) -
 pub fn find_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Option<GrayImage> {
     let (w, h) = field.dimensions();
     let range = (levels.paper - levels.ink).max(40.0);
-    let paper = p90(field.as_raw()) as f32;
+    let paper = percentile(field.as_raw(), 90) as f32;
     let thr = paper - 0.4 * range;
     let ink = |x: u32, y: u32| (field.get_pixel(x, y).0[0] as f32) < thr;
     let mut rows = vec![0u32; h as usize];
@@ -654,30 +654,13 @@ fn edge_stroke(
     (covers && leaves).then_some((stroke_end, x))
 }
 
-/// The value at rank `len * 9 / 10` of the sorted pixels (the line's paper level), found by counting instead of
-/// sorting a copy; 255 for no pixels.
-fn p90(raw: &[u8]) -> u8 {
-    let mut counts = [0usize; 256];
-    for &v in raw {
-        counts[v as usize] += 1;
-    }
-    let rank = raw.len() * 9 / 10;
-    let mut seen = 0usize;
-    (0..=255u8)
-        .find(|&v| {
-            seen += counts[v as usize];
-            seen > rank
-        })
-        .unwrap_or(255)
-}
-
 /// Skew of the text in a line image, degrees (positive: the line descends to the right), or `None` when it is
 /// within `min_deg` of level. Found as the shear that makes the row profile of the ink sharpest, the usual
 /// projection-profile method; stickers are stuck on by hand and lean by several degrees.
 pub fn line_skew_deg(line: &GrayImage, levels: &Levels, min_deg: f64, max_deg: f64) -> Option<f64> {
     let (w, h) = line.dimensions();
     let range = (levels.paper - levels.ink).max(40.0);
-    let thr = p90(line.as_raw()) as f32 - 0.4 * range;
+    let thr = percentile(line.as_raw(), 90) as f32 - 0.4 * range;
     let mut pts: Vec<(f32, f32)> = vec![];
     for (i, &v) in line.as_raw().iter().enumerate() {
         if (v as f32) < thr {
@@ -748,7 +731,7 @@ pub fn straight_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Opti
 pub fn with_margin(line: &GrayImage, share: f64) -> GrayImage {
     let (w, h) = line.dimensions();
     let m = (h as f64 * share).round().max(1.0) as u32;
-    let paper = p90(line.as_raw());
+    let paper = percentile(line.as_raw(), 90);
     let mut out = GrayImage::from_pixel(w + 2 * m, h + 2 * m, image::Luma([paper]));
     image::imageops::replace(&mut out, line, m as i64, m as i64);
     out
@@ -1405,25 +1388,6 @@ mod tests {
             }
         }
         img
-    }
-
-    #[test]
-    fn paper_level_by_counting_is_the_sorted_rank() {
-        // Sizes around the rank's rounding, and pixel mixes from one value to all 256.
-        let mut x = 12345u32;
-        for len in [1usize, 2, 9, 10, 11, 99, 100, 101, 4000] {
-            for spread in [1u32, 3, 256] {
-                let raw: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                        (255 - (x >> 16) % spread) as u8
-                    })
-                    .collect();
-                let mut sorted = raw.clone();
-                sorted.sort_unstable();
-                assert_eq!(p90(&raw), sorted[len * 9 / 10], "len {len} spread {spread}");
-            }
-        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! printed layout of every known template; disagreement is reported, never guessed away.
 
 use crate::forms::template::Template;
-use crate::raster::warp_region;
+use crate::raster::{percentile, warp_region};
 use crate::read::register::{layout_score, MarkerLayout, Registration};
 use image::GrayImage;
 use serde::Serialize;
@@ -100,19 +100,8 @@ pub fn decode_qr_upright(region: &GrayImage) -> Option<String> {
     if w < 21 || h < 21 {
         return None;
     }
-    let mut hist = [0usize; 256];
-    for p in region.as_raw() {
-        hist[*p as usize] += 1;
-    }
-    let n = region.as_raw().len();
-    let rank = |q: usize| {
-        let mut seen = 0;
-        (0..256).find(|&v| {
-            seen += hist[v];
-            seen * 100 > n * q
-        })
-    };
-    let (lo, hi) = (rank(5)? as f32, rank(95)? as f32);
+    let raw = region.as_raw();
+    let (lo, hi) = (percentile(raw, 5) as f32, percentile(raw, 95) as f32);
     if hi - lo < 40.0 {
         return None;
     }
@@ -149,12 +138,16 @@ pub fn decode_qr_upright(region: &GrayImage) -> Option<String> {
             })
             .collect()
     };
-    // Candidates from the rows, each confirmed down its column: (x, y, module).
+    // Candidates from the rows, each confirmed down its column (a finder crosses many rows at the same column,
+    // so each column is scanned once): (x, y, module).
     let mut hits: Vec<(f32, f32, f32)> = vec![];
+    let mut columns: std::collections::HashMap<u32, Vec<(f32, f32)>> = Default::default();
     for y in 0..h {
         for (cx, m) in finders_on(&runs(w, &|x| dark(x, y))) {
             let col = cx as u32;
-            let vertical = finders_on(&runs(h, &|yy| dark(col, yy)));
+            let vertical = columns
+                .entry(col)
+                .or_insert_with(|| finders_on(&runs(h, &|yy| dark(col, yy))));
             if let Some(&(cy, m2)) = vertical
                 .iter()
                 .find(|(cy, m2)| (cy - y as f32).abs() <= 1.5 * m2)
@@ -377,19 +370,14 @@ mod tests {
 
     /// A QR code drawn `px` pixels a module at (`x0`, `y0`) on paper, with ink `ink`.
     fn qr_image(content: &str, px: u32, x0: u32, y0: u32, ink: u8) -> GrayImage {
-        let code =
-            qrcode::QrCode::with_error_correction_level(content.as_bytes(), qrcode::EcLevel::M)
-                .unwrap();
-        let n = code.width() as u32;
-        let colors = code.to_colors();
+        let modules = crate::forms::render::qr_modules(content).unwrap();
+        let n = modules.len() as u32;
         let mut img = GrayImage::from_pixel(2 * x0 + n * px, 2 * y0 + n * px, image::Luma([235]));
-        for y in 0..n {
-            for x in 0..n {
-                if colors[(y * n + x) as usize] == qrcode::Color::Dark {
-                    for yy in 0..px {
-                        for xx in 0..px {
-                            img.put_pixel(x0 + x * px + xx, y0 + y * px + yy, image::Luma([ink]));
-                        }
+        for (y, row) in (0..).zip(&modules) {
+            for (x, _) in (0..).zip(row).filter(|(_, &dark)| dark) {
+                for yy in 0..px {
+                    for xx in 0..px {
+                        img.put_pixel(x0 + x * px + xx, y0 + y * px + yy, image::Luma([ink]));
                     }
                 }
             }
