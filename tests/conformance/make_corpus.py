@@ -562,6 +562,46 @@ def main():
 
     pk("pdf_pikepdf_imagemask.pdf", "/ImageMask stencil, black fill", b_mask, False, bil)
 
+    # Mixed raster content (MRC), as "high compression" scanner PDFs store a page: a background of paper tones at
+    # a lower resolution, and the ink painted in one colour through a full-resolution mask. Without the mask the
+    # ink colour would cover the page.
+    paper = np.maximum(grey, 200).astype(np.uint8)
+    bg_half = np.ascontiguousarray(paper[:, ::2])  # half resolution across: 310 x 877, shown 2:1
+    bg_shown = np.repeat(bg_half, 2, axis=1)[:, :W]
+    ink_rgb = (51, 102, 204)  # exact in 8 bits: 0.2, 0.4, 0.8
+
+    def ink_image(pdf, **keys):
+        return image_xobject(pdf, bytes(ink_rgb), 1, 1, ColorSpace=Name.DeviceRGB, BitsPerComponent=8, **keys)
+
+    def b_mrc_mask(pdf):
+        data = zlib.compress(np.packbits((~black).astype(np.uint8), axis=1).tobytes(), 9)
+        stencil = image_xobject(pdf, data, W, H, ImageMask=True, BitsPerComponent=1, Filter=Name.FlateDecode)
+        return place + b" " + place.replace(b"Im0", b"Ink"), {"Im0": flate_grey(pdf, bg_half),
+                                                              "Ink": ink_image(pdf, Mask=stencil)}
+
+    mrc_rgb = np.where(black[..., None], np.array(ink_rgb, np.uint8), bg_shown[..., None]).astype(np.uint8)
+    pk("pdf_pikepdf_mrc-stencil-mask.pdf", "MRC: half-res background, 1x1 ink colour through a full-res /Mask",
+       b_mrc_mask, True, mrc_rgb)
+
+    def b_mrc_smask(pdf):
+        # A soft mask that is 0 or 1 (a 1-bit MRC mask stored as 8-bit grey): exact in every renderer.
+        alpha = np.where(black, 255, 0).astype(np.uint8)
+        return place + b" " + place.replace(b"Im0", b"Ink"), {"Im0": flate_grey(pdf, bg_half),
+                                                              "Ink": ink_image(pdf, SMask=flate_grey(pdf, alpha))}
+
+    pk("pdf_pikepdf_mrc-smask.pdf", "MRC: half-res background, 1x1 ink colour through a full-res /SMask",
+       b_mrc_smask, True, mrc_rgb)
+
+    def b_mask_fill(pdf):
+        data = zlib.compress(np.packbits((~black).astype(np.uint8), axis=1).tobytes(), 9)
+        im = image_xobject(pdf, data, W, H, ImageMask=True, BitsPerComponent=1, Filter=Name.FlateDecode)
+        fill = " ".join(f"{c / 255:.1f}" for c in ink_rgb)
+        return place + f" {fill} rg ".encode() + place.replace(b"Im0", b"Ink"), {"Im0": flate_grey(pdf, bg_half),
+                                                                                "Ink": im}
+
+    pk("pdf_pikepdf_imagemask-colour-fill.pdf", "/ImageMask stencil in an RGB fill colour over a background",
+       b_mask_fill, True, mrc_rgb)
+
     # JBIG2 as a feeder scanner's "high compression" PDF stores it (embedded organisation): a page information
     # segment and an immediate lossless generic region coded with MMR, whose data is libtiff's own Group 4 coding
     # of the page (JBIG2's MMR is T.6; black is 1 in both).

@@ -43,17 +43,54 @@ fn invert(m: &Matrix) -> Option<Matrix> {
 /// Images drawn on one page beyond this are ignored (a scanner page has one, a strip-wise page a few dozen).
 const MAX_DRAWS: usize = 4096;
 
-/// One image drawn on the page: which stream, and the matrix that maps its unit square to user space.
+/// One image drawn on the page: which stream, the matrix that maps its unit square to user space, and the
+/// fill colour a stencil mask paints with (as grey: the darkest channel, like every page).
 struct Draw<'a> {
     stream: &'a Stream,
     ctm: Matrix,
+    fill: u8,
+    /// The image's own mask: `/SMask` (soft, a grey image of alpha) or `/Mask` (a stencil image). A mixed
+    /// raster content (MRC) page paints its ink as one colour through a full-resolution mask over a
+    /// low-resolution background; without the mask the ink colour would cover the page.
+    mask: Option<(&'a Stream, MaskKind)>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum MaskKind {
+    Soft,
+    Stencil,
+}
+
+/// A stream's declared size in samples (0 when missing; decoding then reports the error).
+fn stream_size(s: &Stream) -> (f64, f64) {
+    let dim = |k: &[u8]| s.dict.get(k).ok().and_then(num).unwrap_or(0.0);
+    (dim(b"Width"), dim(b"Height"))
 }
 
 impl Draw<'_> {
-    /// The image's declared size in samples (0 when missing; decoding then reports the error).
+    /// The image's declared size in samples.
     fn size(&self) -> (f64, f64) {
-        let dim = |k: &[u8]| self.stream.dict.get(k).ok().and_then(num).unwrap_or(0.0);
-        (dim(b"Width"), dim(b"Height"))
+        stream_size(self.stream)
+    }
+
+    /// The finer of the image's and its mask's sizes: the resolution at which the draw shows detail.
+    fn detail_size(&self) -> (f64, f64) {
+        let (w, h) = self.size();
+        self.mask.map_or((w, h), |(m, _)| {
+            let (mw, mh) = stream_size(m);
+            (w.max(mw), h.max(mh))
+        })
+    }
+}
+
+/// The grey (darkest channel) of a fill colour given as 1 (grey), 3 (RGB) or 4 (CMYK) components in 0..1.
+fn fill_grey(c: &[f64]) -> Option<u8> {
+    let q = |v: f64| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    match *c {
+        [g] => Some(q(g)),
+        [r, g, b] => Some(q(r.min(g).min(b))),
+        [c, m, y, k] => Some(q((1.0 - c.max(m).max(y)) * (1.0 - k))),
+        _ => None,
     }
 }
 
@@ -121,11 +158,34 @@ fn collect<'a>(
         .and_then(|r| dict_get(doc, r, b"XObject"))
         .and_then(|o| o.as_dict().ok());
     let mut ctm = base;
-    let mut stack: Vec<Matrix> = vec![];
+    // The fill colour starts black in every content stream (a form's own is not inherited here: forms in scans
+    // hold images, not stencils painted in the caller's colour).
+    let mut fill = 0u8;
+    // Whether `sc`/`scn` operands are device components (grey, RGB, CMYK); a Separation's tint is not.
+    let mut device_space = true;
+    let mut stack: Vec<(Matrix, u8)> = vec![];
     for op in &ops.operations {
         match op.operator.as_str() {
-            "q" if stack.len() < 1024 => stack.push(ctm),
-            "Q" => ctm = stack.pop().unwrap_or(base),
+            "q" if stack.len() < 1024 => stack.push((ctm, fill)),
+            "Q" => (ctm, fill) = stack.pop().unwrap_or((base, 0)),
+            // A new fill colour space starts at its initial colour, black for the device spaces.
+            "cs" => {
+                fill = 0;
+                device_space = matches!(
+                    op.operands.first().and_then(|o| o.as_name().ok()),
+                    Some(b"DeviceGray" | b"DeviceRGB" | b"DeviceCMYK")
+                );
+            }
+            "g" | "rg" | "k" | "sc" | "scn" => {
+                let v: Vec<f64> = op.operands.iter().filter_map(num).collect();
+                let device = device_space || !matches!(op.operator.as_str(), "sc" | "scn");
+                // A pattern (a name operand) or another space's tints: the stencil shows as ink.
+                fill = if device && v.len() == op.operands.len() {
+                    fill_grey(&v).unwrap_or(0)
+                } else {
+                    0
+                };
+            }
             "cm" => {
                 let v: Vec<f64> = op.operands.iter().filter_map(num).collect();
                 if let [a, b, c, d, e, f] = v[..] {
@@ -140,7 +200,23 @@ fn collect<'a>(
                     continue;
                 };
                 match s.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() {
-                    Some(b"Image") if out.len() < MAX_DRAWS => out.push(Draw { stream: s, ctm }),
+                    Some(b"Image") if out.len() < MAX_DRAWS => {
+                        let mask = match dict_get(doc, &s.dict, b"SMask") {
+                            Some(Object::Stream(m)) => Some((m, MaskKind::Soft)),
+                            _ => match dict_get(doc, &s.dict, b"Mask") {
+                                Some(Object::Stream(m)) => Some((m, MaskKind::Stencil)),
+                                // A colour-key mask (an array of sample ranges) is not applied: the image
+                                // is painted whole, as before.
+                                _ => None,
+                            },
+                        };
+                        out.push(Draw {
+                            stream: s,
+                            ctm,
+                            fill,
+                            mask,
+                        })
+                    }
                     Some(b"Form") if depth < 8 => {
                         let m = s
                             .dict
@@ -247,7 +323,7 @@ fn composite(
     let mut res: f64 = 0.0;
     let mut extent = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
     for d in draws {
-        let (w, h) = d.size();
+        let (w, h) = d.detail_size();
         let m = &d.ctm;
         let (lx, ly) = (m[0].hypot(m[1]), m[2].hypot(m[3]));
         if lx > 0.0 && ly > 0.0 {
@@ -273,7 +349,7 @@ fn composite(
     let pixels: f64 = draws
         .iter()
         .map(|d| {
-            let (w, h) = d.size();
+            let (w, h) = d.detail_size();
             w * h
         })
         .sum();
@@ -309,7 +385,12 @@ fn composite(
             }
         });
     // The usual scanner page: one upright image that fills the box exactly. It is returned as decoded.
-    if let [d] = draws {
+    if let [d @ Draw {
+        mask: None,
+        fill: 0,
+        ..
+    }] = draws
+    {
         let (w, h) = d.size();
         let m = &d.ctm;
         let fills = m[1].abs() < 1e-9
@@ -330,8 +411,12 @@ fn composite(
     let mut canvas = GrayImage::from_pixel(cw, ch, [255u8].into());
     for d in draws {
         let Some(inv) = invert(&d.ctm) else { continue };
-        let img = decode_image(doc, d.stream, max_pixels)?.into_paint();
+        let img = decode_image(doc, d.stream, max_pixels)?.into_paint(d.fill);
         let (iw, ih) = img.size();
+        let alpha = match d.mask {
+            Some((m, kind)) => Some(alpha_of(doc, m, kind, max_pixels)?),
+            None => None,
+        };
         // Only the canvas pixels inside the image's bounding box are visited.
         let mut bb = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
         for (u, v) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
@@ -352,15 +437,60 @@ fn composite(
                     continue;
                 }
                 // Image space: the first sample row is at the top of the unit square (v = 1).
-                let sx = ((u * iw as f64) as u32).min(iw - 1);
-                let sy = (((1.0 - v) * ih as f64) as u32).min(ih - 1);
+                let sample = |w: u32, h: u32| {
+                    (
+                        ((u * w as f64) as u32).min(w - 1),
+                        (((1.0 - v) * h as f64) as u32).min(h - 1),
+                    )
+                };
+                // The mask covers the same unit square at its own resolution.
+                let a = alpha.as_ref().map_or(255, |m| {
+                    let (mx, my) = sample(m.width(), m.height());
+                    m.get_pixel(mx, my).0[0]
+                });
+                if a == 0 {
+                    continue;
+                }
+                let (sx, sy) = sample(iw, ih);
                 if let Some(g) = img.gray_at(sx, sy) {
-                    canvas.put_pixel(px, py, [g].into());
+                    let out = if a == 255 {
+                        g
+                    } else {
+                        let under = canvas.get_pixel(px, py).0[0] as u32;
+                        ((a as u32 * g as u32 + (255 - a as u32) * under + 127) / 255) as u8
+                    };
+                    canvas.put_pixel(px, py, [out].into());
                 }
             }
         }
     }
     Ok((DynamicImage::ImageLuma8(canvas), stretch))
+}
+
+/// An image's mask as coverage, 0 (not painted) to 255 (painted): a soft mask's grey as it is, a stencil's
+/// painting samples as 255.
+fn alpha_of(
+    doc: &Document,
+    m: &Stream,
+    kind: MaskKind,
+    max_pixels: u64,
+) -> Result<GrayImage, Fail> {
+    Ok(match (decode_image(doc, m, max_pixels)?, kind) {
+        (Decoded::Mask(w, h, bits), _) => GrayImage::from_raw(
+            w,
+            h,
+            bits.iter().map(|&p| if p { 255 } else { 0 }).collect(),
+        )
+        .ok_or("mask size")?,
+        (Decoded::Pixels(img), MaskKind::Soft) => img.into_luma8(),
+        // A stencil written without /ImageMask: its 0 samples paint, as in an image mask.
+        (Decoded::Pixels(img), MaskKind::Stencil) => {
+            let mut g = img.into_luma8();
+            g.pixels_mut()
+                .for_each(|p| p.0[0] = if p.0[0] < 128 { 255 } else { 0 });
+            g
+        }
+    })
 }
 
 /// A decoded image XObject: grey or colour pixels, or a stencil mask (true = paint).
@@ -369,17 +499,18 @@ pub(super) enum Decoded {
     Mask(u32, u32, Vec<bool>),
 }
 
-/// A decoded image as the compositor samples it: grey (the darkest channel, as every page), or a stencil mask.
+/// A decoded image as the compositor samples it: grey (the darkest channel, as every page), or a stencil mask
+/// with the grey of its fill colour.
 enum Paint {
     Gray(GrayImage),
-    Mask(u32, u32, Vec<bool>),
+    Mask(u32, u32, Vec<bool>, u8),
 }
 
 impl Paint {
     fn size(&self) -> (u32, u32) {
         match self {
             Paint::Gray(g) => g.dimensions(),
-            Paint::Mask(w, h, _) => (*w, *h),
+            Paint::Mask(w, h, ..) => (*w, *h),
         }
     }
 
@@ -387,16 +518,16 @@ impl Paint {
     fn gray_at(&self, x: u32, y: u32) -> Option<u8> {
         match self {
             Paint::Gray(g) => Some(g.get_pixel(x, y).0[0]),
-            Paint::Mask(w, _, m) => m[(y * w + x) as usize].then_some(0),
+            Paint::Mask(w, _, m, fill) => m[(y * w + x) as usize].then_some(*fill),
         }
     }
 }
 
 impl Decoded {
-    fn into_paint(self) -> Paint {
+    fn into_paint(self, fill: u8) -> Paint {
         match self {
             Decoded::Pixels(img) => Paint::Gray(super::to_gray(img).0),
-            Decoded::Mask(w, h, m) => Paint::Mask(w, h, m),
+            Decoded::Mask(w, h, m) => Paint::Mask(w, h, m, fill),
         }
     }
 
