@@ -697,9 +697,29 @@ pub fn implausible_page(img: &GrayImage) -> Option<(&'static str, String)> {
 pub fn to_gray(img: DynamicImage) -> (GrayImage, bool) {
     match img {
         DynamicImage::ImageLuma8(g) => (g, false),
-        DynamicImage::ImageLumaA8(_)
-        | DynamicImage::ImageLuma16(_)
-        | DynamicImage::ImageLumaA16(_) => (img.to_luma8(), false),
+        DynamicImage::ImageLuma16(_) => (img.to_luma8(), false),
+        // Transparent paper is white paper, as every viewer shows it: a scan saved with its paper transparent
+        // would otherwise read as a black page.
+        DynamicImage::ImageLumaA8(_) | DynamicImage::ImageLumaA16(_) => {
+            let la = img.to_luma_alpha8();
+            let (w, h) = la.dimensions();
+            let raw = la
+                .pixels()
+                .map(|p| over_white(p.0[0], p.0[1], false))
+                .collect();
+            (GrayImage::from_raw(w, h, raw).expect("size"), false)
+        }
+        DynamicImage::ImageRgba8(_)
+        | DynamicImage::ImageRgba16(_)
+        | DynamicImage::ImageRgba32F(_) => {
+            let rgba = img.to_rgba8();
+            let (w, h) = rgba.dimensions();
+            let raw = rgba
+                .pixels()
+                .map(|p| over_white(p.0[0].min(p.0[1]).min(p.0[2]), p.0[3], false))
+                .collect();
+            (GrayImage::from_raw(w, h, raw).expect("size"), true)
+        }
         other => {
             let rgb = other.to_rgb8();
             let (w, h) = rgb.dimensions();
@@ -710,6 +730,17 @@ pub fn to_gray(img: DynamicImage) -> (GrayImage, bool) {
             (GrayImage::from_raw(w, h, raw).expect("size"), true)
         }
     }
+}
+
+/// A sample `c` with coverage `a` over white paper. `premultiplied`: `c` is already scaled by `a` (TIFF's
+/// associated alpha); otherwise straight alpha (PNG, TIFF's unassociated alpha), scaled here as libtiff does.
+pub(crate) fn over_white(c: u8, a: u8, premultiplied: bool) -> u8 {
+    let pm = if premultiplied {
+        c as u32
+    } else {
+        (c as u32 * a as u32 + 127) / 255
+    };
+    (pm + 255 - a as u32).min(255) as u8
 }
 
 /// Deepest nesting of PDF objects (arrays, dictionaries, page-tree levels) we parse; real files stay below 20.
@@ -824,6 +855,27 @@ fn bounded_inflate(data: &[u8], limit: u64) -> Result<Vec<u8>, Fail> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transparent_paper_reads_as_white_paper() {
+        // Paper fully transparent (stored black), ink opaque black, a half-covered grey, a half-covered red.
+        let rgba = image::RgbaImage::from_raw(
+            4,
+            1,
+            vec![0, 0, 0, 0, 0, 0, 0, 255, 100, 100, 100, 128, 255, 0, 0, 128],
+        )
+        .unwrap();
+        let (g, colour) = to_gray(DynamicImage::ImageRgba8(rgba));
+        assert!(colour);
+        // 100 * 128 / 255 + 127 = 177; red's darkest channel 0 gives 255 - 128 = 127.
+        assert_eq!(g.into_raw(), vec![255, 0, 177, 127]);
+        let la = image::GrayAlphaImage::from_raw(2, 1, vec![0, 0, 40, 255]).unwrap();
+        assert_eq!(
+            to_gray(DynamicImage::ImageLumaA8(la)).0.into_raw(),
+            vec![255, 40]
+        );
+        assert_eq!(over_white(100, 128, true), 227, "premultiplied");
+    }
 
     #[test]
     fn a_lossless_jpeg_2000_file_decodes_to_its_exact_pixels() {

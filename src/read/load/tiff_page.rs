@@ -53,6 +53,11 @@ fn tag_vec(d: &mut TiffDecoder, t: Tag) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+/// Whether the page's alpha sample is premultiplied: every ExtraSamples value but 2 (unassociated alpha).
+fn premultiplied(d: &mut TiffDecoder) -> bool {
+    tag_vec(d, Tag::ExtraSamples).first() != Some(&2)
+}
+
 /// The (offset, length) of every strip or tile of the current page.
 fn chunks(d: &mut TiffDecoder) -> Vec<(usize, usize)> {
     let (mut offs, mut lens) = (
@@ -225,8 +230,20 @@ fn decode_plain(
             }
             DynamicImage::ImageLuma8(g)
         }
-        C::GrayA(8 | 16) => {
-            let g: Vec<u8> = buf.chunks_exact(2).map(|p| p[0]).collect();
+        // Alpha: the page over white paper. ExtraSamples 2 is straight alpha; 1 (associated) and 0 (unspecified,
+        // which libtiff also takes as associated) are premultiplied.
+        C::GrayA(8 | 16)
+        | C::Multiband {
+            bit_depth: 8 | 16,
+            num_samples: 2,
+        } if photometric <= 1 => {
+            let pre = premultiplied(d);
+            // The crate inverts no WhiteIsZero sample that comes with alpha.
+            let grey = |v: u8| if photometric == 0 { 255 - v } else { v };
+            let g: Vec<u8> = buf
+                .chunks_exact(2)
+                .map(|p| super::over_white(grey(p[0]), p[1], pre))
+                .collect();
             DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, g).ok_or_else(size)?)
         }
         C::RGB(8 | 16) => {
@@ -249,7 +266,12 @@ fn decode_plain(
             DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb).ok_or_else(size)?)
         }
         C::RGBA(8 | 16) => {
-            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or_else(size)?)
+            let pre = premultiplied(d);
+            let rgb: Vec<u8> = buf
+                .chunks_exact(4)
+                .flat_map(|p| [0, 1, 2].map(|i| super::over_white(p[i], p[3], pre)))
+                .collect();
+            DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb).ok_or_else(size)?)
         }
         C::CMYK(8 | 16) => {
             let rgb: Vec<u8> = buf
