@@ -823,6 +823,8 @@ def main():
     tcp("tif_tiffcp_tiled-g4.tif", "tiled 128x128 CCITT G4", ["-t", "-w", "128", "-l", "128", "-c", "g4"],
         base_white, False, bil)
     tcp("tif_tiffcp_raw-rgb.tif", "uncompressed RGB", ["-c", "none"], base_rgb, True, rgb)
+    tcp("tif_tiffcp_planar-rgb-lzw.tif", "RGB in separate planes (PlanarConfiguration 2), LZW",
+        ["-p", "separate", "-c", "lzw"], base_rgb, True, rgb)
 
     # Alpha: a page saved with its paper transparent, shown over white (libtiff premultiplies straight alpha).
     # Opaque ink, paper from clear to half covered.

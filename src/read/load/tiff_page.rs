@@ -53,6 +53,14 @@ fn tag_vec(d: &mut TiffDecoder, t: Tag) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+/// Planes stored one after the other (`RRR… GGG…`) as interleaved samples (`RG RG …`).
+fn interleave(planes: &[u8], n: usize) -> Vec<u8> {
+    let len = planes.len() / n;
+    (0..len)
+        .flat_map(|i| (0..n).map(move |k| planes[k * len + i]))
+        .collect()
+}
+
 /// Whether the page's alpha sample is premultiplied: every ExtraSamples value but 2 (unassociated alpha).
 fn premultiplied(d: &mut TiffDecoder) -> bool {
     tag_vec(d, Tag::ExtraSamples).first() != Some(&2)
@@ -208,14 +216,31 @@ fn decode_plain(
     let ct = d.colortype().map_err(|e| e.to_string())?;
     // The `tiff` crate already inverts WhiteIsZero samples of up to 8 bits; 16-bit ones are left to us.
     let white_is_zero = photometric == 0 && matches!(ct, tiff::ColorType::Gray(16));
-    let data = d.read_image().map_err(|e| match e {
+    let err = |e| match e {
         tiff::TiffError::LimitsExceeded => Fail::TooLarge(w as u64, h as u64),
         e => Fail::Decode(e.to_string()),
-    })?;
+    };
+    // Every plane of a planar (PlanarConfiguration 2: RRR… GGG… BBB…) page, one after the other.
+    let mut data = DecodingResult::U8(vec![]);
+    let layout = d.read_image_to_buffer(&mut data).map_err(err)?;
+    let read_bytes = match &data {
+        DecodingResult::U8(v) => v.len(),
+        DecodingResult::U16(v) => v.len() * 2,
+        _ => 0,
+    };
+    // The crate reads only the first plane when all of them would pass its buffer limit.
+    if layout.planes > 1 && read_bytes < layout.complete_len {
+        return Err(Fail::TooLarge(w as u64, h as u64));
+    }
     let buf = match data {
         DecodingResult::U8(v) => v,
         DecodingResult::U16(v) => v.iter().map(|x| (x >> 8) as u8).collect(),
         _ => return Err("unsupported TIFF sample format (only 1 to 16-bit integers)".into()),
+    };
+    let buf = if layout.planes > 1 {
+        interleave(&buf, layout.planes)
+    } else {
+        buf
     };
     use tiff::ColorType as C;
     let size = || Fail::Decode("pixel data shorter than the image size".into());
