@@ -44,6 +44,7 @@ def main():
     ap.add_argument("--col-budget", type=int, default=9600)
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--init", help="a student checkpoint to continue from (its arch overrides --widths/--hidden)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
@@ -55,7 +56,13 @@ def main():
     teacher.eval()
     widths = tuple(int(x) for x in args.widths.split(","))
     arch = {"widths": widths, "hidden": args.hidden}
-    student = CRNN(hidden=args.hidden, widths=widths)
+    init = torch.load(args.init, map_location="cpu") if args.init else None
+    if init is not None:
+        arch = {"widths": tuple(init["arch"]["widths"]), "hidden": init["arch"]["hidden"]}
+    student = CRNN(hidden=arch["hidden"], widths=arch["widths"])
+    if init is not None:
+        student.load_state_dict(init["model"])
+        print("continuing from", args.init, "step", init.get("step"), "val", init.get("val_exact"), flush=True)
     print("student params", sum(p.numel() for p in student.parameters()), "arch", arch, flush=True)
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=1e-4)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)

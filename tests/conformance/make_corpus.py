@@ -571,6 +571,27 @@ def main():
 
     pk("pdf_pikepdf_imagemask.pdf", "/ImageMask stencil, black fill", b_mask, False, bil)
 
+    # Inline images (BI ... ID ... EI in the content stream), as Ghostscript writes small images and some scanner
+    # drivers write strips: Flate (found by its EI), unfiltered (found by its size, data may hold "EI") and
+    # ASCIIHex strips in turn.
+    def b_inline(pdf):
+        content = b""
+        for i, y0 in enumerate(range(0, H, 24)):
+            y1 = min(H, y0 + 24)
+            strip = np.ascontiguousarray(grey[y0:y1])
+            head = f"q {W} 0 0 {y1 - y0} 0 {H - y1} cm BI /W {W} /H {y1 - y0} /BPC 8 /CS /G".encode()
+            if i % 3 == 0:
+                body = b" /F /Fl ID " + zlib.compress(strip.tobytes(), 9)
+            elif i % 3 == 1:
+                body = b" ID " + strip.tobytes()
+            else:
+                body = b" /F /AHx ID " + strip.tobytes().hex().encode() + b">"
+            content += head + body + b"\nEI Q\n"
+        return content, {}
+
+    pk("pdf_pikepdf_inline-image-strips.pdf", "inline images (BI/ID/EI): Flate, raw and ASCIIHex strips", b_inline,
+       False, grey)
+
     # Mixed raster content (MRC), as "high compression" scanner PDFs store a page: a background of paper tones at
     # a lower resolution, and the ink painted in one colour through a full-resolution mask. Without the mask the
     # ink colour would cover the page.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 mod ccitt;
 mod jbig2;
 mod jpx;
+mod pdf_inline;
 mod pdf_page;
 mod pdf_repair;
 mod tiff_page;

@@ -6,9 +6,11 @@
 use super::ccitt::{self, FaxParams};
 use super::jbig2::decode_jbig2;
 use super::jpx::decode_jpx;
+use super::pdf_inline::{lift_inline_images, INLINE_OPERATOR};
 use super::{bounded_inflate, check_pixels, decode_raster, Fail, MAX_PDF_NESTING};
 use image::{DynamicImage, GrayImage};
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
+use std::borrow::Cow;
 
 /// Affine map [a b c d e f]: (x, y) → (a x + c y + e, b x + d y + f).
 type Matrix = [f64; 6];
@@ -46,7 +48,8 @@ const MAX_DRAWS: usize = 4096;
 /// One image drawn on the page: which stream, the matrix that maps its unit square to user space, and the
 /// fill colour a stencil mask paints with (as grey: the darkest channel, like every page).
 struct Draw<'a> {
-    stream: &'a Stream,
+    /// The document's image XObject, or an inline image lifted out of the content stream.
+    stream: Cow<'a, Stream>,
     ctm: Matrix,
     fill: u8,
     /// The image's own mask: `/SMask` (soft, a grey image of alpha) or `/Mask` (a stencil image). A mixed
@@ -70,7 +73,7 @@ fn stream_size(s: &Stream) -> (f64, f64) {
 impl Draw<'_> {
     /// The image's declared size in samples.
     fn size(&self) -> (f64, f64) {
-        stream_size(self.stream)
+        stream_size(&self.stream)
     }
 
     /// The finer of the image's and its mask's sizes: the resolution at which the draw shows detail.
@@ -151,7 +154,15 @@ fn collect<'a>(
     depth: usize,
     out: &mut Vec<Draw<'a>>,
 ) {
-    let Ok(ops) = lopdf::content::Content::decode(content) else {
+    let lifted = lift_inline_images(content);
+    let (content, mut inline) = match lifted {
+        Some(l) => (
+            Cow::Owned(l.content),
+            l.images.into_iter().map(Some).collect(),
+        ),
+        None => (Cow::Borrowed(content), vec![]),
+    };
+    let Ok(ops) = lopdf::content::Content::decode(&content) else {
         return;
     };
     let xobjects = resources
@@ -192,6 +203,42 @@ fn collect<'a>(
                     ctm = concat(&[a, b, c, d, e, f], &ctm);
                 }
             }
+            INLINE_OPERATOR if out.len() < MAX_DRAWS => {
+                let Some(mut s) = op
+                    .operands
+                    .first()
+                    .and_then(|o| o.as_i64().ok())
+                    .and_then(|n| inline.get_mut(usize::try_from(n).ok()?))
+                    .and_then(Option::take)
+                else {
+                    continue;
+                };
+                // An inline image may name a colour space of the page's resources.
+                let named = match s.dict.get(b"ColorSpace") {
+                    Ok(Object::Name(n))
+                        if !matches!(
+                            n.as_slice(),
+                            b"G" | b"RGB" | b"CMYK" | b"DeviceGray" | b"DeviceRGB" | b"DeviceCMYK"
+                        ) =>
+                    {
+                        resources
+                            .and_then(|r| dict_get(doc, r, b"ColorSpace"))
+                            .and_then(|o| o.as_dict().ok())
+                            .and_then(|cs| dict_get(doc, cs, n))
+                            .cloned()
+                    }
+                    _ => None,
+                };
+                if let Some(cs) = named {
+                    s.dict.set("ColorSpace", cs);
+                }
+                out.push(Draw {
+                    stream: Cow::Owned(s),
+                    ctm,
+                    fill,
+                    mask: None,
+                });
+            }
             "Do" => {
                 let Some(name) = op.operands.first().and_then(|o| o.as_name().ok()) else {
                     continue;
@@ -211,7 +258,7 @@ fn collect<'a>(
                             },
                         };
                         out.push(Draw {
-                            stream: s,
+                            stream: Cow::Borrowed(s),
                             ctm,
                             fill,
                             mask,
@@ -403,7 +450,7 @@ fn composite(
             && (m[5] - b[1]).abs() * res < 0.5;
         if fills {
             return Ok((
-                decode_image(doc, d.stream, max_pixels)?.into_image(),
+                decode_image(doc, &d.stream, max_pixels)?.into_image(),
                 stretch,
             ));
         }
@@ -411,7 +458,7 @@ fn composite(
     let mut canvas = GrayImage::from_pixel(cw, ch, [255u8].into());
     for d in draws {
         let Some(inv) = invert(&d.ctm) else { continue };
-        let img = decode_image(doc, d.stream, max_pixels)?.into_paint(d.fill);
+        let img = decode_image(doc, &d.stream, max_pixels)?.into_paint(d.fill);
         let (iw, ih) = img.size();
         let alpha = match d.mask {
             Some((m, kind)) => Some(alpha_of(doc, m, kind, max_pixels)?),
