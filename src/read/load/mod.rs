@@ -40,6 +40,12 @@ pub struct LoadOptions {
     /// Turn halftone (dithered) 1-bit pages back into grey ([`descreen`]). Off only to compare the decoded pixels
     /// with a reference decoder.
     pub descreen: bool,
+    /// On a colour page printed on tinted paper (yellow, pink, aged), divide each channel by the paper's before
+    /// taking the darkest channel, as a scanner's white balance does: coloured paper filters every colour
+    /// printed or written on it, and its darkest channel would otherwise be its dark one (yellow paper's blue
+    /// is ~70% of white), taking a third of the contrast of light ticks. Near-neutral paper is left as it is.
+    /// Off only to compare the decoded pixels with a reference decoder.
+    pub paper_balance: bool,
 }
 
 impl Default for LoadOptions {
@@ -50,6 +56,7 @@ impl Default for LoadOptions {
             page_time_budget: Duration::from_secs(60),
             min_form_scale: 0.75,
             descreen: true,
+            paper_balance: true,
         }
     }
 }
@@ -536,7 +543,11 @@ impl PageSource {
                 page,
             },
         })?;
-        let (mut image, color) = to_gray(img);
+        let (mut image, color) = if self.opts.paper_balance {
+            to_gray_balanced(img)
+        } else {
+            to_gray(img)
+        };
         if self.opts.descreen {
             if let Some(g) = descreen(&image) {
                 image = g;
@@ -692,6 +703,70 @@ pub fn implausible_page(img: &GrayImage) -> Option<(&'static str, String)> {
     } else {
         None
     }
+}
+
+/// Per-channel gains that make a tinted paper neutral (the paper's brightest channel kept), or `None` when the
+/// paper is already near neutral (channels within 12%) or too dark to tell. The paper is each channel's 80th
+/// percentile, sampled on every third pixel: a form page is mostly paper.
+fn paper_gains(rgb: &image::RgbImage) -> Option<[f32; 3]> {
+    let mut hist = [[0u32; 256]; 3];
+    let mut n = 0u32;
+    for p in rgb.pixels().step_by(3) {
+        for c in 0..3 {
+            hist[c][p.0[c] as usize] += 1;
+        }
+        n += 1;
+    }
+    let paper = hist.map(|h| {
+        let target = (n as f64 * 0.8).ceil() as u32;
+        let mut acc = 0;
+        h.iter()
+            .position(|&k| {
+                acc += k;
+                acc >= target
+            })
+            .unwrap_or(255) as f32
+    });
+    let (hi, lo) = (
+        paper.iter().cloned().fold(0.0, f32::max),
+        paper.iter().cloned().fold(255.0, f32::min),
+    );
+    (lo >= 64.0 && hi >= 1.12 * lo).then(|| paper.map(|p| hi / p))
+}
+
+/// [`to_gray`], with a colour page's paper tint divided out first (see [`LoadOptions::paper_balance`]).
+pub fn to_gray_balanced(img: DynamicImage) -> (GrayImage, bool) {
+    let rgb = match img {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLuma16(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageLumaA16(_) => return to_gray(img),
+        other if other.color().has_alpha() => {
+            let rgba = other.to_rgba8();
+            let (w, h) = rgba.dimensions();
+            let raw = rgba
+                .pixels()
+                .flat_map(|p| [0, 1, 2].map(|c| over_white(p.0[c], p.0[3], false)))
+                .collect();
+            image::RgbImage::from_raw(w, h, raw).expect("size")
+        }
+        other => other.to_rgb8(),
+    };
+    let Some(gain) = paper_gains(&rgb) else {
+        return to_gray(DynamicImage::ImageRgb8(rgb));
+    };
+    let (w, h) = rgb.dimensions();
+    let raw = rgb
+        .pixels()
+        .map(|p| {
+            (0..3)
+                .map(|c| (p.0[c] as f32 * gain[c]).min(255.0))
+                .fold(255.0, f32::min)
+                .round() as u8
+        })
+        .collect();
+    (GrayImage::from_raw(w, h, raw).expect("size"), true)
 }
 
 /// Greyscale by darkest channel for colour images (keeps coloured ink dark), plain luma otherwise.
@@ -856,6 +931,37 @@ fn bounded_inflate(data: &[u8], limit: u64) -> Result<Vec<u8>, Fail> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tinted_paper_is_balanced_and_white_paper_left_alone() {
+        // Yellow paper (255, 236, 144) with one light pencil tick (150 grey filtered by the paper) in 10 pixels.
+        let paper = [255u8, 236, 144];
+        let tick = [150u8, (150 * 236 / 255) as u8, (150 * 144 / 255) as u8];
+        let mut raw = vec![];
+        for i in 0..10 {
+            raw.extend_from_slice(if i == 4 { &tick } else { &paper });
+        }
+        let rgb = image::RgbImage::from_raw(10, 1, raw).unwrap();
+        let (plain, _) = to_gray(DynamicImage::ImageRgb8(rgb.clone()));
+        let (balanced, colour) = to_gray_balanced(DynamicImage::ImageRgb8(rgb));
+        assert!(colour);
+        assert_eq!((plain[(0, 0)].0[0], plain[(4, 0)].0[0]), (144, 84));
+        // The tick keeps the contrast it had on white paper: 255 against ~150.
+        assert_eq!(balanced[(0, 0)].0[0], 255);
+        assert!((148..=152).contains(&balanced[(4, 0)].0[0]));
+        // Near-neutral paper (a warm scanner, within 12%) reads as before.
+        let warm = image::RgbImage::from_fn(10, 1, |x, _| {
+            if x == 4 {
+                [40, 40, 90].into()
+            } else {
+                [250, 244, 232].into()
+            }
+        });
+        assert_eq!(
+            to_gray_balanced(DynamicImage::ImageRgb8(warm.clone())).0,
+            to_gray(DynamicImage::ImageRgb8(warm)).0
+        );
+    }
 
     #[test]
     fn transparent_paper_reads_as_white_paper() {
