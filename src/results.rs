@@ -139,6 +139,9 @@ pub struct RegistrationOut {
     pub verified: bool,
     /// Template mm → image px, row-major.
     pub homography: [[f64; 3]; 3],
+    /// Scanner streaks painted over before reading, in image pixels (`column 1203-1205`, `row 88-88`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streaks_removed: Vec<String>,
 }
 
 /// One page's record: the import contract.

@@ -276,6 +276,7 @@ fn third_party_files_decode_like_the_reference_decoders() {
     let opts = LoadOptions {
         descreen: false,
         paper_balance: false,
+        destreak: false,
         ..Default::default()
     };
     let ours_dir = dir.join("ours");

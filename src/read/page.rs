@@ -665,6 +665,14 @@ fn assemble(
             residual_rms_mm: round3(reg.check.rms_mm),
             verified: reg.check.ok,
             homography: reg.h.0,
+            streaks_removed: page
+                .streaks
+                .iter()
+                .map(|s| {
+                    let axis = if s.vertical { "column" } else { "row" };
+                    format!("{axis} {}-{}", s.from, s.to)
+                })
+                .collect(),
         }),
         error: None,
     }

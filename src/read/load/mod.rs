@@ -18,6 +18,8 @@ mod jpx;
 mod pdf_inline;
 mod pdf_page;
 mod pdf_repair;
+mod streak;
+pub use streak::{remove_streaks, Streak};
 mod tiff_page;
 
 use pdf_page::decode_pdf_page;
@@ -46,6 +48,9 @@ pub struct LoadOptions {
     /// is ~70% of white), taking a third of the contrast of light ticks. Near-neutral paper is left as it is.
     /// Off only to compare the decoded pixels with a reference decoder.
     pub paper_balance: bool,
+    /// Paint over scanner streaks (a straight dark line the whole length of the page, from dust on a feeder's
+    /// glass), which would otherwise tick every box they cross. Off only to compare decoded pixels.
+    pub destreak: bool,
 }
 
 impl Default for LoadOptions {
@@ -57,6 +62,7 @@ impl Default for LoadOptions {
             min_form_scale: 0.75,
             descreen: true,
             paper_balance: true,
+            destreak: true,
         }
     }
 }
@@ -209,6 +215,8 @@ pub struct Page {
     /// pixels, about 2.1 for a fax's 98-dpi rows resampled to its 204-dpi columns. The image looks finer than
     /// what was scanned by this much, which matters to anything read from fine detail (the codes).
     pub stretch: f64,
+    /// Scanner streaks painted over on this page (see [`LoadOptions::destreak`]).
+    pub streaks: Vec<Streak>,
 }
 
 /// File kinds we read.
@@ -553,6 +561,11 @@ impl PageSource {
                 image = g;
             }
         }
+        let streaks = if self.opts.destreak {
+            remove_streaks(&mut image)
+        } else {
+            vec![]
+        };
         Ok(Page {
             source: PageRef {
                 path: self.path.clone(),
@@ -562,6 +575,7 @@ impl PageSource {
             color,
             started,
             stretch,
+            streaks,
         })
     }
 }
