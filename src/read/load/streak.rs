@@ -85,7 +85,10 @@ pub fn remove_streaks(img: &mut GrayImage) -> Vec<Streak> {
     if w < 64 || h < 64 {
         return vec![];
     }
-    let paper = crate::raster::percentile(img.as_raw(), 90);
+    let raw = img.as_raw();
+    // The paper level from a sample of the page (every 7th pixel).
+    let sample: Vec<u8> = raw.iter().step_by(7).copied().collect();
+    let paper = crate::raster::percentile(&sample, 90);
     if paper < 100 {
         return vec![];
     }
@@ -101,24 +104,41 @@ pub fn remove_streaks(img: &mut GrayImage) -> Vec<Streak> {
         ((w as f64 * END_PART) as usize).max(1),
         ((h as f64 * END_PART) as usize).max(1),
     );
-    let raw = img.as_raw();
-    let mut dark = vec![0u32; wu];
-    for y in 0..hu {
+    let dark = |v: u8| (v < thr) as u32;
+    // A streak is dark across the first end part: only the lines that are (and the lines beside them, for the
+    // paper-on-both-sides check) are counted over their whole length. On a page without one that is about a
+    // tenth of the pixels.
+    for row in raw.chunks_exact(wu).take(end_h) {
+        for (c, &v) in cols.first.iter_mut().zip(row) {
+            *c += dark(v);
+        }
+    }
+    for (y, row) in raw.chunks_exact(wu).enumerate() {
+        rows.first[y] = row[..end_w].iter().map(|&v| dark(v)).sum();
+    }
+    let near_candidates = |first: &[u32], end: usize| -> Vec<usize> {
+        let min = (MIN_END_SHARE * end as f64).ceil() as u32;
+        let mut keep = vec![false; first.len()];
+        for (i, _) in first.iter().enumerate().filter(|(_, &c)| c >= min) {
+            for k in i.saturating_sub(5)..(i + 6).min(first.len()) {
+                keep[k] = true;
+            }
+        }
+        (0..first.len()).filter(|&i| keep[i]).collect()
+    };
+    for x in near_candidates(&cols.first, end_h) {
+        for (y, row) in raw.chunks_exact(wu).enumerate() {
+            let d = dark(row[x]);
+            cols.all[x] += d;
+            if y >= hu - end_h {
+                cols.last[x] += d;
+            }
+        }
+    }
+    for y in near_candidates(&rows.first, end_w) {
         let row = &raw[y * wu..(y + 1) * wu];
-        for (d, &v) in dark.iter_mut().zip(row) {
-            *d = (v < thr) as u32;
-        }
-        for (c, &d) in cols.all.iter_mut().zip(&dark) {
-            *c += d;
-        }
-        if y < end_h {
-            cols.first.iter_mut().zip(&dark).for_each(|(c, &d)| *c += d);
-        } else if y >= hu - end_h {
-            cols.last.iter_mut().zip(&dark).for_each(|(c, &d)| *c += d);
-        }
-        rows.all[y] = dark.iter().sum();
-        rows.first[y] = dark[..end_w].iter().sum();
-        rows.last[y] = dark[wu - end_w..].iter().sum();
+        rows.all[y] = row.iter().map(|&v| dark(v)).sum();
+        rows.last[y] = row[wu - end_w..].iter().map(|&v| dark(v)).sum();
     }
     let mut found = vec![];
     for (a, b) in find_bands(&cols, h, (w as usize / 120).max(3)) {
