@@ -120,9 +120,8 @@ pub fn remove_streaks(img: &mut GrayImage) -> Vec<Streak> {
         let min = (MIN_END_SHARE * end as f64).ceil() as u32;
         let mut keep = vec![false; first.len()];
         for (i, _) in first.iter().enumerate().filter(|(_, &c)| c >= min) {
-            for k in i.saturating_sub(5)..(i + 6).min(first.len()) {
-                keep[k] = true;
-            }
+            let hi = (i + 6).min(first.len());
+            keep[i.saturating_sub(5)..hi].fill(true);
         }
         (0..first.len()).filter(|&i| keep[i]).collect()
     };
