@@ -30,6 +30,8 @@ const END_PART: f64 = 0.08;
 /// A streak that reaches only one end (dust that came or went during the scan) must run unbroken from it over
 /// this share of the length.
 const MIN_PARTIAL_SHARE: f64 = 0.5;
+/// Share of an end part by which a streak must be darker there than the lines beside it.
+const MIN_END_CONTRAST: f64 = 0.4;
 /// Share of the length the lines beside a streak may be dark over (paper on both sides).
 const MAX_SIDE_SHARE: f64 = 0.4;
 
@@ -62,7 +64,8 @@ fn reach(dark: impl Iterator<Item = bool>, gap: usize) -> usize {
     last
 }
 
-/// Bands of adjacent streak lines, at most `max_w` wide, away from the page's edges, with paper beside them.
+/// Bands of adjacent streak lines, at most `max_w` wide, away from the page's edges, with paper beside them
+/// (over the length, and in the end parts the band reaches).
 fn find_bands(lines: &[Line], len: u32, max_w: usize) -> Vec<(usize, usize, (u32, u32))> {
     let n = lines.len();
     let side = |i: usize| lines[i].all as f64 / len.max(1) as f64;
@@ -83,12 +86,21 @@ fn find_bands(lines: &[Line], len: u32, max_w: usize) -> Vec<(usize, usize, (u32
             i += 1;
         }
         let end = i - 1;
+        // Paper beside it over the length and in the end parts it reaches: a scanner's shadow along the page's
+        // edge, or a halftone's rows of dots, is dark beside the line too.
+        // In an end part only the difference counts: where a rotated page leaves the scanner's black background
+        // in a corner, the line and its sides are dark there alike.
+        let end_len = end_part(len as usize) as f64;
+        let (line_first, line_last) = (lines[start].first as f64, lines[start].last as f64);
+        let light = |i: usize| {
+            side(i) < MAX_SIDE_SHARE
+                && (along.0 > 0 || line_first - lines[i].first as f64 >= MIN_END_CONTRAST * end_len)
+                && (along.1 < len || line_last - lines[i].last as f64 >= MIN_END_CONTRAST * end_len)
+        };
         let sides = (1..=3).all(|k| {
             let left = start.checked_sub(1 + k);
             let right = end + 1 + k;
-            left.is_some_and(|l| side(l) < MAX_SIDE_SHARE)
-                && right < n
-                && side(right) < MAX_SIDE_SHARE
+            left.is_some_and(light) && right < n && light(right)
         });
         if end - start < max_w && sides {
             out.push((start, end, along));
