@@ -1,9 +1,19 @@
-# Random scanner streaks on indep8200's single-image pages (PIL): x uniform over the page, width 1-4 px,
-# grey 30-170, full length or from one edge over 55-90%; one vertical streak a page, every fourth page two.
-import json, os, random, numpy as np
+"""Random scanner streaks on an independent set's single-image pages (PIL): x uniform over the page, width 1-4 px,
+grey 30-170, full length or from one edge over 55-90%; one vertical streak a page, every fourth page two.
+
+    python3 tests/independent/random_streaks.py --set /work/eval/indep8200 --out /tmp/rstreak --seed 10
+    phieu scan /tmp/rstreak/pages --out /tmp/o --no-crops --quiet --today 2026-12-03
+    python3 /work/shared/forms/score.py --truth /tmp/rstreak/truth.jsonl --results /tmp/o/results.jsonl
+"""
+import argparse, json, os, random, numpy as np
 from PIL import Image
-SET='/work/eval/indep8200'; OUT='/tmp/rstreak/pages'; os.makedirs(OUT, exist_ok=True)
-rng=random.Random(10)
+ap = argparse.ArgumentParser()
+ap.add_argument("--set", required=True)
+ap.add_argument("--out", required=True)
+ap.add_argument("--seed", type=int, default=10)
+args = ap.parse_args()
+SET = args.set; OUT = os.path.join(args.out, "pages"); os.makedirs(OUT, exist_ok=True)
+rng = random.Random(args.seed)
 truth=[]
 for l in open(f'{SET}/truth.jsonl'):
     t=json.loads(l)
@@ -20,6 +30,6 @@ for l in open(f'{SET}/truth.jsonl'):
     n=t['path'].replace('/','_').rsplit('.',1)[0]+'.png'
     Image.fromarray(a).save(f'{OUT}/{n}')
     t2=dict(t); t2['path']=n; truth.append(t2)
-with open('/tmp/rstreak/truth.jsonl','w') as f:
+with open(os.path.join(args.out, 'truth.jsonl'),'w') as f:
     for t in truth: f.write(json.dumps(t)+'\n')
 print(len(truth))
