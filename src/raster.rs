@@ -23,7 +23,12 @@ pub fn percentile(raw: &[u8], pct: usize) -> u8 {
     for &v in raw {
         counts[v as usize] += 1;
     }
-    let rank = raw.len() * pct / 100;
+    percentile_of_counts(&counts, pct)
+}
+
+/// [`percentile`] of a histogram of grey levels (for samples that are not one slice).
+pub fn percentile_of_counts(counts: &[usize; 256], pct: usize) -> u8 {
+    let rank = counts.iter().sum::<usize>() * pct / 100;
     let mut seen = 0usize;
     (0..=255u8)
         .find(|&v| {

@@ -723,24 +723,13 @@ pub fn implausible_page(img: &GrayImage) -> Option<(&'static str, String)> {
 /// paper is already near neutral (channels within 12%) or too dark to tell. The paper is each channel's 80th
 /// percentile, sampled on every third pixel: a form page is mostly paper.
 fn paper_gains(rgb: &image::RgbImage) -> Option<[f32; 3]> {
-    let mut hist = [[0u32; 256]; 3];
-    let mut n = 0u32;
+    let mut hist = [[0usize; 256]; 3];
     for p in rgb.pixels().step_by(3) {
         for c in 0..3 {
             hist[c][p.0[c] as usize] += 1;
         }
-        n += 1;
     }
-    let paper = hist.map(|h| {
-        let target = (n as f64 * 0.8).ceil() as u32;
-        let mut acc = 0;
-        h.iter()
-            .position(|&k| {
-                acc += k;
-                acc >= target
-            })
-            .unwrap_or(255) as f32
-    });
+    let paper = hist.map(|h| crate::raster::percentile_of_counts(&h, 80) as f32);
     let (hi, lo) = (
         paper.iter().cloned().fold(0.0, f32::max),
         paper.iter().cloned().fold(255.0, f32::min),
@@ -748,14 +737,10 @@ fn paper_gains(rgb: &image::RgbImage) -> Option<[f32; 3]> {
     (lo >= 64.0 && hi >= 1.12 * lo).then(|| paper.map(|p| hi / p))
 }
 
-/// [`to_gray`], with a colour page's paper tint divided out first (see [`LoadOptions::paper_balance`]).
-pub fn to_gray_balanced(img: DynamicImage) -> (GrayImage, bool) {
-    let rgb = match img {
+/// A colour page as RGB, its alpha (if any) shown over white paper.
+fn flatten_rgb(img: DynamicImage) -> image::RgbImage {
+    match img {
         DynamicImage::ImageRgb8(rgb) => rgb,
-        DynamicImage::ImageLuma8(_)
-        | DynamicImage::ImageLuma16(_)
-        | DynamicImage::ImageLumaA8(_)
-        | DynamicImage::ImageLumaA16(_) => return to_gray(img),
         other if other.color().has_alpha() => {
             let rgba = other.to_rgba8();
             let (w, h) = rgba.dimensions();
@@ -766,30 +751,52 @@ pub fn to_gray_balanced(img: DynamicImage) -> (GrayImage, bool) {
             image::RgbImage::from_raw(w, h, raw).expect("size")
         }
         other => other.to_rgb8(),
-    };
-    let Some(gain) = paper_gains(&rgb) else {
-        return to_gray(DynamicImage::ImageRgb8(rgb));
-    };
+    }
+}
+
+/// Each pixel's darkest channel, scaled by `gain` per channel first.
+fn darkest(rgb: &image::RgbImage, gain: Option<[f32; 3]>) -> GrayImage {
     let (w, h) = rgb.dimensions();
     let raw = rgb
         .pixels()
-        .map(|p| {
-            (0..3)
-                .map(|c| (p.0[c] as f32 * gain[c]).min(255.0))
+        .map(|p| match gain {
+            None => p.0[0].min(p.0[1]).min(p.0[2]),
+            Some(g) => (0..3)
+                .map(|c| (p.0[c] as f32 * g[c]).min(255.0))
                 .fold(255.0, f32::min)
-                .round() as u8
+                .round() as u8,
         })
         .collect();
-    (GrayImage::from_raw(w, h, raw).expect("size"), true)
+    GrayImage::from_raw(w, h, raw).expect("size")
+}
+
+/// Whether `img` is grey (with or without alpha): [`to_gray`] keeps its luma.
+fn is_grey(img: &DynamicImage) -> bool {
+    matches!(
+        img,
+        DynamicImage::ImageLuma8(_)
+            | DynamicImage::ImageLuma16(_)
+            | DynamicImage::ImageLumaA8(_)
+            | DynamicImage::ImageLumaA16(_)
+    )
+}
+
+/// [`to_gray`], with a colour page's paper tint divided out first (see [`LoadOptions::paper_balance`]).
+pub fn to_gray_balanced(img: DynamicImage) -> (GrayImage, bool) {
+    if is_grey(&img) {
+        return to_gray(img);
+    }
+    let rgb = flatten_rgb(img);
+    (darkest(&rgb, paper_gains(&rgb)), true)
 }
 
 /// Greyscale by darkest channel for colour images (keeps coloured ink dark), plain luma otherwise.
+/// Transparent paper is white paper, as every viewer shows it: a scan saved with its paper transparent would
+/// otherwise read as a black page.
 pub fn to_gray(img: DynamicImage) -> (GrayImage, bool) {
     match img {
         DynamicImage::ImageLuma8(g) => (g, false),
         DynamicImage::ImageLuma16(_) => (img.to_luma8(), false),
-        // Transparent paper is white paper, as every viewer shows it: a scan saved with its paper transparent
-        // would otherwise read as a black page.
         DynamicImage::ImageLumaA8(_) | DynamicImage::ImageLumaA16(_) => {
             let la = img.to_luma_alpha8();
             let (w, h) = la.dimensions();
@@ -799,26 +806,7 @@ pub fn to_gray(img: DynamicImage) -> (GrayImage, bool) {
                 .collect();
             (GrayImage::from_raw(w, h, raw).expect("size"), false)
         }
-        DynamicImage::ImageRgba8(_)
-        | DynamicImage::ImageRgba16(_)
-        | DynamicImage::ImageRgba32F(_) => {
-            let rgba = img.to_rgba8();
-            let (w, h) = rgba.dimensions();
-            let raw = rgba
-                .pixels()
-                .map(|p| over_white(p.0[0].min(p.0[1]).min(p.0[2]), p.0[3], false))
-                .collect();
-            (GrayImage::from_raw(w, h, raw).expect("size"), true)
-        }
-        other => {
-            let rgb = other.to_rgb8();
-            let (w, h) = rgb.dimensions();
-            let raw: Vec<u8> = rgb
-                .pixels()
-                .map(|p| p.0[0].min(p.0[1]).min(p.0[2]))
-                .collect();
-            (GrayImage::from_raw(w, h, raw).expect("size"), true)
-        }
+        other => (darkest(&flatten_rgb(other), None), true),
     }
 }
 

@@ -167,22 +167,13 @@ pub fn remove_streaks(img: &mut GrayImage) -> Vec<Streak> {
     }
     let raw = img.as_raw();
     // The paper level from a sample of the page (every 4th pixel of every 16th row).
-    let mut hist = [0u32; 256];
-    let mut n = 0u32;
+    let mut hist = [0usize; 256];
     for row in raw.chunks_exact(w as usize).step_by(16) {
         for &v in row.iter().step_by(4) {
             hist[v as usize] += 1;
-            n += 1;
         }
     }
-    let mut acc = 0;
-    let paper = hist
-        .iter()
-        .position(|&k| {
-            acc += k;
-            acc * 10 >= n * 9
-        })
-        .unwrap_or(255) as u8;
+    let paper = crate::raster::percentile_of_counts(&hist, 90);
     if paper < 100 {
         return vec![];
     }
@@ -231,23 +222,19 @@ pub fn remove_streaks(img: &mut GrayImage) -> Vec<Streak> {
         .collect();
     let cols = measure(cols, hu, |x, y| raw[y * wu + x] < thr);
     let rows = measure(rows, wu, |y, x| raw[y * wu + x] < thr);
-    let mut found = vec![];
-    for (a, b, along) in find_bands(&cols, h, (wu / 120).max(3)) {
-        found.push(Streak {
-            vertical: true,
-            from: a as u32,
-            to: b as u32,
-            along,
-        });
-    }
-    for (a, b, along) in find_bands(&rows, w, (hu / 120).max(3)) {
-        found.push(Streak {
-            vertical: false,
-            from: a as u32,
-            to: b as u32,
-            along,
-        });
-    }
+    let found: Vec<Streak> = [(true, &cols, h, wu), (false, &rows, w, hu)]
+        .into_iter()
+        .flat_map(|(vertical, lines, len, across)| {
+            find_bands(lines, len, (across / 120).max(3))
+                .into_iter()
+                .map(move |(a, b, along)| Streak {
+                    vertical,
+                    from: a as u32,
+                    to: b as u32,
+                    along,
+                })
+        })
+        .collect();
     for s in &found {
         // One line beyond each side is painted too (the streak's blurred edge); the paper two lines out is the
         // reference.
