@@ -235,6 +235,10 @@ pub struct FitCheck {
     pub max_mm: f64,
     /// Largest correction the refinement applied at a checkbox corner, mm.
     pub correction_mm: f64,
+    /// Vertical table rules found along at least 30% of the rows ...
+    pub columns_found: usize,
+    /// ... of this many.
+    pub columns_total: usize,
     /// Whether the fit passed.
     pub ok: bool,
 }
@@ -271,6 +275,8 @@ struct Blob {
     area: f64,
     /// area / (π r_max²): 1 for a disc, 0.64 for a square.
     roundness: f64,
+    /// The blob touches the image's edge: part of it may be cut off, which makes a disc less round.
+    clipped: bool,
 }
 
 struct Work {
@@ -502,9 +508,11 @@ pub fn register_two_markers(
                     let (h, ids, kind, _) = fit;
                     let levels = page_levels(img, &work, &h, &ids, layout);
                     let reg = Registration::unverified(layout, h, ids, kind, levels, false);
+                    // Both directions: two markers turned half a page fit the same rows (the table sits
+                    // near the page's middle), but not the same columns.
                     let score = forms
                         .iter()
-                        .map(|t| layout_score(img, &reg, t))
+                        .map(|t| layout_score(img, &reg, t).min(column_score(img, &reg, t)))
                         .fold(0.0, f64::max);
                     fits.push((score, reg));
                 }
@@ -576,27 +584,44 @@ pub fn register_from_table(
         let Some(layout) = MarkerLayout::of(t) else {
             continue;
         };
-        let cols = &t.table.columns;
-        let x0 = cols.stt[0];
-        let x1 = cols.options.last().map_or(x0, |o| o[1]);
         let ys = t.table_rules_y();
         let y0 = ys.iter().copied().fold(f64::MAX, f64::min);
         let y1 = ys.iter().copied().fold(f64::MIN, f64::max);
-        // Clockwise from top left, as the image corners are.
-        let table = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
-        for turn in 0..4 {
-            let src = std::array::from_fn(|k| table[(k + turn) % 4]);
-            let Some(h) = Homography::from_4(&src, &dst) else {
-                continue;
-            };
-            if scan_shape_cost(&h, &layout, opts).is_none() {
-                continue;
+        // The page may have lost the table's first or last column with its corners: the grid found then ends
+        // at the next rule in.
+        let xs = column_rules_x(t);
+        let (Some(&first), Some(&last)) = (xs.first(), xs.last()) else {
+            continue;
+        };
+        let lefts = [first, xs.get(1).copied().unwrap_or(first)];
+        let rights = [last, xs.len().checked_sub(2).map_or(last, |i| xs[i])];
+        for (x0, x1) in lefts
+            .iter()
+            .flat_map(|&a| rights.iter().map(move |&b| (a, b)))
+        {
+            // Clockwise from top left, as the image corners are.
+            let table = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
+            for turn in 0..4 {
+                let src = std::array::from_fn(|k| table[(k + turn) % 4]);
+                let Some(h) = Homography::from_4(&src, &dst) else {
+                    continue;
+                };
+                if scan_shape_cost(&h, &layout, opts).is_none() {
+                    continue;
+                }
+                let mut reg =
+                    Registration::unverified(&layout, h, vec![], FitKind::Table, levels, false);
+                // A corner cut by the image's edge is only roughly the table's: one pass of the rules'
+                // refinement first, so that the scores judge the place, not the corners' precision.
+                verify(img, &mut reg, t, opts);
+                let reg = Registration::unverified(&layout, reg.h, vec![], FitKind::Table, levels, false);
+                // Forms can share a table and differ above it: the field boxes say which form (and so where
+                // the page is) the table belongs to; the vertical rules say where along the rows it is.
+                let score = layout_score(img, &reg, t)
+                    .min(field_score(img, &reg, t))
+                    .min(column_score(img, &reg, t));
+                fits.push((score, reg));
             }
-            let reg = Registration::unverified(&layout, h, vec![], FitKind::Table, levels, false);
-            // Forms can share a table and differ above it: the field boxes say which form (and so where the
-            // page is) the table belongs to.
-            let score = layout_score(img, &reg, t).min(field_score(img, &reg, t));
-            fits.push((score, reg));
         }
     }
     choose_by_table(fits, &opts.two_markers)
@@ -873,6 +898,7 @@ fn find_blobs(work: &Work, mask: &GrayImage) -> (Vec<Blob>, usize, f64) {
             size,
             area: s.n * f * f,
             roundness,
+            clipped: s.x0 == 0 || s.y0 == 0 || s.x1 + 1 >= w || s.y1 + 1 >= h,
         });
     }
     out.sort_by(|a, b| b.area.total_cmp(&a.area));
@@ -1010,6 +1036,7 @@ fn plausibility(
 ) -> Option<f64> {
     let mut cost = scan_shape_cost(h, layout, opts)?;
     let mut round_br = None;
+    let mut disc_clipped = false;
     let mut round_sq: f64 = 0.0;
     for (b, &id) in blobs.iter().zip(ids) {
         let ls = h.local_scale(layout.centers[id]);
@@ -1026,14 +1053,16 @@ fn plausibility(
         cost += (ratio - 1.0).abs();
         if id == layout.disc {
             round_br = Some(b.roundness);
+            disc_clipped = b.clipped;
         } else {
             round_sq = round_sq.max(b.roundness);
         }
     }
     // The disc must be clearly rounder than the squares (0.64 ideal vs 1.0; blur, low resolution and clipping at
-    // the image edge pull both towards the middle, so the test is relative).
+    // the image edge pull both towards the middle, so the test is relative; a disc cut by the image's edge may
+    // fall under the absolute floor).
     if let Some(rb) = round_br {
-        if rb < 0.7 || rb < round_sq + 0.04 {
+        if (rb < 0.7 && !disc_clipped) || rb < round_sq + 0.04 {
             return None;
         }
     }
@@ -1264,16 +1293,9 @@ fn rule_probes(t: &Template) -> Vec<Probe> {
             x += 9.0;
         }
     }
-    let cols = &t.table.columns;
-    let xs = [
-        cols.stt[0],
-        cols.criterion[0],
-        cols.criterion[1],
-        cols.options.last().map(|o| o[1]).unwrap_or(188.0),
-    ];
     for r in &t.rows {
         let y = (r.band[1] + r.band[3]) / 2.0;
-        for &x in &xs {
+        for x in column_rules_x(t) {
             out.push(Probe {
                 at: [x, y + 2.5],
                 horizontal: false,
@@ -1282,6 +1304,18 @@ fn rule_probes(t: &Template) -> Vec<Probe> {
         }
     }
     out
+}
+
+/// The template's vertical table rules, mm: the outer edges, both sides of the criterion column and every
+/// boundary between options. Each one is evidence for the fit across the page: a fit that maps one rule onto
+/// its neighbour (a table whose first column was cut off, taken for the whole) finds the outer rules and misses
+/// the rest.
+fn column_rules_x(t: &Template) -> Vec<f64> {
+    let cols = &t.table.columns;
+    let mut xs = vec![cols.stt[0], cols.criterion[0], cols.criterion[1]];
+    xs.extend(cols.options.iter().map(|o| o[1]));
+    xs.dedup_by(|a, b| (*a - *b).abs() < 0.5);
+    xs
 }
 
 /// How much of template `t`'s table is printed where the fit says: fraction of horizontal-rule probes found.
@@ -1293,6 +1327,20 @@ pub fn layout_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
     let found = probes
         .iter()
         .filter(|p| probe_line(img, &reg.h_markers, p.at, true, 1.2, 1.5, &reg.levels).is_some())
+        .count();
+    found as f64 / probes.len().max(1) as f64
+}
+
+/// How much of template `t`'s vertical table rules is printed where the fit says: fraction of their probes
+/// found. The horizontal rules cannot tell a fit from one shifted along the rows.
+pub fn column_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
+    let probes: Vec<Probe> = rule_probes(t)
+        .into_iter()
+        .filter(|p| !p.horizontal)
+        .collect();
+    let found = probes
+        .iter()
+        .filter(|p| probe_line(img, &reg.h_markers, p.at, false, 1.2, 1.5, &reg.levels).is_some())
         .count();
     found as f64 / probes.len().max(1) as f64
 }
@@ -1418,8 +1466,20 @@ pub fn verify(img: &GrayImage, reg: &mut Registration, t: &Template, opts: &Regi
         }
     }
     check.correction_mm = worst;
+    // The vertical rules found must be spread over most of the table's columns, not stacked on two of them.
+    let xs = column_rules_x(t);
+    let rows = t.rows.len().max(1);
+    check.columns_total = xs.len();
+    check.columns_found = xs
+        .iter()
+        .filter(|&&x| {
+            let n = vs.iter().filter(|p| (p.at[0] - x).abs() < 0.01).count();
+            n >= 2 && n * 10 >= rows * 3
+        })
+        .count();
+    let spread = check.columns_found + 2 >= check.columns_total;
     let enough = hs.len() >= 20 && vs.len() >= 12 && check.inliers * 10 >= found.len() * 7;
-    check.ok = enough && check.max_mm <= opts.max_residual_mm && worst <= 2.0;
+    check.ok = enough && spread && check.max_mm <= opts.max_residual_mm && worst <= 2.0;
     reg.h = reg.h_markers.then_after(&corr);
     reg.check = check;
 }
