@@ -205,6 +205,49 @@ impl Homography {
         Some(Homography([mul(atu), mul(atv), [0.0, 0.0, 1.0]]))
     }
 
+    /// A small projective correction `c` (near the identity) fitted by least squares to one-dimensional
+    /// offsets: each `(p, o)` of `along_x` says that the point `p` belongs at `p + (o, 0)`, each of `along_y`
+    /// at `p + (0, o)` (a vertical rule seen only across x, a horizontal one only across y). The model is
+    /// linearised around the identity in coordinates centred on `centre` and divided by `scale`, which keeps
+    /// the normal equations well conditioned. `None` when the probes do not fix all eight parameters.
+    pub fn correction_lsq(
+        along_x: &[(Pt, f64)],
+        along_y: &[(Pt, f64)],
+        centre: Pt,
+        scale: f64,
+    ) -> Option<Homography> {
+        let mut m = [[0.0f64; 9]; 8];
+        let mut add = |row: [f64; 8], b: f64| {
+            for i in 0..8 {
+                for j in 0..8 {
+                    m[i][j] += row[i] * row[j];
+                }
+                m[i][8] += row[i] * b;
+            }
+        };
+        let norm = |p: Pt| ((p[0] - centre[0]) / scale, (p[1] - centre[1]) / scale);
+        for &(p, o) in along_x {
+            let (u, v) = norm(p);
+            add([u, v, 1.0, 0.0, 0.0, 0.0, -u * u, -u * v], o / scale);
+        }
+        for &(p, o) in along_y {
+            let (u, v) = norm(p);
+            add([0.0, 0.0, 0.0, u, v, 1.0, -u * v, -v * v], o / scale);
+        }
+        let k = solve8(m)?;
+        let c = Homography([
+            [1.0 + k[0], k[1], k[2]],
+            [k[3], 1.0 + k[4], k[5]],
+            [k[6], k[7], 1.0],
+        ]);
+        let t = Homography([
+            [1.0 / scale, 0.0, -centre[0] / scale],
+            [0.0, 1.0 / scale, -centre[1] / scale],
+            [0.0, 0.0, 1.0],
+        ]);
+        Some(t.inverse()?.then_after(&c).then_after(&t))
+    }
+
     /// Row-major `f32` matrix, as imageproc's `Projection::from_matrix` expects.
     pub fn to_f32(&self) -> [f32; 9] {
         let m = &self.0;
@@ -256,6 +299,30 @@ pub fn dist(a: Pt, b: Pt) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn correction_lsq_recovers_a_small_keystone_from_one_dimensional_offsets() {
+        let truth = Homography([
+            [1.01, 0.004, 0.6],
+            [-0.003, 0.995, -0.4],
+            [2e-5, -3e-5, 1.0],
+        ]);
+        let (mut xs, mut ys) = (vec![], vec![]);
+        for i in 0..8 {
+            for j in 0..8 {
+                let p = [20.0 + 24.0 * i as f64, 60.0 + 22.0 * j as f64];
+                let q = truth.apply(p);
+                xs.push((p, q[0] - p[0]));
+                ys.push((p, q[1] - p[1]));
+            }
+        }
+        let c = Homography::correction_lsq(&xs, &ys, [105.0, 148.5], 100.0).unwrap();
+        for p in [[20.0, 60.0], [188.0, 60.0], [20.0, 230.0], [188.0, 230.0], [100.0, 50.0]] {
+            // Linearised: close to the truth, far closer than the 1-2 mm the keystone moves the corners.
+            assert!(dist(c.apply(p), truth.apply(p)) < 0.1, "{p:?}");
+            assert!(dist(truth.apply(p), p) > 0.5, "{p:?}");
+        }
+    }
 
     #[test]
     fn min_local_scale_is_the_coarser_axis() {
