@@ -317,7 +317,13 @@ mod tests {
             }
         }
         let c = Homography::correction_lsq(&xs, &ys, [105.0, 148.5], 100.0).unwrap();
-        for p in [[20.0, 60.0], [188.0, 60.0], [20.0, 230.0], [188.0, 230.0], [100.0, 50.0]] {
+        for p in [
+            [20.0, 60.0],
+            [188.0, 60.0],
+            [20.0, 230.0],
+            [188.0, 230.0],
+            [100.0, 50.0],
+        ] {
             // Linearised: close to the truth, far closer than the 1-2 mm the keystone moves the corners.
             assert!(dist(c.apply(p), truth.apply(p)) < 0.1, "{p:?}");
             assert!(dist(truth.apply(p), p) > 0.5, "{p:?}");

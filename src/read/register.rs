@@ -602,25 +602,37 @@ pub fn register_from_table(
             // Clockwise from top left, as the image corners are.
             let table = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
             for turn in 0..4 {
-                let src = std::array::from_fn(|k| table[(k + turn) % 4]);
-                let Some(h) = Homography::from_4(&src, &dst) else {
-                    continue;
-                };
-                if scan_shape_cost(&h, &layout, opts).is_none() {
-                    continue;
+                let src: [Pt; 4] = std::array::from_fn(|k| table[(k + turn) % 4]);
+                // All four corners, or two of one side when the page's edge cut through the other (a
+                // turned page cut along one side leaves the table's corners there anywhere along the cut).
+                let sides = (0..4).filter_map(|k| {
+                    let n = (k + 1) % 4;
+                    Homography::similarity_from_2(&[src[k], src[n]], &[dst[k], dst[n]])
+                });
+                for h in Homography::from_4(&src, &dst).into_iter().chain(sides) {
+                    if scan_shape_cost(&h, &layout, opts).is_none() {
+                        continue;
+                    }
+                    let mut reg =
+                        Registration::unverified(&layout, h, vec![], FitKind::Table, levels, false);
+                    // A corner cut by the image's edge is only roughly the table's: one pass of the rules'
+                    // refinement first, so that the scores judge the place, not the corners' precision.
+                    verify_looks(img, &mut reg, t, opts, false);
+                    let reg = Registration::unverified(
+                        &layout,
+                        reg.h,
+                        vec![],
+                        FitKind::Table,
+                        levels,
+                        false,
+                    );
+                    // Forms can share a table and differ above it: the field boxes say which form (and so where
+                    // the page is) the table belongs to; the vertical rules say where along the rows it is.
+                    let score = layout_score(img, &reg, t)
+                        .min(field_score(img, &reg, t))
+                        .min(column_score(img, &reg, t));
+                    fits.push((score, reg));
                 }
-                let mut reg =
-                    Registration::unverified(&layout, h, vec![], FitKind::Table, levels, false);
-                // A corner cut by the image's edge is only roughly the table's: one pass of the rules'
-                // refinement first, so that the scores judge the place, not the corners' precision.
-                verify_looks(img, &mut reg, t, opts, false);
-                let reg = Registration::unverified(&layout, reg.h, vec![], FitKind::Table, levels, false);
-                // Forms can share a table and differ above it: the field boxes say which form (and so where
-                // the page is) the table belongs to; the vertical rules say where along the rows it is.
-                let score = layout_score(img, &reg, t)
-                    .min(field_score(img, &reg, t))
-                    .min(column_score(img, &reg, t));
-                fits.push((score, reg));
             }
         }
     }
@@ -1296,7 +1308,11 @@ fn rule_probes(t: &Template) -> Vec<Probe> {
     for r in &t.rows {
         // Between the boxes' bottom and the row's: a probe level with a box would take a box's side, 2.5 mm
         // from an option boundary, for the boundary.
-        let boxes_bottom = r.options.iter().map(|o| o.bbox[3]).fold(r.band[1], f64::max);
+        let boxes_bottom = r
+            .options
+            .iter()
+            .map(|o| o.bbox[3])
+            .fold(r.band[1], f64::max);
         let y = (boxes_bottom + r.band[3]) / 2.0;
         for x in column_rules_x(t) {
             out.push(Probe {
@@ -1428,7 +1444,12 @@ fn verify_looks(
 }
 
 /// The table rules found near where `h` puts them (offsets in template mm), and how many were looked for.
-fn probe_rules(img: &GrayImage, h: &Homography, t: &Template, levels: &Levels) -> (Vec<Probe>, usize) {
+fn probe_rules(
+    img: &GrayImage,
+    h: &Homography,
+    t: &Template,
+    levels: &Levels,
+) -> (Vec<Probe>, usize) {
     let mut probes = rule_probes(t);
     let total = probes.len();
     for p in probes.iter_mut() {
@@ -1561,7 +1582,8 @@ fn judge(
         .count();
     let spread = check.columns_found + 2 >= check.columns_total;
     let enough = hs >= 20 && vs.len() >= 12 && check.inliers * 10 >= found.len() * 7;
-    check.ok = enough && spread && check.max_mm <= opts.max_residual_mm && worst <= max_correction_mm;
+    check.ok =
+        enough && spread && check.max_mm <= opts.max_residual_mm && worst <= max_correction_mm;
     check
 }
 
@@ -1837,11 +1859,12 @@ mod tests {
         let s = dpi / 25.4;
         let flat = page(&t, dpi);
         // Template mm -> image px of a page photographed at a slant: the far corners move by about 4 mm.
-        let key = Homography([[s, 0.0, 0.0], [0.0, s, 0.0], [0.0, 0.0, 1.0]]).then_after(&Homography([
-            [1.0, 0.02, 0.0],
-            [0.0, 1.0, 0.0],
-            [9e-5, 6e-5, 1.0],
-        ]));
+        let key =
+            Homography([[s, 0.0, 0.0], [0.0, s, 0.0], [0.0, 0.0, 1.0]]).then_after(&Homography([
+                [1.0, 0.02, 0.0],
+                [0.0, 1.0, 0.0],
+                [9e-5, 6e-5, 1.0],
+            ]));
         let px = Homography([[1.0 / s, 0.0, 0.0], [0.0, 1.0 / s, 0.0], [0.0, 0.0, 1.0]]);
         let m = key.then_after(&px);
         let proj = Projection::from_matrix(m.to_f32()).unwrap();
