@@ -476,7 +476,7 @@ pub fn register_two_markers(
             blobs.push(b);
         }
     }
-    let mut fits: Vec<(f64, Registration)> = vec![];
+    let mut fits: Vec<(f64, f64, Registration)> = vec![];
     for layout in &layouts {
         let forms: Vec<&Template> = templates
             .iter()
@@ -508,18 +508,27 @@ pub fn register_two_markers(
                     let (h, ids, kind, _) = fit;
                     let levels = page_levels(img, &work, &h, &ids, layout);
                     let reg = Registration::unverified(layout, h, ids, kind, levels, false);
-                    // Both directions: two markers turned half a page fit the same rows (the table sits
-                    // near the page's middle), but not the same columns.
-                    let score = forms
+                    let (score, columns) = forms
                         .iter()
-                        .map(|t| layout_score(img, &reg, t).min(column_score(img, &reg, t)))
-                        .fold(0.0, f64::max);
-                    fits.push((score, reg));
+                        .map(|t| (layout_score(img, &reg, t), column_score(img, &reg, t)))
+                        .fold((0.0, 0.0), |a, b| if b.0 > a.0 { b } else { a });
+                    fits.push((score, columns, reg));
                 }
             }
         }
     }
-    choose_by_table(fits, two)
+    choose_by_table(by_columns(fits), two)
+}
+
+/// Keeps the candidate fits whose vertical rules are found about as well as the best one's. The horizontal
+/// rules cannot tell a fit from one moved along the rows, or from two markers turned half a page (the table
+/// sits near the page's middle); the vertical rules can.
+fn by_columns(fits: Vec<(f64, f64, Registration)>) -> Vec<(f64, Registration)> {
+    let best = fits.iter().map(|f| f.1).fold(0.0, f64::max);
+    fits.into_iter()
+        .filter(|f| f.1 >= best - 0.25)
+        .map(|(score, _, reg)| (score, reg))
+        .collect()
 }
 
 /// The fit under which a known table is found best, unless it is too weak or a fit that disagrees with it
@@ -628,15 +637,13 @@ pub fn register_from_table(
                     );
                     // Forms can share a table and differ above it: the field boxes say which form (and so where
                     // the page is) the table belongs to; the vertical rules say where along the rows it is.
-                    let score = layout_score(img, &reg, t)
-                        .min(field_score(img, &reg, t))
-                        .min(column_score(img, &reg, t));
-                    fits.push((score, reg));
+                    let score = layout_score(img, &reg, t).min(field_score(img, &reg, t));
+                    fits.push((score, column_score(img, &reg, t), reg));
                 }
             }
         }
     }
-    choose_by_table(fits, &opts.two_markers)
+    choose_by_table(by_columns(fits), &opts.two_markers)
 }
 
 /// How far a transform is from a plausible scan of the page at its centre: `None` when mirrored, at an
@@ -1422,8 +1429,8 @@ fn verify_looks(
             second.corr = best.corr.then_after(&second.corr);
             // Each look may move the boxes by up to 2 mm; two looks, by up to twice that.
             let (a, b) = (
-                judge(&best, &best_found, t, opts, 2.0),
-                judge(&second, &found2, t, opts, 4.0),
+                judge(reg.fit, &best, &best_found, t, opts, 2.0),
+                judge(reg.fit, &second, &found2, t, opts, 4.0),
             );
             // The second look wins when it verifies and the first does not, or both agree and it fits closer.
             if (b.ok, -b.max_mm) > (a.ok, -a.max_mm) {
@@ -1433,7 +1440,7 @@ fn verify_looks(
             }
         }
     }
-    let judged = judge(&best, &best_found, t, opts, limit);
+    let judged = judge(reg.fit, &best, &best_found, t, opts, limit);
     check = FitCheck {
         probes_found: best_found.len(),
         probes_total: total,
@@ -1549,6 +1556,7 @@ fn rule_fit(found: &[Probe], projective: bool) -> Option<RuleFit> {
 /// Whether a rule fit verifies the registration: enough rules found in both directions, the vertical ones
 /// spread over most of the table's columns, most of them inliers, small residuals and a small correction.
 fn judge(
+    kind: FitKind,
     fit: &RuleFit,
     found: &[Probe],
     t: &Template,
@@ -1580,7 +1588,10 @@ fn judge(
             n >= 2 && n * 10 >= rows * 3
         })
         .count();
-    let spread = check.columns_found + 2 >= check.columns_total;
+    // Only where the rules placed the page along the rows: three or four markers fix it themselves, and a
+    // photocopy may keep only some of the vertical rules.
+    let placed_by_rules = matches!(kind, FitKind::Similarity2 | FitKind::Table);
+    let spread = !placed_by_rules || check.columns_found + 2 >= check.columns_total;
     let enough = hs >= 20 && vs.len() >= 12 && check.inliers * 10 >= found.len() * 7;
     check.ok =
         enough && spread && check.max_mm <= opts.max_residual_mm && worst <= max_correction_mm;
