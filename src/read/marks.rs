@@ -145,6 +145,8 @@ pub struct BoxReading {
     pub raw_faint: f64,
     /// Longest connected piece of faint-or-darker ink, mm.
     pub faint_mm: f64,
+    /// The ink is part of a line crossing the box ([`BoxInk::line_through`]).
+    pub line_through: bool,
 }
 
 impl BoxReading {
@@ -163,6 +165,7 @@ impl BoxReading {
             raw_coverage: m.raw_coverage,
             raw_faint: m.raw_faint,
             faint_mm: m.faint_extent_mm,
+            line_through: m.line_through,
         }
     }
 }
@@ -191,6 +194,8 @@ pub enum RowReason {
     LowConfidence,
     /// Most rows of the page are blank: marks may have been lost (e.g. pencil in a 1-bit scan).
     FewMarksOnPage,
+    /// A line runs through a box and on beyond it (a stamp, a ruler line): it may not be the citizen's mark.
+    LineThroughBox,
 }
 
 impl RowReason {
@@ -202,6 +207,7 @@ impl RowReason {
             RowReason::PartialFill => "partial_fill",
             RowReason::LowConfidence => "low_confidence",
             RowReason::FewMarksOnPage => "few_marks_on_page",
+            RowReason::LineThroughBox => "line_through_box",
         }
     }
 }
@@ -253,6 +259,9 @@ pub struct BoxInk {
     /// On a 1-bit page, the length (mm) of the longest broken stroke: ink pieces, specks included, in a line (see
     /// `broken_stroke`); 0 when none or when the page is not 1-bit.
     pub broken_mm: f64,
+    /// The box's ink is part of a line that runs on well beyond the box on two sides, one of them a side where
+    /// the form prints nothing (see `line_through`): a stamp's ring, a ruler line, a fold, not a citizen's mark.
+    pub line_through: bool,
 }
 
 /// Connected pieces of `mask` (4-neighbour) on a `nx` × `ny` grid: area, largest bounding-box side and bounding-box
@@ -373,7 +382,9 @@ pub fn read_box(
     } else {
         0.0
     };
+    let line_through = ink_area > 0 && line_through(img, h, b, paper, range, opts);
     BoxInk {
+        line_through,
         coverage: ink_area as f64 / n,
         faint: faint_area as f64 / n,
         mean_dark: sum / n,
@@ -384,6 +395,100 @@ pub fn read_box(
         faint_fill,
         broken_mm,
     }
+}
+
+/// Whether the dark ink inside box `b` belongs to a line that leaves the box's surroundings on two sides, one of
+/// them the left or the bottom: the sides where the form prints nothing near the box (its label is above and to
+/// the right, the option's column rule 2.5 mm to the left). The surroundings reach 1.9 mm to the left (short of
+/// the column rule) and 4 mm up, right and down; the box's own outline is left out. A tick's overrun leaves on
+/// one side, usually the top or the right; a stamp's ring or a ruler line crosses the box and leaves on two.
+fn line_through(
+    img: &GrayImage,
+    h: &Homography,
+    b: BoxMm,
+    paper: f32,
+    range: f32,
+    opts: &MarkOptions,
+) -> bool {
+    const STEP: f64 = 0.2;
+    let (x0, y0, x1, y1) = (b[0] - 1.9, b[1] - 4.0, b[2] + 4.0, b[3] + 4.0);
+    let nx = ((x1 - x0) / STEP).round() as usize + 1;
+    let ny = ((y1 - y0) / STEP).round() as usize + 1;
+    let dark = |x: f64, y: f64| {
+        ((paper - sample(img, h.apply([x, y]))) / range).clamp(0.0, 1.0) >= opts.ink_level
+    };
+    // The printed outline is ink all round the box and would join every line to every side. Within 0.6 mm of it
+    // a sample counts as ink only where a stroke crosses it: ink just inside and just outside, across the edge.
+    let outline = |x: f64, y: f64| -> Option<bool> {
+        let within = |v: f64, lo: f64, hi: f64| v >= lo - 0.6 && v <= hi + 0.6;
+        for (e, vertical) in [(b[0], true), (b[2], true), (b[1], false), (b[3], false)] {
+            let (along, across) = if vertical { (y, x) } else { (x, y) };
+            let (lo, hi) = if vertical { (b[1], b[3]) } else { (b[0], b[2]) };
+            if (across - e).abs() <= 0.6 && within(along, lo, hi) {
+                // Within 0.6 mm along the edge on each side, for a stroke that crosses it at a slant.
+                let side = |off: f64| {
+                    [-0.6, 0.0, 0.6].iter().any(|&s| {
+                        if vertical {
+                            dark(e + off, y + s)
+                        } else {
+                            dark(x + s, e + off)
+                        }
+                    })
+                };
+                let cross = side(-0.8) && side(0.8);
+                return Some(cross);
+            }
+        }
+        None
+    };
+    let inside =
+        |x: f64, y: f64| x > b[0] + 0.6 && x < b[2] - 0.6 && y > b[1] + 0.6 && y < b[3] - 0.6;
+    let mut ink = vec![false; nx * ny];
+    let mut seeds = vec![];
+    for j in 0..ny {
+        let y = y0 + j as f64 * STEP;
+        for i in 0..nx {
+            let x = x0 + i as f64 * STEP;
+            let is_ink = match outline(x, y) {
+                Some(cross) => cross,
+                None => dark(x, y),
+            };
+            if is_ink {
+                ink[j * nx + i] = true;
+                if inside(x, y) {
+                    seeds.push(j * nx + i);
+                }
+            }
+        }
+    }
+    // Flood from the ink inside the box (8-neighbour) and note which sides of the surroundings it reaches.
+    let mut seen = vec![false; nx * ny];
+    let mut stack = seeds;
+    let mut sides = [false; 4]; // left, top, right, bottom
+    while let Some(k) = stack.pop() {
+        if seen[k] {
+            continue;
+        }
+        seen[k] = true;
+        let (i, j) = (k % nx, k / nx);
+        sides[0] |= i == 0;
+        sides[1] |= j == 0;
+        sides[2] |= i == nx - 1;
+        sides[3] |= j == ny - 1;
+        for dj in -1i64..=1 {
+            for di in -1i64..=1 {
+                let (ii, jj) = (i as i64 + di, j as i64 + dj);
+                if ii >= 0 && jj >= 0 && (ii as usize) < nx && (jj as usize) < ny {
+                    let kk = jj as usize * nx + ii as usize;
+                    if ink[kk] && !seen[kk] {
+                        stack.push(kk);
+                    }
+                }
+            }
+        }
+    }
+    let n = sides.iter().filter(|&&v| v).count();
+    n >= 2 && (sides[0] || sides[3])
 }
 
 /// The four pixels around `p` (bilinear sampling's neighbours), white outside the image.
@@ -730,6 +835,15 @@ pub fn decide_row(
     } else {
         conf
     };
+    // Ink that is part of a line crossing the box is not known to be a mark, whatever the row rule made of it.
+    if status == RowStatus::Accepted
+        && boxes
+            .iter()
+            .any(|b| b.line_through && b.state != BoxState::Empty)
+    {
+        status = RowStatus::NeedsReview;
+        reason = Some(RowReason::LineThroughBox);
+    }
     // A skipped row is a decision too: it needs every box clearly empty, not faint ink just under the line.
     if status == RowStatus::Accepted && choice.is_none() && conf < opts.blank_min_confidence {
         status = RowStatus::NeedsReview;
@@ -821,6 +935,41 @@ mod tests {
     #[test]
     fn empty_box_should_be_empty() {
         assert_eq!(state(|_| {}), BoxState::Empty);
+    }
+
+    #[test]
+    fn stamp_ring_through_a_box_is_a_line_not_a_mark() {
+        // An arc of a stamp's ring (radius 16 mm, centre below left) entering the box on its left side and
+        // leaving it at the bottom.
+        let arc: Vec<[f64; 2]> = (0..=60)
+            .map(|k| {
+                let a = f64::to_radians(-10.0 - k as f64 * 1.5);
+                [-2.0 + 16.0 * a.cos(), 22.0 + 16.0 * a.sin()]
+            })
+            .collect();
+        let m = boxed(|c| c.stroke(&arc, 0.7, [200, 40, 50], 1.0));
+        assert!(m.coverage > 0.05, "{m:?}");
+        assert!(m.line_through, "{m:?}");
+        let row = decide_row(
+            "c1",
+            vec![
+                BoxReading::from_ink("a", &m, &MarkOptions::default()),
+                br("b", BoxState::Empty),
+            ],
+            PageHabit::Unknown,
+            &MarkOptions::default(),
+        );
+        assert_eq!(row.status, RowStatus::NeedsReview);
+        assert_eq!(row.reason, Some(RowReason::LineThroughBox));
+    }
+
+    #[test]
+    fn tick_overrunning_up_and_right_is_not_a_line_through() {
+        for end in [[15.5, 4.0], [17.0, 6.0], [11.0, 3.0]] {
+            let m = boxed(|c| c.stroke(&[[8.5, 10.0], [9.8, 11.6], end], 0.5, [20, 40, 160], 1.0));
+            assert!(!m.line_through, "{end:?}: {m:?}");
+            assert_eq!(classify(&m, &MarkOptions::default()).0, BoxState::Marked);
+        }
     }
 
     #[test]
@@ -916,6 +1065,7 @@ mod tests {
             raw_coverage: 0.0,
             raw_faint: 0.0,
             faint_mm: 0.0,
+            line_through: false,
         }
     }
 
@@ -1295,6 +1445,7 @@ mod tests {
                         } else {
                             0.0
                         },
+                        line_through: false,
                     }
                 })
         }
