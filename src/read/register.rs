@@ -1298,6 +1298,30 @@ fn probe_line(
     Some(st / sw)
 }
 
+/// [`rule_probes`], and the horizontal rules across the option columns too: on a keystoned page the rows' drift
+/// differs from one end of the table to the other, and probes in the criterion column alone leave the option
+/// boxes, where the marks are read, to extrapolation. Only for the fit's refinement: the layout scores keep
+/// their probes.
+fn rule_probes_wide(t: &Template) -> Vec<Probe> {
+    let mut out = rule_probes(t);
+    let opts = &t.table.columns.options;
+    let (Some(first), Some(last)) = (opts.first(), opts.last()) else {
+        return out;
+    };
+    for &y in &t.table_rules_y() {
+        let mut x = first[0] + 4.5;
+        while x < last[1] - 2.0 {
+            out.push(Probe {
+                at: [x, y],
+                horizontal: true,
+                offset: None,
+            });
+            x += 9.0;
+        }
+    }
+    out
+}
+
 fn rule_probes(t: &Template) -> Vec<Probe> {
     let mut out = vec![];
     let crit = t.table.columns.criterion;
@@ -1457,7 +1481,7 @@ fn probe_rules(
     t: &Template,
     levels: &Levels,
 ) -> (Vec<Probe>, usize) {
-    let mut probes = rule_probes(t);
+    let mut probes = rule_probes_wide(t);
     let total = probes.len();
     for p in probes.iter_mut() {
         p.offset = probe_line(img, h, p.at, p.horizontal, 1.2, 0.0, levels);
