@@ -1300,8 +1300,8 @@ fn probe_line(
 
 /// [`rule_probes`], and the horizontal rules across the option columns too: on a keystoned page the rows' drift
 /// differs from one end of the table to the other, and probes in the criterion column alone leave the option
-/// boxes, where the marks are read, to extrapolation. Only for the fit's refinement: the layout scores keep
-/// their probes.
+/// boxes, where the marks are read, to extrapolation. Only for the refinement of a fit from fewer than four
+/// markers: the layout scores keep their probes.
 fn rule_probes_wide(t: &Template) -> Vec<Probe> {
     let mut out = rule_probes(t);
     let opts = &t.table.columns.options;
@@ -1434,7 +1434,10 @@ fn verify_looks(
     opts: &RegisterOptions,
     second_look: bool,
 ) {
-    let (found, total) = probe_rules(img, &reg.h_markers, t, &reg.levels);
+    // Four markers follow a keystone themselves; the rules across the option columns are for the fits that do
+    // not (and they move the boxes of a well-registered page a little, for no gain).
+    let wide = reg.fit != FitKind::Homography4;
+    let (found, total) = probe_rules(img, &reg.h_markers, t, &reg.levels, wide);
     let mut check = FitCheck {
         probes_found: found.len(),
         probes_total: total,
@@ -1448,7 +1451,7 @@ fn verify_looks(
     let mut limit = 2.0;
     if second_look && reg.fit != FitKind::Homography4 {
         let h1 = reg.h_markers.then_after(&best.corr);
-        let (found2, _) = probe_rules(img, &h1, t, &reg.levels);
+        let (found2, _) = probe_rules(img, &h1, t, &reg.levels, wide);
         if let Some(mut second) = rule_fit(&found2, true) {
             second.corr = best.corr.then_after(&second.corr);
             // Each look may move the boxes by up to 2 mm; two looks, by up to twice that.
@@ -1480,8 +1483,13 @@ fn probe_rules(
     h: &Homography,
     t: &Template,
     levels: &Levels,
+    wide: bool,
 ) -> (Vec<Probe>, usize) {
-    let mut probes = rule_probes_wide(t);
+    let mut probes = if wide {
+        rule_probes_wide(t)
+    } else {
+        rule_probes(t)
+    };
     let total = probes.len();
     for p in probes.iter_mut() {
         p.offset = probe_line(img, h, p.at, p.horizontal, 1.2, 0.0, levels);
