@@ -281,3 +281,34 @@ fn scanner_streak_through_an_option_column_reads_like_the_clean_page() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn page_cut_through_its_markers_and_first_column_reads_like_the_clean_page() {
+    // A scanner's frame cut 20 mm off the left (both left markers and the table's first rule) and 12 mm off the
+    // bottom (half the disc): only the table can place the page, and two forms share its shape, so the field
+    // boxes must tell where it sits.
+    let dir = tmp("cut_table");
+    let clean = root().join("samples/synth_00002.jpg");
+    let (_, recs, _) = scan(&[&clean], &dir.join("clean"));
+    let g = image::open(&clean).unwrap().to_luma8();
+    let mm = g.width() as f64 / 210.0;
+    let (left, bottom) = ((20.0 * mm) as u32, (12.0 * mm) as u32);
+    let cut =
+        image::imageops::crop_imm(&g, left, 0, g.width() - left, g.height() - bottom).to_image();
+    let path = dir.join("cut.png");
+    cut.save(&path).unwrap();
+    let (_, crecs, _) = scan(&[&path], &dir.join("cut"));
+    let reg = &crecs[0]["registration"];
+    assert_eq!(reg["fit"], "table", "{}", crecs[0]);
+    assert_eq!(reg["verified"], true, "{reg}");
+    assert_eq!(crecs[0]["template"], recs[0]["template"]);
+    for (row, a) in recs[0]["answers"].as_object().unwrap() {
+        let s = &crecs[0]["answers"][row];
+        assert_eq!(
+            (&s["choice"], &s["status"]),
+            (&a["choice"], &a["status"]),
+            "row {row}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

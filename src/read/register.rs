@@ -637,12 +637,22 @@ pub fn register_from_table(
                     );
                     // Forms can share a table and differ above it: the field boxes say which form (and so where
                     // the page is) the table belongs to; the vertical rules say where along the rows it is.
-                    let score = layout_score(img, &reg, t).min(field_score(img, &reg, t));
-                    fits.push((score, column_score(img, &reg, t), reg));
+                    let field = field_score(img, &reg, t);
+                    let score = layout_score(img, &reg, t).min(field);
+                    fits.push((score, column_score(img, &reg, t), field, reg));
                 }
             }
         }
     }
+    // Two forms with the same table sit at different heights on the page: the rows match under both fits, the
+    // field boxes only under the right one. As with the columns, only fits whose field boxes are found about as
+    // well as the best one's compete.
+    let best_field = fits.iter().map(|f| f.2).fold(0.0, f64::max);
+    let fits = fits
+        .into_iter()
+        .filter(|f| f.2 >= best_field - 0.25)
+        .map(|(score, columns, _, reg)| (score, columns, reg))
+        .collect();
     choose_by_table(by_columns(fits), &opts.two_markers)
 }
 
