@@ -517,18 +517,16 @@ pub fn register_two_markers(
             }
         }
     }
-    choose_by_table(by_columns(fits), two)
+    // The horizontal rules cannot tell a fit from one moved along the rows, or from two markers turned half a
+    // page (the table sits near the page's middle); the vertical rules can.
+    let fits = near_best(fits, |f| f.1);
+    choose_by_table(fits.into_iter().map(|(s, _, r)| (s, r)).collect(), two)
 }
 
-/// Keeps the candidate fits whose vertical rules are found about as well as the best one's. The horizontal
-/// rules cannot tell a fit from one moved along the rows, or from two markers turned half a page (the table
-/// sits near the page's middle); the vertical rules can.
-fn by_columns(fits: Vec<(f64, f64, Registration)>) -> Vec<(f64, Registration)> {
-    let best = fits.iter().map(|f| f.1).fold(0.0, f64::max);
-    fits.into_iter()
-        .filter(|f| f.1 >= best - 0.25)
-        .map(|(score, _, reg)| (score, reg))
-        .collect()
+/// Keeps the candidates whose `key` (a share of probes found) is within 0.25 of the best one's.
+fn near_best<T>(fits: Vec<T>, key: impl Fn(&T) -> f64) -> Vec<T> {
+    let best = fits.iter().map(&key).fold(0.0, f64::max);
+    fits.into_iter().filter(|f| key(f) >= best - 0.25).collect()
 }
 
 /// The fit under which a known table is found best, unless it is too weak or a fit that disagrees with it
@@ -645,15 +643,13 @@ pub fn register_from_table(
         }
     }
     // Two forms with the same table sit at different heights on the page: the rows match under both fits, the
-    // field boxes only under the right one. As with the columns, only fits whose field boxes are found about as
-    // well as the best one's compete.
-    let best_field = fits.iter().map(|f| f.2).fold(0.0, f64::max);
-    let fits = fits
-        .into_iter()
-        .filter(|f| f.2 >= best_field - 0.25)
-        .map(|(score, columns, _, reg)| (score, columns, reg))
-        .collect();
-    choose_by_table(by_columns(fits), &opts.two_markers)
+    // field boxes only under the right one. As with the columns (see `register_two_markers`), only fits whose
+    // field boxes and vertical rules are found about as well as the best one's compete.
+    let fits = near_best(near_best(fits, |f| f.2), |f| f.1);
+    choose_by_table(
+        fits.into_iter().map(|(s, _, _, r)| (s, r)).collect(),
+        &opts.two_markers,
+    )
 }
 
 /// How far a transform is from a plausible scan of the page at its centre: `None` when mirrored, at an
@@ -1315,12 +1311,17 @@ fn probe_line(
 fn rule_probes_wide(t: &Template) -> Vec<Probe> {
     let mut out = rule_probes(t);
     let opts = &t.table.columns.options;
-    let (Some(first), Some(last)) = (opts.first(), opts.last()) else {
-        return out;
-    };
+    if let (Some(first), Some(last)) = (opts.first(), opts.last()) {
+        horizontal_probes(&mut out, t, first[0] + 4.5, last[1] - 2.0);
+    }
+    out
+}
+
+/// Probes on every horizontal table rule, 9 mm apart from `x` to before `end`.
+fn horizontal_probes(out: &mut Vec<Probe>, t: &Template, from: f64, end: f64) {
     for &y in &t.table_rules_y() {
-        let mut x = first[0] + 4.5;
-        while x < last[1] - 2.0 {
+        let mut x = from;
+        while x < end {
             out.push(Probe {
                 at: [x, y],
                 horizontal: true,
@@ -1329,23 +1330,12 @@ fn rule_probes_wide(t: &Template) -> Vec<Probe> {
             x += 9.0;
         }
     }
-    out
 }
 
 fn rule_probes(t: &Template) -> Vec<Probe> {
     let mut out = vec![];
     let crit = t.table.columns.criterion;
-    for &y in &t.table_rules_y() {
-        let mut x = crit[0] + 4.0;
-        while x < crit[1] - 2.0 {
-            out.push(Probe {
-                at: [x, y],
-                horizontal: true,
-                offset: None,
-            });
-            x += 9.0;
-        }
-    }
+    horizontal_probes(&mut out, t, crit[0] + 4.0, crit[1] - 2.0);
     for r in &t.rows {
         // Between the boxes' bottom and the row's: a probe level with a box would take a box's side, 2.5 mm
         // from an option boundary, for the boundary.
@@ -1380,27 +1370,27 @@ fn column_rules_x(t: &Template) -> Vec<f64> {
 
 /// How much of template `t`'s table is printed where the fit says: fraction of horizontal-rule probes found.
 pub fn layout_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
-    let probes: Vec<Probe> = rule_probes(t)
-        .into_iter()
-        .filter(|p| p.horizontal)
-        .collect();
-    let found = probes
-        .iter()
-        .filter(|p| probe_line(img, &reg.h_markers, p.at, true, 1.2, 1.5, &reg.levels).is_some())
-        .count();
-    found as f64 / probes.len().max(1) as f64
+    rules_found(img, reg, t, true)
 }
 
 /// How much of template `t`'s vertical table rules is printed where the fit says: fraction of their probes
 /// found. The horizontal rules cannot tell a fit from one shifted along the rows.
 pub fn column_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
+    rules_found(img, reg, t, false)
+}
+
+/// The share of `t`'s horizontal (or vertical) rule probes that find a rule under the marker fit, each probe
+/// averaged over 3 mm along the rule.
+fn rules_found(img: &GrayImage, reg: &Registration, t: &Template, horizontal: bool) -> f64 {
     let probes: Vec<Probe> = rule_probes(t)
         .into_iter()
-        .filter(|p| !p.horizontal)
+        .filter(|p| p.horizontal == horizontal)
         .collect();
     let found = probes
         .iter()
-        .filter(|p| probe_line(img, &reg.h_markers, p.at, false, 1.2, 1.5, &reg.levels).is_some())
+        .filter(|p| {
+            probe_line(img, &reg.h_markers, p.at, horizontal, 1.2, 1.5, &reg.levels).is_some()
+        })
         .count();
     found as f64 / probes.len().max(1) as f64
 }
@@ -1444,8 +1434,8 @@ fn verify_looks(
     opts: &RegisterOptions,
     second_look: bool,
 ) {
-    // Four markers follow a keystone themselves; the rules across the option columns are for the fits that do
-    // not (and they move the boxes of a well-registered page a little, for no gain).
+    // Four markers follow a keystone themselves; the rules across the option columns and the second look are
+    // for the fits that do not (the wide probes move the boxes of a well-registered page a little, for no gain).
     let wide = reg.fit != FitKind::Homography4;
     let (found, total) = probe_rules(img, &reg.h_markers, t, &reg.levels, wide);
     let mut check = FitCheck {
@@ -1459,7 +1449,7 @@ fn verify_looks(
     };
     let mut best_found = found;
     let mut limit = 2.0;
-    if second_look && reg.fit != FitKind::Homography4 {
+    if second_look && wide {
         let h1 = reg.h_markers.then_after(&best.corr);
         let (found2, _) = probe_rules(img, &h1, t, &reg.levels, wide);
         if let Some(mut second) = rule_fit(&found2, true) {
