@@ -501,15 +501,44 @@ pub fn find_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Option<G
     }
     // The densest band of rows is the text line.
     let min_row = (w as f64 * 0.004).max(2.0) as u32;
+    // A thin print (FreeMono) resampled to the field's scale leaves only faint vertical strokes between the
+    // glyphs' bars, so rows in the middle of the line can fall under the ink threshold and cut the band in two;
+    // the heavier half alone read `7464567481` as `7161567487`. A short gap whose every row still holds faint
+    // ink is bridged: the line goes on through it. Paper between the line and a stray mark holds none.
+    let faint_thr = paper - 0.15 * range;
+    let faint_rows: Vec<u32> = (0..h)
+        .map(|y| {
+            (0..w)
+                .filter(|&x| (field.get_pixel(x, y).0[0] as f32) < faint_thr)
+                .count() as u32
+        })
+        .collect();
+    let max_gap = (h as usize / 12).max(2);
     let mut best = (0usize, 0usize, 0u32);
     let mut y = 0;
     while y < h as usize {
         if rows[y] >= min_row {
             let start = y;
             let mut mass = 0;
-            while y < h as usize && rows[y] >= min_row {
-                mass += rows[y];
-                y += 1;
+            loop {
+                while y < h as usize && rows[y] >= min_row {
+                    mass += rows[y];
+                    y += 1;
+                }
+                let mut g = y;
+                while g < h as usize
+                    && g - y < max_gap
+                    && rows[g] < min_row
+                    && faint_rows[g] >= min_row
+                {
+                    g += 1;
+                }
+                if g > y && g < h as usize && rows[g] >= min_row {
+                    mass += rows[y..g].iter().sum::<u32>();
+                    y = g;
+                } else {
+                    break;
+                }
             }
             if mass > best.2 {
                 best = (start, y, mass);
@@ -1832,6 +1861,40 @@ mod tests {
         assert_eq!(dark_columns(&line), 8 * 8, "{}", line.width());
         let last_one = find_line(&after(162, &[(20, 40)]), &levels, 0.004).unwrap();
         assert_eq!(dark_columns(&last_one), 8 * 8 + 2, "{}", last_one.width());
+    }
+
+    #[test]
+    fn thin_print_whose_middle_rows_are_faint_is_cut_as_one_line() {
+        let levels = Levels {
+            paper: 245.0,
+            ink: 20.0,
+        };
+        // Eight characters with dark bars on rows 20..26 and 32..40, joined only by faint stems on rows 26..32
+        // (a thin print resampled), and a dark stroke 2 px under the line across paper: the line is rows 20..40.
+        let mut img = GrayImage::from_pixel(1000, 74, image::Luma([245]));
+        for k in 0..8 {
+            let x0 = 50 + 14 * k;
+            for x in x0..x0 + 8 {
+                for y in (20..26).chain(32..40) {
+                    img.put_pixel(x, y, image::Luma([20]));
+                }
+            }
+            for y in 26..32 {
+                img.put_pixel(x0, y, image::Luma([170]));
+                img.put_pixel(x0 + 7, y, image::Luma([170]));
+            }
+        }
+        let whole = find_line(&img, &levels, 0.004).unwrap();
+        // Band 20..40, margin a quarter of its height on each side.
+        assert_eq!(whole.height(), 20 + 2 * 5, "{}", whole.height());
+        // A stroke below the line, past a gap of paper, stays out of it even when it is as near.
+        for x in 40..200 {
+            for y in 42..44 {
+                img.put_pixel(x, y, image::Luma([20]));
+            }
+        }
+        let line = find_line(&img, &levels, 0.004).unwrap();
+        assert_eq!(line.height(), 20 + 2 * 5, "{}", line.height());
     }
 
     #[test]
