@@ -484,20 +484,29 @@ pub fn find_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Option<G
     let (w, h) = field.dimensions();
     let range = (levels.paper - levels.ink).max(40.0);
     let paper = percentile(field.as_raw(), 90) as f32;
-    let thr = paper - 0.4 * range;
+    let page_thr = paper - 0.4 * range;
+    let total = field
+        .as_raw()
+        .iter()
+        .filter(|&&v| (v as f32) < page_thr)
+        .count();
+    if (total as f64) < empty_ink * (w * h) as f64 {
+        return None;
+    }
+    // A print lighter than the page's markers (grey toner, a thin print resampled) has only its cores under the
+    // page's threshold, so its band and its gaps come out too narrow and too wide: the line was cut to its middle
+    // rows and `-4203` was left off as another run. The field's own darkest ink sets the threshold, never darker
+    // than the page's.
+    let field_ink = percentile(field.as_raw(), 1) as f32;
+    let thr = page_thr.max(paper - 0.5 * (paper - field_ink).max(40.0));
     let ink = |x: u32, y: u32| (field.get_pixel(x, y).0[0] as f32) < thr;
     let mut rows = vec![0u32; h as usize];
-    let mut total = 0u32;
     for y in 0..h {
         for x in 0..w {
             if ink(x, y) {
                 rows[y as usize] += 1;
-                total += 1;
             }
         }
-    }
-    if (total as f64) < empty_ink * (w * h) as f64 {
-        return None;
     }
     // The densest band of rows is the text line.
     let min_row = (w as f64 * 0.004).max(2.0) as u32;
@@ -1895,6 +1904,36 @@ mod tests {
         }
         let line = find_line(&img, &levels, 0.004).unwrap();
         assert_eq!(line.height(), 20 + 2 * 5, "{}", line.height());
+    }
+
+    #[test]
+    fn a_print_lighter_than_the_markers_is_cut_to_its_whole_height() {
+        // Markers print at 20; the code at 130 in its strokes' cores (rows 24..36) and 175 at their ends (rows
+        // 20..24 and 36..40), as a grey toner resampled. The page's threshold (155) sees the cores only.
+        let levels = Levels {
+            paper: 245.0,
+            ink: 20.0,
+        };
+        let mut img = GrayImage::from_pixel(1000, 74, image::Luma([245]));
+        for k in 0..8 {
+            for x in 50 + 14 * k..58 + 14 * k {
+                for y in 20..40 {
+                    let v = if (24..36).contains(&y) { 130 } else { 175 };
+                    img.put_pixel(x, y, image::Luma([v]));
+                }
+            }
+        }
+        let line = find_line(&img, &levels, 0.004).unwrap();
+        assert_eq!(line.height(), 20 + 2 * 5, "{}", line.height());
+        // The same code in the markers' black is cut the same.
+        let dark = GrayImage::from_fn(1000, 74, |x, y| {
+            image::Luma([if img.get_pixel(x, y).0[0] < 245 {
+                20
+            } else {
+                245
+            }])
+        });
+        assert_eq!(find_line(&dark, &levels, 0.004).unwrap().height(), 30);
     }
 
     #[test]
