@@ -17,6 +17,9 @@ pub struct IdentifyOptions {
     /// Layout score above which a registered page is taken as one of our forms even when the template is not
     /// certain: it goes to review (`layout_uncertain`), never to `not_a_form`.
     pub form_evidence: f64,
+    /// Share of a template's option boxes found where the fit says above which a registered page is taken as one
+    /// of our forms in the same way, when its table rules are too broken to score.
+    pub box_evidence: f64,
     /// Resolution the QR region is resampled to, px/mm.
     pub qr_px_per_mm: f64,
 }
@@ -27,6 +30,7 @@ impl Default for IdentifyOptions {
             min_layout: 0.45,
             max_runner_up: 0.3,
             form_evidence: 0.25,
+            box_evidence: 0.6,
             qr_px_per_mm: 8.0,
         }
     }

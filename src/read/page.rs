@@ -251,7 +251,7 @@ impl Reader {
         };
         let Some(template) = chosen.and_then(|k| self.templates.iter().find(|t| t.key() == k))
         else {
-            return Err(self.unidentified(src, img, &id));
+            return Err(self.unidentified(src, img, reg, &id));
         };
         verify(img, reg, template, &self.opts.register);
         if id.qr.as_ref().is_some_and(|q| q.template.is_none()) {
@@ -286,7 +286,13 @@ impl Reader {
     }
 
     /// The outcome of a registered page that no template fits.
-    fn unidentified(&self, src: SourceRef, img: &image::GrayImage, id: &Identification) -> Stop {
+    fn unidentified(
+        &self,
+        src: SourceRef,
+        img: &image::GrayImage,
+        reg: &Registration,
+        id: &Identification,
+    ) -> Stop {
         // A fit through a clipped or stained marker misses the table too: if our QR is on the page, it is one
         // of our forms that a person must see.
         let qr_anywhere = find_qr_anywhere(img, &self.templates);
@@ -297,9 +303,15 @@ impl Reader {
             );
             return whole_page_review(src, "registration_failed", qr_anywhere, error);
         }
-        // Some of a known table where the markers say it is: evidence of our form, so a person decides.
+        // Some of a known table where the markers say it is, or most of its option boxes: evidence of our form,
+        // so a person decides.
         let best = id.layout_scores.first().map_or(0.0, |s| s.1);
-        if best >= self.opts.identify.form_evidence {
+        let boxes = self
+            .templates
+            .iter()
+            .map(|t| crate::read::register::box_score(img, reg, t))
+            .fold(0.0, f64::max);
+        if best >= self.opts.identify.form_evidence || boxes >= self.opts.identify.box_evidence {
             let error = format!(
                 "markers and part of a known table found, but the form is not certain (scores {:?})",
                 id.layout_scores

@@ -1418,6 +1418,26 @@ pub fn field_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
     found as f64 / probes.len() as f64
 }
 
+/// How much of `t`'s option boxes is printed where the fit says: fraction of probes on their top and bottom
+/// edges that find a line. A copy thresholded too light keeps the boxes' heavier outlines after its table's thin
+/// rules have broken up, so the boxes are evidence of the form where the rules are not.
+pub fn box_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
+    let probes: Vec<Pt> = t
+        .rows
+        .iter()
+        .flat_map(|r| r.options.iter())
+        .flat_map(|o| {
+            let cx = (o.bbox[0] + o.bbox[2]) / 2.0;
+            [[cx, o.bbox[1]], [cx, o.bbox[3]]]
+        })
+        .collect();
+    let found = probes
+        .iter()
+        .filter(|&&p| probe_line(img, &reg.h_markers, p, true, 1.0, 1.5, &reg.levels).is_some())
+        .count();
+    found as f64 / probes.len().max(1) as f64
+}
+
 /// Checks the fit against the printed table rules of `t` and refines it with a correction fitted to them
 /// (robust to outliers): affine first; then, for a fit from fewer than four markers (which cannot follow a
 /// keystone), a projective one from a second look with the affine fit. Sets `reg.h` and `reg.check`.
@@ -1839,6 +1859,45 @@ mod tests {
         assert!(r.levels.bilevel(), "{:?}", r.levels);
         let score = layout_score(&dotted, &r, &t);
         assert!(score > 0.8, "{score}");
+    }
+
+    #[test]
+    fn option_boxes_are_evidence_of_the_form_when_its_rules_are_gone() {
+        let t = Template::builtin("gtvt").unwrap();
+        let dpi = 150.0;
+        let img = page(&t, dpi);
+        let s = dpi / 25.4;
+        let near_marker = |x: u32, y: u32| {
+            MarkerLayout::default()
+                .centers
+                .iter()
+                .any(|c| (x as f64 / s - c[0]).abs() < 5.0 && (y as f64 / s - c[1]).abs() < 5.0)
+        };
+        let on_box = |x: u32, y: u32| {
+            let p = [x as f64 / s, y as f64 / s];
+            t.boxes().any(|(_, _, b)| {
+                p[0] > b[0] - 0.6 && p[0] < b[2] + 0.6 && p[1] > b[1] - 0.6 && p[1] < b[3] + 0.6
+            })
+        };
+        // A copy thresholded too light: the markers and the boxes' outlines survive, the thin rules do not.
+        let keep = |with_boxes: bool| {
+            GrayImage::from_fn(img.width(), img.height(), |x, y| {
+                let kept = near_marker(x, y) || (with_boxes && on_box(x, y));
+                image::Luma([if kept { img.get_pixel(x, y).0[0] } else { 255 }])
+            })
+        };
+        let boxes_only = keep(true);
+        let RegisterOutcome::Registered(r) =
+            register(&boxes_only, &[], &RegisterOptions::default())
+        else {
+            panic!("not registered")
+        };
+        assert!(layout_score(&boxes_only, &r, &t) < 0.25);
+        let score = box_score(&boxes_only, &r, &t);
+        assert!(score > 0.9, "{score}");
+        // Markers alone are no evidence.
+        let markers_only = keep(false);
+        assert!(box_score(&markers_only, &r, &t) < 0.1);
     }
 
     #[test]
