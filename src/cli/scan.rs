@@ -329,8 +329,18 @@ fn input_files(units: &[Unit]) -> Vec<InputFile> {
 fn fingerprint(reader: &Reader, model: &ModelArg) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
-    if let Ok(exe) = std::env::current_exe().and_then(std::fs::read) {
-        h.update(&exe);
+    // The program is known by its version, size and modification time, not its bytes: a release build with line
+    // tables is 200 MB, and hashing it took longer than reading 40 pages. Every build writes a new file, so a new
+    // build still reads everything again; a copy that loses the time only costs a re-read.
+    h.update(env!("CARGO_PKG_VERSION"));
+    if let Ok(meta) = std::env::current_exe().and_then(std::fs::metadata) {
+        h.update(meta.len().to_le_bytes());
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        h.update(mtime.to_le_bytes());
     }
     h.update(model.sha256().unwrap_or_default());
     for t in &reader.templates {
