@@ -139,7 +139,10 @@ fn readable_qr_gives_the_dossier_code() {
     let f = &r["fields"]["dossier_code"];
     assert_eq!(f["value"], "000.00.21.H48-210828-5720");
     assert_eq!(f["status"], "accepted");
-    assert_eq!(f["source"], "qr");
+    // The QR's copy is the reading; since the text line of a thin print is cut whole, the OCR reads the code too
+    // and confirms it ("qr+ocr"). Either way the value never comes from the OCR alone.
+    let source = f["source"].as_str().unwrap_or_default();
+    assert!(["qr", "qr+ocr"].contains(&source), "{source}");
 }
 
 #[test]
