@@ -395,13 +395,13 @@ def render_print(rng, text, fonts):
     return np.asarray(im, dtype=np.float32) / 255.0, size
 
 
-def render_handfont(rng, text, fonts):
+def render_handfont(rng, text, fonts, slant_max=0.25):
     """A line written in a handwriting font, one glyph at a time, each with its own size, tilt, baseline
     and spacing, as a hand would vary them."""
     path = rng.choice(fonts)
     hd = rng.uniform(20, 46)
     size = max(12, int(round(hd * rng.uniform(1.25, 1.5))))
-    slant = rng.uniform(-0.25, 0.25)
+    slant = rng.uniform(-slant_max, slant_max)
     gap = rng.uniform(-0.1, 0.15)
     drift = math.tan(math.radians(rng.uniform(-1.5, 1.5)))
     pieces = []
@@ -471,11 +471,13 @@ def rng_np(rng):
     return np.random.default_rng(rng.getrandbits(32))
 
 
-def make_sample(rng, variant, fonts, glyphs, hand_fonts=()):
+def make_sample(rng, variant, fonts, glyphs, hand_fonts=(), extra=False):
+    """`extra` (split train4, v1.2): italic hands, and halftone and fax-like copies among the degradations."""
     hand = variant in ("hand", "handfont")
     text = make_text(rng, hand=hand)
     if variant == "handfont":
-        mask = render_handfont(rng, text, hand_fonts)
+        slant_max = 0.5 if (extra and rng.random() < 0.4) else 0.25
+        mask = render_handfont(rng, text, hand_fonts, slant_max)
     elif hand:
         mask = render_hand(rng, text, glyphs)
     else:
@@ -580,6 +582,24 @@ def make_sample(rng, variant, fonts, glyphs, hand_fonts=()):
     if rng.random() < 0.6:
         g8 = g8.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.2, 1.3) * h / 25)))
     binar = rng.random() < 0.2
+    if extra and not binar:
+        r = rng.random()
+        if r < 0.07:
+            # A halftone copy: the grey line dithered to black and white (error diffusion or a Bayer matrix).
+            if rng.random() < 0.5:
+                g8 = g8.convert("1").convert("L")
+            else:
+                a8 = np.asarray(g8, dtype=np.float32) / 255.0
+                bayer = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) / 16.0
+                hh, ww = a8.shape
+                t = np.tile(bayer, (hh // 4 + 1, ww // 4 + 1))[:hh, :ww]
+                g8 = Image.fromarray(np.where(a8 > t, 255, 0).astype(np.uint8))
+        elif r < 0.14:
+            # A fax: half the vertical resolution, then thresholded.
+            sw, sh = g8.size
+            f = rng.uniform(0.4, 0.6)
+            g8 = g8.resize((sw, max(4, int(sh * f))), Image.BOX).resize((sw, sh), Image.NEAREST)
+            binar = True
     if not binar and rng.random() < 0.4:
         buf = io.BytesIO()
         g8.save(buf, format="JPEG", quality=rng.randint(15, 85))
@@ -602,21 +622,24 @@ def make_sample(rng, variant, fonts, glyphs, hand_fonts=()):
 
 
 VARIANT_MIX = [("printed", 0.35), ("sticker", 0.20), ("hand", 0.25), ("handfont", 0.20)]
+# v1.2 fine-tuning (split train4): more handwriting.
+VARIANT_MIX4 = [("printed", 0.30), ("sticker", 0.15), ("hand", 0.30), ("handfont", 0.25)]
 
 
-def pick_variant(rng):
+def pick_variant(rng, mix=VARIANT_MIX):
     r, acc = rng.random(), 0.0
-    for v, p in VARIANT_MIX:
+    for v, p in mix:
         acc += p
         if r < acc:
             return v
-    return VARIANT_MIX[-1][0]
+    return mix[-1][0]
 
 
 SPLITS = {
     # split name: (font set, mnist split, variant or None for mix, base seed)
     "train": ("train", "train", None, 1000),
     "train2": ("train", "train", None, 2000),  # v1.1 fine-tuning data (new mix, handwriting fonts)
+    "train4": ("train", "train", None, 4000),  # v1.2 fine-tuning data (italic hands, halftone, fax)
     "eval_printed": ("heldout", "test", "printed", 900001),
     "eval_sticker": ("heldout", "test", "sticker", 900002),
     "eval_hand": ("heldout", "test", "hand", 900003),
@@ -631,11 +654,12 @@ class Generator:
         self.fonts = list_fonts(fs)
         self.glyphs = Glyphs(ms)
         self.hand_fonts = list_hand_fonts(fs)
+        self.extra = split == "train4"
 
     def sample(self, rng):
         while True:
-            v = self.variant or pick_variant(rng)
-            s = make_sample(rng, v, self.fonts, self.glyphs, self.hand_fonts)
+            v = self.variant or pick_variant(rng, VARIANT_MIX4 if self.extra else VARIANT_MIX)
+            s = make_sample(rng, v, self.fonts, self.glyphs, self.hand_fonts, self.extra)
             if s is not None:
                 return v, s[0], s[1]
 
