@@ -312,3 +312,75 @@ fn page_cut_through_its_markers_and_first_column_reads_like_the_clean_page() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn copy_thresholded_until_only_markers_and_boxes_remain_goes_to_a_person() {
+    // A copy made so light that its thin rules, its text and its QR broke up keeps its corner markers and the
+    // option boxes' heavier outlines. The table's rules cannot place the template, but the boxes show the page is
+    // one of our forms: a person must see it, it is not `not_a_form`.
+    let dir = tmp("boxes_only");
+    let clean = root().join("samples/synth_00002.jpg");
+    let (_, recs, _) = scan(&[&clean], &dir.join("clean"));
+    let t: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join(format!(
+            "src/forms/templates/{}.json",
+            recs[0]["template"].as_str().unwrap()
+        )))
+        .unwrap(),
+    )
+    .unwrap();
+    let m = &recs[0]["registration"]["homography"];
+    let h = |i: usize, j: usize| m[i][j].as_f64().unwrap();
+    let to_px = |x: f64, y: f64| {
+        let w = h(2, 0) * x + h(2, 1) * y + h(2, 2);
+        (
+            (h(0, 0) * x + h(0, 1) * y + h(0, 2)) / w,
+            (h(1, 0) * x + h(1, 1) * y + h(1, 2)) / w,
+        )
+    };
+    // Areas kept, template mm: each marker's square and a 0.6 mm band around each option box's outline.
+    let mut keep: Vec<([f64; 4], Option<[f64; 4]>)> = vec![];
+    for mk in t["markers"].as_array().unwrap() {
+        let (c, s) = (&mk["center"], mk["size"].as_f64().unwrap() / 2.0 + 1.0);
+        let (x, y) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+        keep.push(([x - s, y - s, x + s, y + s], None));
+    }
+    for row in t["rows"].as_array().unwrap() {
+        for o in row["options"].as_array().unwrap() {
+            let b: Vec<f64> = o["box"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            let outer = [b[0] - 0.6, b[1] - 0.6, b[2] + 0.6, b[3] + 0.6];
+            let inner = [b[0] + 0.6, b[1] + 0.6, b[2] - 0.6, b[3] - 0.6];
+            keep.push((outer, Some(inner)));
+        }
+    }
+    let g = image::open(&clean).unwrap().to_luma8();
+    let within = |p: (f64, f64), b: &[f64; 4]| {
+        let (a, c) = (to_px(b[0], b[1]), to_px(b[2], b[3]));
+        p.0 >= a.0 && p.0 <= c.0 && p.1 >= a.1 && p.1 <= c.1
+    };
+    let light = image::GrayImage::from_fn(g.width(), g.height(), |x, y| {
+        let p = (x as f64 + 0.5, y as f64 + 0.5);
+        let kept = keep
+            .iter()
+            .any(|(outer, inner)| within(p, outer) && !inner.is_some_and(|i| within(p, &i)));
+        image::Luma([if kept { g.get_pixel(x, y).0[0] } else { 250 }])
+    });
+    let path = dir.join("light.png");
+    light.save(&path).unwrap();
+    let (_, lrecs, _) = scan(&[&path], &dir.join("light"));
+    assert_eq!(lrecs[0]["status"], "needs_review", "{}", lrecs[0]);
+    assert!(
+        lrecs[0]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("layout_uncertain")),
+        "{}",
+        lrecs[0]
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
