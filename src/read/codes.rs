@@ -498,7 +498,20 @@ pub fn find_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Option<G
     // rows and `-4203` was left off as another run. The field's own darkest ink sets the threshold, never darker
     // than the page's.
     let field_ink = percentile(field.as_raw(), 1) as f32;
-    let thr = page_thr.max(paper - 0.5 * (paper - field_ink).max(40.0));
+    let local_thr = paper - 0.5 * (paper - field_ink).max(40.0);
+    // A shaded paper (darker towards one side) passes the field's own threshold across its darker part: the whole
+    // field came out as the line. A code covers far less than a fifth of its field, so past that the page's
+    // threshold stands.
+    let local_ink = field
+        .as_raw()
+        .iter()
+        .filter(|&&v| (v as f32) < local_thr)
+        .count();
+    let thr = if (local_ink as f64) < 0.2 * (w * h) as f64 {
+        page_thr.max(local_thr)
+    } else {
+        page_thr
+    };
     let ink = |x: u32, y: u32| (field.get_pixel(x, y).0[0] as f32) < thr;
     let mut rows = vec![0u32; h as usize];
     for y in 0..h {
@@ -1934,6 +1947,24 @@ mod tests {
             }])
         });
         assert_eq!(find_line(&dark, &levels, 0.004).unwrap().height(), 30);
+    }
+
+    #[test]
+    fn a_light_print_on_shaded_paper_is_cut_to_its_text() {
+        // Grey print (130) on paper that darkens from 245 to 150 towards the right, as a sheet's shading: the
+        // field's own threshold (about 183) would take the darker third of the paper for ink.
+        let levels = Levels {
+            paper: 245.0,
+            ink: 20.0,
+        };
+        let img = GrayImage::from_fn(1000, 74, |x, y| {
+            let text = (20..40).contains(&y) && (50..200).contains(&x) && (x - 50) % 14 < 8;
+            let paper = 245.0 - 95.0 * (x as f32 / 999.0);
+            image::Luma([if text { 130 } else { paper as u8 }])
+        });
+        let line = find_line(&img, &levels, 0.004).unwrap();
+        assert!(line.width() < 250, "{}", line.width());
+        assert!(line.height() < 40, "{}", line.height());
     }
 
     #[test]
