@@ -3,7 +3,7 @@
 //! probabilities, so the result carries a confidence and is sent to review when the model and grammar disagree.
 
 use crate::geom::Homography;
-use crate::raster::{percentile, warp_region};
+use crate::raster::{percentile, percentile_of_counts, warp_region};
 use crate::read::register::Levels;
 use crate::read::validate::{CharClass, CodePattern};
 pub use crate::results::ValueStatus;
@@ -483,58 +483,51 @@ pub fn field_is_clean(field: &GrayImage, levels: &Levels, opts: &FieldOptions) -
 pub fn find_line(field: &GrayImage, levels: &Levels, empty_ink: f64) -> Option<GrayImage> {
     let (w, h) = field.dimensions();
     let range = (levels.paper - levels.ink).max(40.0);
-    let paper = percentile(field.as_raw(), 90) as f32;
+    // One histogram of the field gives its paper, its darkest print and how much lies under each threshold.
+    let mut counts = [0usize; 256];
+    for &v in field.as_raw() {
+        counts[v as usize] += 1;
+    }
+    let under = |thr: f32| -> usize {
+        (0..256)
+            .filter(|&v| (v as f32) < thr)
+            .map(|v| counts[v])
+            .sum()
+    };
+    let paper = percentile_of_counts(&counts, 90) as f32;
     let page_thr = paper - 0.4 * range;
-    let total = field
-        .as_raw()
-        .iter()
-        .filter(|&&v| (v as f32) < page_thr)
-        .count();
-    if (total as f64) < empty_ink * (w * h) as f64 {
+    if (under(page_thr) as f64) < empty_ink * (w * h) as f64 {
         return None;
     }
     // A print lighter than the page's markers (grey toner, a thin print resampled) has only its cores under the
     // page's threshold, so its band and its gaps come out too narrow and too wide: the line was cut to its middle
     // rows and `-4203` was left off as another run. The field's own darkest ink sets the threshold, never darker
     // than the page's.
-    let field_ink = percentile(field.as_raw(), 1) as f32;
+    let field_ink = percentile_of_counts(&counts, 1) as f32;
     let local_thr = paper - 0.5 * (paper - field_ink).max(40.0);
     // A shaded paper (darker towards one side) passes the field's own threshold across its darker part: the whole
     // field came out as the line. A code covers far less than a fifth of its field, so past that the page's
     // threshold stands.
-    let local_ink = field
-        .as_raw()
-        .iter()
-        .filter(|&&v| (v as f32) < local_thr)
-        .count();
-    let thr = if (local_ink as f64) < 0.2 * (w * h) as f64 {
+    let thr = if (under(local_thr) as f64) < 0.2 * (w * h) as f64 {
         page_thr.max(local_thr)
     } else {
         page_thr
     };
     let ink = |x: u32, y: u32| (field.get_pixel(x, y).0[0] as f32) < thr;
-    let mut rows = vec![0u32; h as usize];
-    for y in 0..h {
-        for x in 0..w {
-            if ink(x, y) {
-                rows[y as usize] += 1;
-            }
-        }
-    }
-    // The densest band of rows is the text line.
-    let min_row = (w as f64 * 0.004).max(2.0) as u32;
     // A thin print (FreeMono) resampled to the field's scale leaves only faint vertical strokes between the
     // glyphs' bars, so rows in the middle of the line can fall under the ink threshold and cut the band in two;
     // the heavier half alone read `7464567481` as `7161567487`. A short gap whose every row still holds faint
     // ink is bridged: the line goes on through it. Paper between the line and a stray mark holds none.
     let faint_thr = paper - 0.15 * range;
-    let faint_rows: Vec<u32> = (0..h)
-        .map(|y| {
-            (0..w)
-                .filter(|&x| (field.get_pixel(x, y).0[0] as f32) < faint_thr)
-                .count() as u32
-        })
-        .collect();
+    let (mut rows, mut faint_rows) = (vec![0u32; h as usize], vec![0u32; h as usize]);
+    for (y, row) in field.as_raw().chunks_exact(w as usize).enumerate() {
+        for &v in row {
+            rows[y] += ((v as f32) < thr) as u32;
+            faint_rows[y] += ((v as f32) < faint_thr) as u32;
+        }
+    }
+    // The densest band of rows is the text line.
+    let min_row = (w as f64 * 0.004).max(2.0) as u32;
     let max_gap = (h as usize / 12).max(2);
     let mut best = (0usize, 0usize, 0u32);
     let mut y = 0;
