@@ -1382,17 +1382,30 @@ pub fn column_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
 /// The share of `t`'s horizontal (or vertical) rule probes that find a rule under the marker fit, each probe
 /// averaged over 3 mm along the rule.
 fn rules_found(img: &GrayImage, reg: &Registration, t: &Template, horizontal: bool) -> f64 {
-    let probes: Vec<Probe> = rule_probes(t)
+    let at: Vec<Pt> = rule_probes(t)
         .into_iter()
         .filter(|p| p.horizontal == horizontal)
+        .map(|p| p.at)
         .collect();
-    let found = probes
+    lines_found(img, reg, &at, horizontal, 1.2)
+}
+
+/// The share of the points `at` (template mm) where a thin line crosses within ±`radius` mm under the marker fit
+/// (horizontal lines, or vertical ones), each probe averaged over 3 mm along the line; 0 without points.
+fn lines_found(
+    img: &GrayImage,
+    reg: &Registration,
+    at: &[Pt],
+    horizontal: bool,
+    radius: f64,
+) -> f64 {
+    let found = at
         .iter()
-        .filter(|p| {
-            probe_line(img, &reg.h_markers, p.at, horizontal, 1.2, 1.5, &reg.levels).is_some()
+        .filter(|&&p| {
+            probe_line(img, &reg.h_markers, p, horizontal, radius, 1.5, &reg.levels).is_some()
         })
         .count();
-    found as f64 / probes.len().max(1) as f64
+    found as f64 / at.len().max(1) as f64
 }
 
 /// How much of `t`'s field boxes is printed where the fit says: fraction of probes along their top and bottom
@@ -1411,11 +1424,7 @@ pub fn field_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
     if probes.is_empty() {
         return 1.0;
     }
-    let found = probes
-        .iter()
-        .filter(|&&p| probe_line(img, &reg.h_markers, p, true, 1.2, 1.5, &reg.levels).is_some())
-        .count();
-    found as f64 / probes.len() as f64
+    lines_found(img, reg, &probes, true, 1.2)
 }
 
 /// How much of `t`'s option boxes is printed where the fit says: fraction of probes on their top and bottom
@@ -1431,11 +1440,7 @@ pub fn box_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
             [[cx, o.bbox[1]], [cx, o.bbox[3]]]
         })
         .collect();
-    let found = probes
-        .iter()
-        .filter(|&&p| probe_line(img, &reg.h_markers, p, true, 1.0, 1.5, &reg.levels).is_some())
-        .count();
-    found as f64 / probes.len().max(1) as f64
+    lines_found(img, reg, &probes, true, 1.0)
 }
 
 /// Checks the fit against the printed table rules of `t` and refines it with a correction fitted to them
