@@ -1432,12 +1432,10 @@ pub fn field_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
 /// rules have broken up, so the boxes are evidence of the form where the rules are not.
 pub fn box_score(img: &GrayImage, reg: &Registration, t: &Template) -> f64 {
     let probes: Vec<Pt> = t
-        .rows
-        .iter()
-        .flat_map(|r| r.options.iter())
-        .flat_map(|o| {
-            let cx = (o.bbox[0] + o.bbox[2]) / 2.0;
-            [[cx, o.bbox[1]], [cx, o.bbox[3]]]
+        .boxes()
+        .flat_map(|(_, _, b)| {
+            let cx = (b[0] + b[2]) / 2.0;
+            [[cx, b[1]], [cx, b[3]]]
         })
         .collect();
     lines_found(img, reg, &probes, true, 1.0)
