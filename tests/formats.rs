@@ -49,6 +49,30 @@ fn pages_and_templates(recs: &[Value]) -> Vec<(u64, &str)> {
         .collect()
 }
 
+/// The template mm -> image px map a record's registration found.
+fn homography(rec: &Value) -> phieu::geom::Homography {
+    let m = &rec["registration"]["homography"];
+    let at = |r: usize, c: usize| m[r][c].as_f64().unwrap();
+    phieu::geom::Homography(std::array::from_fn(|r| std::array::from_fn(|c| at(r, c))))
+}
+
+/// The template a record was read with.
+fn template_of(rec: &Value) -> phieu::forms::template::Template {
+    phieu::forms::template::Template::builtin(rec["template"].as_str().unwrap()).unwrap()
+}
+
+/// Every row of `other` reads as in `clean`: the same choice with the same status.
+fn rows_read_alike(clean: &Value, other: &Value) {
+    for (row, a) in clean["answers"].as_object().unwrap() {
+        let s = &other["answers"][row];
+        assert_eq!(
+            (&s["choice"], &s["status"]),
+            (&a["choice"], &a["status"]),
+            "row {row}"
+        );
+    }
+}
+
 #[test]
 fn multi_page_group4_tiff_reads_every_page() {
     let f = root().join("tests/fixtures/formats/four_forms_g4_khdt_gtvt_khdt_khdt.tif");
@@ -246,14 +270,8 @@ fn scanner_streak_through_an_option_column_reads_like_the_clean_page() {
     let dir = tmp("streak");
     let clean = root().join("samples/synth_00002.jpg");
     let (_, recs, _) = scan(&[&clean], &dir.join("clean"));
-    let h = &recs[0]["registration"]["homography"];
-    let hm = |r: usize, c: usize| h[r][c].as_f64().unwrap();
-    let t =
-        phieu::forms::template::Template::builtin(recs[0]["template"].as_str().unwrap()).unwrap();
-    let b = t.rows[0].options[1].bbox;
-    let (mx, my) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
-    let x = ((hm(0, 0) * mx + hm(0, 1) * my + hm(0, 2))
-        / (hm(2, 0) * mx + hm(2, 1) * my + hm(2, 2))) as u32;
+    let b = template_of(&recs[0]).rows[0].options[1].bbox;
+    let x = homography(&recs[0]).apply([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0])[0] as u32;
     let mut g = image::open(&clean).unwrap().to_luma8();
     for y in 0..g.height() {
         for dx in 0..3 {
@@ -271,14 +289,7 @@ fn scanner_streak_through_an_option_column_reads_like_the_clean_page() {
         "{}",
         srecs[0]["registration"]
     );
-    for (row, a) in recs[0]["answers"].as_object().unwrap() {
-        let s = &srecs[0]["answers"][row];
-        assert_eq!(
-            (&s["choice"], &s["status"]),
-            (&a["choice"], &a["status"]),
-            "row {row}"
-        );
-    }
+    rows_read_alike(&recs[0], &srecs[0]);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -302,14 +313,7 @@ fn page_cut_through_its_markers_and_first_column_reads_like_the_clean_page() {
     assert_eq!(reg["fit"], "table", "{}", crecs[0]);
     assert_eq!(reg["verified"], true, "{reg}");
     assert_eq!(crecs[0]["template"], recs[0]["template"]);
-    for (row, a) in recs[0]["answers"].as_object().unwrap() {
-        let s = &crecs[0]["answers"][row];
-        assert_eq!(
-            (&s["choice"], &s["status"]),
-            (&a["choice"], &a["status"]),
-            "row {row}"
-        );
-    }
+    rows_read_alike(&recs[0], &crecs[0]);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -321,50 +325,25 @@ fn copy_thresholded_until_only_markers_and_boxes_remain_goes_to_a_person() {
     let dir = tmp("boxes_only");
     let clean = root().join("samples/synth_00002.jpg");
     let (_, recs, _) = scan(&[&clean], &dir.join("clean"));
-    let t: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join(format!(
-            "src/forms/templates/{}.json",
-            recs[0]["template"].as_str().unwrap()
-        )))
-        .unwrap(),
-    )
-    .unwrap();
-    let m = &recs[0]["registration"]["homography"];
-    let h = |i: usize, j: usize| m[i][j].as_f64().unwrap();
-    let to_px = |x: f64, y: f64| {
-        let w = h(2, 0) * x + h(2, 1) * y + h(2, 2);
-        (
-            (h(0, 0) * x + h(0, 1) * y + h(0, 2)) / w,
-            (h(1, 0) * x + h(1, 1) * y + h(1, 2)) / w,
-        )
-    };
+    let (t, h) = (template_of(&recs[0]), homography(&recs[0]));
     // Areas kept, template mm: each marker's square and a 0.6 mm band around each option box's outline.
     let mut keep: Vec<([f64; 4], Option<[f64; 4]>)> = vec![];
-    for mk in t["markers"].as_array().unwrap() {
-        let (c, s) = (&mk["center"], mk["size"].as_f64().unwrap() / 2.0 + 1.0);
-        let (x, y) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+    for mk in &t.markers {
+        let ([x, y], s) = (mk.center, mk.size / 2.0 + 1.0);
         keep.push(([x - s, y - s, x + s, y + s], None));
     }
-    for row in t["rows"].as_array().unwrap() {
-        for o in row["options"].as_array().unwrap() {
-            let b: Vec<f64> = o["box"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect();
-            let outer = [b[0] - 0.6, b[1] - 0.6, b[2] + 0.6, b[3] + 0.6];
-            let inner = [b[0] + 0.6, b[1] + 0.6, b[2] - 0.6, b[3] - 0.6];
-            keep.push((outer, Some(inner)));
-        }
+    for (_, _, b) in t.boxes() {
+        let outer = [b[0] - 0.6, b[1] - 0.6, b[2] + 0.6, b[3] + 0.6];
+        let inner = [b[0] + 0.6, b[1] + 0.6, b[2] - 0.6, b[3] - 0.6];
+        keep.push((outer, Some(inner)));
     }
     let g = image::open(&clean).unwrap().to_luma8();
-    let within = |p: (f64, f64), b: &[f64; 4]| {
-        let (a, c) = (to_px(b[0], b[1]), to_px(b[2], b[3]));
-        p.0 >= a.0 && p.0 <= c.0 && p.1 >= a.1 && p.1 <= c.1
+    let within = |p: [f64; 2], b: &[f64; 4]| {
+        let (a, c) = (h.apply([b[0], b[1]]), h.apply([b[2], b[3]]));
+        p[0] >= a[0] && p[0] <= c[0] && p[1] >= a[1] && p[1] <= c[1]
     };
     let light = image::GrayImage::from_fn(g.width(), g.height(), |x, y| {
-        let p = (x as f64 + 0.5, y as f64 + 0.5);
+        let p = [x as f64 + 0.5, y as f64 + 0.5];
         let kept = keep
             .iter()
             .any(|(outer, inner)| within(p, outer) && !inner.is_some_and(|i| within(p, &i)));
