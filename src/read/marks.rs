@@ -383,8 +383,8 @@ pub fn read_box(
         0.0
     };
     // Only ink enough to be read as a mark is worth following out of the box.
-    let line_through =
-        ink_area as f64 / n > opts.empty_max && line_through(img, h, b, paper, range, opts);
+    let line_through = ink_area as f64 / n > opts.empty_max
+        && line_through(img, h, b, paper, range, bilevel, opts);
     BoxInk {
         line_through,
         coverage: ink_area as f64 / n,
@@ -410,6 +410,7 @@ fn line_through(
     b: BoxMm,
     paper: f32,
     range: f32,
+    bilevel: bool,
     opts: &MarkOptions,
 ) -> bool {
     // A pen or stamp line is 0.4 mm or wider: a 0.25 mm grid keeps it connected.
@@ -417,32 +418,58 @@ fn line_through(
     let (x0, y0, x1, y1) = (b[0] - 1.9, b[1] - 4.0, b[2] + 4.0, b[3] + 4.0);
     let nx = ((x1 - x0) / STEP).round() as usize + 1;
     let ny = ((y1 - y0) / STEP).round() as usize + 1;
+    // On a grey or colour page, the darkest pixel of the sample's grid cell, not an interpolated value: a stamp's
+    // inner ring or a fine pen line is a pixel wide, and interpolation between grid points would cut it into
+    // dashes. A 1-bit page's grey is a field of dots that the darkest pixel would join into one piece.
+    let mm = [h.apply([b[0], b[1]]), h.apply([b[2], b[1]])];
+    let px_per_mm = (mm[1][0] - mm[0][0]).hypot(mm[1][1] - mm[0][1]) / (b[2] - b[0]).max(1e-6);
+    let r = ((STEP * px_per_mm / 2.0).round() as i64).max(1);
+    let raw = img.as_raw();
+    let (w, hgt) = (img.width() as i64, img.height() as i64);
+    let darkest = |p: [f64; 2]| -> f32 {
+        if bilevel {
+            return sample(img, p);
+        }
+        let (cx, cy) = (p[0].floor() as i64, p[1].floor() as i64);
+        let mut v = 255u8;
+        for yy in (cy - r).max(0)..=(cy + r).min(hgt - 1) {
+            for xx in (cx - r).max(0)..=(cx + r).min(w - 1) {
+                v = v.min(raw[(yy * w + xx) as usize]);
+            }
+        }
+        v as f32
+    };
     let dark = |x: f64, y: f64| {
-        ((paper - sample(img, h.apply([x, y]))) / range).clamp(0.0, 1.0) >= opts.ink_level
+        ((paper - darkest(h.apply([x, y]))) / range).clamp(0.0, 1.0) >= opts.ink_level
+    };
+    let within = |v: f64, lo: f64, hi: f64| v >= lo - 0.6 && v <= hi + 0.6;
+    let edges = [(b[0], true), (b[2], true), (b[1], false), (b[3], false)];
+    // The edge whose 0.6 mm band holds (x, y), if any.
+    let on_edge = |x: f64, y: f64| -> Option<(f64, bool)> {
+        edges.into_iter().find(|&(e, vertical)| {
+            let (along, across) = if vertical { (y, x) } else { (x, y) };
+            let (lo, hi) = if vertical { (b[1], b[3]) } else { (b[0], b[2]) };
+            (across - e).abs() <= 0.6 && within(along, lo, hi)
+        })
     };
     // The printed outline is ink all round the box and would join every line to every side. Within 0.6 mm of it
     // a sample counts as ink only where a stroke crosses it: ink just inside and just outside, across the edge.
     let outline = |x: f64, y: f64| -> Option<bool> {
-        let within = |v: f64, lo: f64, hi: f64| v >= lo - 0.6 && v <= hi + 0.6;
-        for (e, vertical) in [(b[0], true), (b[2], true), (b[1], false), (b[3], false)] {
-            let (along, across) = if vertical { (y, x) } else { (x, y) };
-            let (lo, hi) = if vertical { (b[1], b[3]) } else { (b[0], b[2]) };
-            if (across - e).abs() <= 0.6 && within(along, lo, hi) {
-                // Within 0.6 mm along the edge on each side, for a stroke that crosses it at a slant.
-                let side = |off: f64| {
-                    [-0.6, 0.0, 0.6].iter().any(|&s| {
-                        if vertical {
-                            dark(e + off, y + s)
-                        } else {
-                            dark(x + s, e + off)
-                        }
-                    })
+        let (e, vertical) = on_edge(x, y)?;
+        // Up to 1.6 mm along the edge on each side, for a stroke (a stamp's ring) that crosses it at a slant down to
+        // about 27°; samples on the outline's other edges are not evidence of a stroke.
+        let side = |off: f64| {
+            (-4..=4).any(|k| {
+                let s = k as f64 * 0.4;
+                let (sx, sy) = if vertical {
+                    (e + off, y + s)
+                } else {
+                    (x + s, e + off)
                 };
-                let cross = side(-0.8) && side(0.8);
-                return Some(cross);
-            }
-        }
-        None
+                on_edge(sx, sy).is_none() && dark(sx, sy)
+            })
+        };
+        Some(side(-0.8) && side(0.8))
     };
     let inside =
         |x: f64, y: f64| x > b[0] + 0.6 && x < b[2] - 0.6 && y > b[1] + 0.6 && y < b[3] - 0.6;
@@ -964,6 +991,43 @@ mod tests {
         );
         assert_eq!(row.status, RowStatus::NeedsReview);
         assert_eq!(row.reason, Some(RowReason::LineThroughBox));
+    }
+
+    /// Points of a circle's arc (centre `c`, radius `r`) from `a0` to `a1` degrees, y down.
+    fn arc(c: [f64; 2], r: f64, a0: f64, a1: f64) -> Vec<[f64; 2]> {
+        (0..=80)
+            .map(|k| {
+                let a = (a0 + (a1 - a0) * k as f64 / 80.0).to_radians();
+                [c[0] + r * a.cos(), c[1] + r * a.sin()]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn thin_inner_ring_of_a_stamp_across_the_box_is_a_line_not_a_mark() {
+        // A stamp's inner ring: a pixel-wide light red line sagging through the box's lower half from edge to
+        // edge. Interpolated samples on a 0.25 mm grid cut it into dashes that joined nothing.
+        let m = boxed(|c| {
+            c.stroke(
+                &arc([10.0, -12.0], 23.5, 60.0, 120.0),
+                0.2,
+                [190, 70, 80],
+                1.0,
+            )
+        });
+        assert!(m.coverage > 0.012, "{m:?}");
+        assert!(m.line_through, "{m:?}");
+    }
+
+    #[test]
+    fn stamp_ring_leaving_the_box_at_a_slant_is_a_line_not_a_mark() {
+        // A heavy ring through the box's lower right corner: in at the bottom, out through the right edge at 30° to
+        // it, on up and to the right. Only within 0.6 mm along the edge did the crossing count.
+        for w in [0.5, 0.7] {
+            let m = boxed(|c| c.stroke(&[[8.2, 16.8], [16.2, 2.94]], w, [200, 40, 50], 1.0));
+            assert!(m.coverage > 0.012, "{w}: {m:?}");
+            assert!(m.line_through, "{w}: {m:?}");
+        }
     }
 
     #[test]
