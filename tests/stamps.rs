@@ -1,6 +1,7 @@
-//! A received-stamp over the answer table: its ring or its letters in an empty box must never be accepted as the
-//! citizen's answer. Pages from `tests/independent/stamps.py` (stamp7 page 13, stamp6 page 5) that the reader
-//! accepted wrongly before the stamp's thin ring and slanted crossings were followed out of the box.
+//! A received-stamp over the answer table: its ring or its letters in a box must never be accepted as the
+//! citizen's answer. Pages from `tests/independent/stamps.py` (seeds 6, 7, 9 and 10) that the reader accepted
+//! wrongly before the stamp's thin ring and slanted crossings were followed out of the box, and before red ink in a
+//! box sent its row to a person.
 
 use serde_json::Value;
 use std::path::PathBuf;
@@ -35,9 +36,9 @@ fn scan_one(name: &str) -> Value {
     recs.into_iter().next().unwrap()
 }
 
-/// The row the citizen left empty, where the stamp lies in a box, goes to a person; and no row is accepted with an
-/// answer other than the citizen's.
-fn stamped_empty_row_goes_to_review(rec: &Value, row: &str, truth: &[(&str, Option<&str>)]) {
+/// The row where the stamp lies in a box goes to a person, and no row is accepted with an answer other than the
+/// citizen's.
+fn stamped_row_goes_to_review(rec: &Value, row: &str, truth: &[(&str, Option<&str>)]) {
     assert_eq!(rec["template"], "khdt");
     let r = &rec["answers"][row];
     assert_eq!(r["status"], "needs_review", "{row}: {r}");
@@ -52,35 +53,56 @@ fn stamped_empty_row_goes_to_review(rec: &Value, row: &str, truth: &[(&str, Opti
 #[test]
 fn thin_inner_ring_through_an_empty_box_goes_to_review() {
     let rec = scan_one("thin_inner_ring_through_an_empty_box_should_go_to_review.png");
-    let truth = [
-        ("c1", Some("b")),
-        ("c2", Some("a")),
-        ("c3", None),
-        ("c4", Some("b")),
-        ("c5", Some("a")),
-        ("c6", Some("a")),
-        ("c7", Some("c")),
-        ("c8", None),
-        ("c9", Some("a")),
-        ("overall", Some("c")),
-    ];
-    stamped_empty_row_goes_to_review(&rec, "c8", &truth);
+    stamped_row_goes_to_review(&rec, "c8", &PAGE_13);
 }
 
 #[test]
 fn stamp_letters_over_an_empty_box_on_a_1bit_page_go_to_review() {
     let rec = scan_one("stamp_over_a_1bit_page_empty_box_should_go_to_review.png");
-    let truth = [
-        ("c1", Some("a")),
-        ("c2", Some("b")),
-        ("c3", Some("a")),
-        ("c4", Some("a")),
-        ("c5", Some("a")),
-        ("c6", Some("a")),
-        ("c7", None),
-        ("c8", Some("a")),
-        ("c9", Some("a")),
-        ("overall", Some("b")),
-    ];
-    stamped_empty_row_goes_to_review(&rec, "c7", &truth);
+    stamped_row_goes_to_review(&rec, "c7", &PAGE_5);
+}
+
+/// The truth of the base page of `scan_0013_stamp_table.png` in every stamp set.
+const PAGE_13: [(&str, Option<&str>); 10] = [
+    ("c1", Some("b")),
+    ("c2", Some("a")),
+    ("c3", None),
+    ("c4", Some("b")),
+    ("c5", Some("a")),
+    ("c6", Some("a")),
+    ("c7", Some("c")),
+    ("c8", None),
+    ("c9", Some("a")),
+    ("overall", Some("c")),
+];
+
+/// The truth of the base page of `scan_0005_stamp_table.png`: its answers are lone filled boxes.
+const PAGE_5: [(&str, Option<&str>); 10] = [
+    ("c1", Some("a")),
+    ("c2", Some("b")),
+    ("c3", Some("a")),
+    ("c4", Some("a")),
+    ("c5", Some("a")),
+    ("c6", Some("a")),
+    ("c7", None),
+    ("c8", Some("a")),
+    ("c9", Some("a")),
+    ("overall", Some("b")),
+];
+
+#[test]
+fn stamp_letters_filling_an_empty_box_go_to_review() {
+    // The stamp's "Ã" covers 42% of the row's third box.
+    let rec = scan_one("stamp_letters_in_an_empty_box_should_go_to_review.png");
+    stamped_row_goes_to_review(&rec, "c3", &PAGE_13);
+    assert_eq!(rec["answers"]["c3"]["reason"], "red_ink");
+}
+
+#[test]
+fn stamp_letter_beside_a_lone_fill_does_not_turn_the_fill_into_a_cancellation() {
+    // The answer is a lone filled box; the stamp's "Đ" in the next box read as the live mark, the fill as its
+    // cancellation.
+    let rec = scan_one("stamp_letters_beside_a_lone_fill_should_go_to_review.png");
+    stamped_row_goes_to_review(&rec, "c1", &PAGE_5);
+    assert_eq!(rec["answers"]["c1"]["reason"], "red_ink");
 }

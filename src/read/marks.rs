@@ -69,6 +69,10 @@ pub struct MarkOptions {
     /// Confidence of a box found empty against the page's speck level: enough for a row answered elsewhere,
     /// below [`MarkOptions::blank_min_confidence`], so a row of such boxes is never accepted as skipped.
     pub speck_confidence: f64,
+    /// A sample of a colour page is red ink when its red excess ([`crate::read::load::Page::red`]) reaches this.
+    pub red_level: f32,
+    /// A box whose ink is at least this share red ink holds a stamp's ink, not a pen's: its row goes to a person.
+    pub red_share_max: f64,
 }
 
 impl Default for MarkOptions {
@@ -100,6 +104,8 @@ impl Default for MarkOptions {
             speck_factor: 2.0,
             speck_max: 0.3,
             speck_confidence: 0.95,
+            red_level: 60.0,
+            red_share_max: 0.5,
         }
     }
 }
@@ -147,6 +153,8 @@ pub struct BoxReading {
     pub faint_mm: f64,
     /// The ink is part of a line crossing the box ([`BoxInk::line_through`]).
     pub line_through: bool,
+    /// Share of the box's ink that is red ([`BoxInk::red_share`]).
+    pub red_share: f64,
 }
 
 impl BoxReading {
@@ -166,6 +174,7 @@ impl BoxReading {
             raw_faint: m.raw_faint,
             faint_mm: m.faint_extent_mm,
             line_through: m.line_through,
+            red_share: m.red_share,
         }
     }
 }
@@ -196,6 +205,8 @@ pub enum RowReason {
     FewMarksOnPage,
     /// A line runs through a box and on beyond it (a stamp, a ruler line): it may not be the citizen's mark.
     LineThroughBox,
+    /// A box holds red ink: an office stamp's (a citizen's pen is blue or black), or a rare red pen.
+    RedInk,
 }
 
 impl RowReason {
@@ -208,6 +219,7 @@ impl RowReason {
             RowReason::LowConfidence => "low_confidence",
             RowReason::FewMarksOnPage => "few_marks_on_page",
             RowReason::LineThroughBox => "line_through_box",
+            RowReason::RedInk => "red_ink",
         }
     }
 }
@@ -262,6 +274,9 @@ pub struct BoxInk {
     /// The box's ink is part of a line that runs on well beyond the box on two sides, one of them a side where
     /// the form prints nothing (see `line_through`): a stamp's ring, a ruler line, a fold, not a citizen's mark.
     pub line_through: bool,
+    /// On a colour page, the share of the interior's ink samples that are red ink (see
+    /// [`MarkOptions::red_level`]); 0 on grey and 1-bit pages.
+    pub red_share: f64,
 }
 
 /// Connected pieces of `mask` (4-neighbour) on a `nx` × `ny` grid: area, largest bounding-box side and bounding-box
@@ -306,9 +321,10 @@ fn components(mask: &[bool], nx: usize, ny: usize) -> Vec<(usize, usize, usize)>
     out
 }
 
-/// Reads one box whose template outline is `b`, through `h`.
+/// Reads one box whose template outline is `b`, through `h`; `red` is a colour page's red excess plane.
 pub fn read_box(
     img: &GrayImage,
+    red: Option<&GrayImage>,
     h: &Homography,
     b: BoxMm,
     levels: &Levels,
@@ -345,6 +361,7 @@ pub fn read_box(
     let mut sum = 0.0f64;
     // How 1-bit the box looks: samples whose four nearest pixels are all pure black or white.
     let mut pure = 0usize;
+    let mut red_ink = 0usize;
     for j in 0..gy {
         let y = y0 + (y1 - y0) * j as f64 / ny as f64;
         for i in 0..gx {
@@ -354,12 +371,16 @@ pub fn read_box(
             let d = ((paper - v) / range).clamp(0.0, 1.0);
             ink[j * gx + i] = d >= opts.ink_level;
             faint[j * gx + i] = d >= opts.faint_level;
+            if let Some(r) = red.filter(|_| d >= opts.ink_level) {
+                red_ink += (sample(r, p) >= opts.red_level) as usize;
+            }
             sum += d as f64;
             pure += nearest_pixels(img, p).iter().all(|&q| q <= 2 || q >= 253) as usize;
         }
     }
     let n = (gx * gy) as f64;
-    let raw_coverage = ink.iter().filter(|&&v| v).count() as f64 / n;
+    let ink_samples = ink.iter().filter(|&&v| v).count();
+    let raw_coverage = ink_samples as f64 / n;
     let raw_faint = faint.iter().filter(|&&v| v).count() as f64 / n;
     let step = opts.step_mm;
     let min_area = (opts.min_stroke_mm2 / (step * step)).round() as usize;
@@ -387,6 +408,7 @@ pub fn read_box(
         && line_through(img, h, b, paper, range, bilevel, opts);
     BoxInk {
         line_through,
+        red_share: red_ink as f64 / ink_samples.max(1) as f64,
         coverage: ink_area as f64 / n,
         faint: faint_area as f64 / n,
         mean_dark: sum / n,
@@ -671,6 +693,7 @@ pub fn classify(m: &BoxInk, opts: &MarkOptions) -> (BoxState, f64) {
 /// Reads a whole row: boxes, then the row rule (one mark → answer; none → skipped; several → ambiguous).
 pub fn read_row(
     img: &GrayImage,
+    red: Option<&GrayImage>,
     boxes: &[(String, BoxMm, Homography)],
     row: &RowSpec,
     levels: &Levels,
@@ -678,7 +701,7 @@ pub fn read_row(
 ) -> RowReading {
     let readings: Vec<BoxReading> = boxes
         .iter()
-        .map(|(id, b, h)| BoxReading::from_ink(id, &read_box(img, h, *b, levels, opts), opts))
+        .map(|(id, b, h)| BoxReading::from_ink(id, &read_box(img, red, h, *b, levels, opts), opts))
         .collect();
     decide_row(&row.id, readings, PageHabit::Unknown, opts)
 }
@@ -874,6 +897,15 @@ pub fn decide_row(
         status = RowStatus::NeedsReview;
         reason = Some(RowReason::LineThroughBox);
     }
+    // Red ink in a box is a stamp's as often as a pen's: an office stamp over the table must not vote.
+    if status == RowStatus::Accepted
+        && boxes
+            .iter()
+            .any(|b| b.red_share >= opts.red_share_max && b.state != BoxState::Empty)
+    {
+        status = RowStatus::NeedsReview;
+        reason = Some(RowReason::RedInk);
+    }
     // A skipped row is a decision too: it needs every box clearly empty, not faint ink just under the line.
     if status == RowStatus::Accepted && choice.is_none() && conf < opts.blank_min_confidence {
         status = RowStatus::NeedsReview;
@@ -951,6 +983,7 @@ mod tests {
         let h = Homography::scale(200.0 / 25.4);
         read_box(
             &g,
+            None,
             &h,
             [7.5, 7.5, 12.5, 12.5],
             &LEVELS,
@@ -1027,6 +1060,55 @@ mod tests {
             let m = boxed(|c| c.stroke(&[[8.2, 16.8], [16.2, 2.94]], w, [200, 40, 50], 1.0));
             assert!(m.coverage > 0.012, "{w}: {m:?}");
             assert!(m.line_through, "{w}: {m:?}");
+        }
+    }
+
+    /// [`boxed`] on a colour page: its grey and red planes as the loader makes them.
+    fn boxed_colour(draw: impl Fn(&mut Canvas)) -> BoxInk {
+        let mut c = Canvas::new(20.0, 20.0, 200.0);
+        c.stroke_rect([7.5, 7.5, 12.5, 12.5], 0.35, [0, 0, 0]);
+        draw(&mut c);
+        let (g, red) = crate::read::load::to_planes(image::DynamicImage::ImageRgb8(c.img), false);
+        let h = Homography::scale(200.0 / 25.4);
+        read_box(
+            &g,
+            red.as_ref(),
+            &h,
+            [7.5, 7.5, 12.5, 12.5],
+            &LEVELS,
+            &MarkOptions::default(),
+        )
+    }
+
+    #[test]
+    fn stamp_letter_in_an_empty_box_goes_to_a_person() {
+        // The bowl and stem of a stamp's bold "Đ": red ink, a stroke's width, wholly inside the box's surroundings.
+        let m = boxed_colour(|c| {
+            c.stroke(&[[9.0, 8.5], [9.0, 13.5]], 0.9, [200, 45, 60], 1.0);
+            c.stroke(&arc([9.0, 11.0], 2.5, -90.0, 90.0), 0.9, [200, 45, 60], 1.0);
+        });
+        assert!(m.red_share > 0.9, "{m:?}");
+        let row = decide_row(
+            "c1",
+            vec![
+                br("a", BoxState::Empty),
+                br("b", BoxState::Empty),
+                BoxReading::from_ink("c", &m, &MarkOptions::default()),
+            ],
+            PageHabit::Unknown,
+            &MarkOptions::default(),
+        );
+        assert_eq!(row.status, RowStatus::NeedsReview);
+        assert_eq!(row.reason, Some(RowReason::RedInk));
+    }
+
+    #[test]
+    fn blue_and_black_ticks_on_a_colour_page_are_not_red_ink() {
+        for ink in [[20, 40, 160], [30, 30, 30], [60, 20, 120]] {
+            let m =
+                boxed_colour(|c| c.stroke(&[[8.5, 10.0], [9.8, 11.6], [12.0, 8.2]], 0.5, ink, 1.0));
+            assert_eq!(m.red_share, 0.0, "{ink:?}: {m:?}");
+            assert_eq!(classify(&m, &MarkOptions::default()).0, BoxState::Marked);
         }
     }
 
@@ -1133,6 +1215,7 @@ mod tests {
             raw_faint: 0.0,
             faint_mm: 0.0,
             line_through: false,
+            red_share: 0.0,
         }
     }
 
@@ -1397,6 +1480,7 @@ mod tests {
         };
         read_box(
             &g,
+            None,
             &h,
             [7.5, 7.5, 12.5, 12.5],
             &levels,
@@ -1513,6 +1597,7 @@ mod tests {
                             0.0
                         },
                         line_through: false,
+                        red_share: 0.0,
                     }
                 })
         }

@@ -348,7 +348,14 @@ impl Reader {
                     .iter()
                     .map(|o| (o.id.clone(), o.bbox, reg.h))
                     .collect();
-                read_row(img, &boxes, row, &reg.levels, &self.opts.marks)
+                read_row(
+                    img,
+                    page.red.as_ref(),
+                    &boxes,
+                    row,
+                    &reg.levels,
+                    &self.opts.marks,
+                )
             })
             .collect();
         apply_speck_level(&mut readings, &self.opts.marks);

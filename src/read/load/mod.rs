@@ -209,6 +209,10 @@ pub struct Page {
     pub image: GrayImage,
     /// Whether the source had colour.
     pub color: bool,
+    /// For a colour source, how much redder each pixel is than its other two channels (red minus the greater of
+    /// green and blue, after the paper balance): high only in red ink, which is an office stamp's, not a pen's.
+    /// `None` for grey and 1-bit sources.
+    pub red: Option<GrayImage>,
     /// When decoding of this page began: the start of its time budget.
     pub started: Instant,
     /// How many of this image's pixels one source pixel spans along the source's coarser axis: 1 for square
@@ -551,11 +555,8 @@ impl PageSource {
                 page,
             },
         })?;
-        let (mut image, color) = if self.opts.paper_balance {
-            to_gray_balanced(img)
-        } else {
-            to_gray(img)
-        };
+        let (mut image, red) = to_planes(img, self.opts.paper_balance);
+        let color = red.is_some();
         if self.opts.descreen {
             if let Some(g) = descreen(&image) {
                 image = g;
@@ -573,6 +574,7 @@ impl PageSource {
             },
             image,
             color,
+            red,
             started,
             stretch,
             streaks,
@@ -768,6 +770,32 @@ fn darkest(rgb: &image::RgbImage, gain: Option<[f32; 3]>) -> GrayImage {
         })
         .collect();
     GrayImage::from_raw(w, h, raw).expect("size")
+}
+
+/// Each pixel's red excess: red minus the greater of green and blue, scaled by `gain` per channel first, 0 when
+/// not red.
+fn red_excess(rgb: &image::RgbImage, gain: Option<[f32; 3]>) -> GrayImage {
+    let (w, h) = rgb.dimensions();
+    let g = gain.unwrap_or([1.0; 3]);
+    let raw = rgb
+        .pixels()
+        .map(|p| {
+            let [r, gr, b] = [0, 1, 2].map(|c| (p.0[c] as f32 * g[c]).min(255.0));
+            (r - gr.max(b)).clamp(0.0, 255.0).round() as u8
+        })
+        .collect();
+    GrayImage::from_raw(w, h, raw).expect("size")
+}
+
+/// The page's grey (as [`to_gray_balanced`] with `balance`, else [`to_gray`]) and, for a colour page, its red
+/// excess ([`Page::red`]).
+pub fn to_planes(img: DynamicImage, balance: bool) -> (GrayImage, Option<GrayImage>) {
+    if is_grey(&img) {
+        return (to_gray(img).0, None);
+    }
+    let rgb = flatten_rgb(img);
+    let gain = if balance { paper_gains(&rgb) } else { None };
+    (darkest(&rgb, gain), Some(red_excess(&rgb, gain)))
 }
 
 /// Whether `img` is grey (with or without alpha): [`to_gray`] keeps its luma.
