@@ -20,6 +20,8 @@
     template_conflict: "mẫu phiếu không khớp mã QR",
     layout_unverified: "không xác nhận được bố cục bảng",
     few_marks_on_page: "trang có rất ít dấu",
+    line_through_box: "một nét dài chạy qua ô (dấu mộc, đường kẻ?)",
+    red_ink: "mực đỏ trong ô (dấu mộc?)",
     duplicate_dossier: "trùng mã hồ sơ với phiếu khác",
     missing: "không đọc được mã (ô trống?)",
     page_kept: "trang được giữ: nhập tay",
