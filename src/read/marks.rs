@@ -71,8 +71,12 @@ pub struct MarkOptions {
     pub speck_confidence: f64,
     /// A sample of a colour page is red ink when its red excess ([`crate::read::load::Page::red`]) reaches this.
     pub red_level: f32,
-    /// A box whose ink is at least this share red ink holds a stamp's ink, not a pen's: its row goes to a person.
+    /// A box in a stamp's area whose ink is at least this share red ink holds the stamp's ink, not a pen's: its
+    /// row goes to a person.
     pub red_share_max: f64,
+    /// A piece of red ink at least this wide and this tall (mm) is an office stamp (its ring or frame); a red
+    /// pen's tick or writing is smaller on one side at least.
+    pub stamp_min_mm: f64,
 }
 
 impl Default for MarkOptions {
@@ -106,6 +110,7 @@ impl Default for MarkOptions {
             speck_confidence: 0.95,
             red_level: 60.0,
             red_share_max: 0.5,
+            stamp_min_mm: 10.0,
         }
     }
 }
@@ -205,7 +210,7 @@ pub enum RowReason {
     FewMarksOnPage,
     /// A line runs through a box and on beyond it (a stamp, a ruler line): it may not be the citizen's mark.
     LineThroughBox,
-    /// A box holds red ink: an office stamp's (a citizen's pen is blue or black), or a rare red pen.
+    /// A box under an office stamp holds its red ink.
     RedInk,
 }
 
@@ -274,8 +279,8 @@ pub struct BoxInk {
     /// The box's ink is part of a line that runs on well beyond the box on two sides, one of them a side where
     /// the form prints nothing (see `line_through`): a stamp's ring, a ruler line, a fold, not a citizen's mark.
     pub line_through: bool,
-    /// On a colour page, the share of the interior's ink samples that are red ink (see
-    /// [`MarkOptions::red_level`]); 0 on grey and 1-bit pages.
+    /// The share of the interior's ink samples that are a stamp's red ink ([`RedInk`]); 0 on grey and 1-bit
+    /// pages and away from stamps.
     pub red_share: f64,
 }
 
@@ -321,10 +326,96 @@ fn components(mask: &[bool], nx: usize, ny: usize) -> Vec<(usize, usize, usize)>
     out
 }
 
-/// Reads one box whose template outline is `b`, through `h`; `red` is a colour page's red excess plane.
+/// A colour page's red ink ([`crate::read::load::Page::red`]) and the areas (image px, `[x0, y0, x1, y1]`) where
+/// office stamps lie on it.
+#[derive(Debug, Clone)]
+pub struct RedInk<'a> {
+    /// Red excess of each pixel.
+    pub plane: &'a GrayImage,
+    /// Each stamp's bounding box, grown by 2 mm.
+    pub stamps: Vec<[f64; 4]>,
+}
+
+impl<'a> RedInk<'a> {
+    /// The stamps on `plane` (a page at `px_per_mm`): pieces of red ink, joined over 1 mm cells, at least
+    /// [`MarkOptions::stamp_min_mm`] wide and tall. `None` when there is none, so a red pen is read as any pen.
+    pub fn find(plane: &'a GrayImage, px_per_mm: f64, opts: &MarkOptions) -> Option<RedInk<'a>> {
+        let cell = px_per_mm.round().max(1.0) as usize;
+        let (w, h) = (plane.width() as usize, plane.height() as usize);
+        let (nx, ny) = (w.div_ceil(cell), h.div_ceil(cell));
+        // Every other pixel on every other line: a stamp's ring is several pixels wide.
+        let mut count = vec![0u16; nx * ny];
+        let raw = plane.as_raw();
+        for y in (0..h).step_by(2) {
+            let row = &raw[y * w..(y + 1) * w];
+            for x in (0..w).step_by(2) {
+                if row[x] as f32 >= opts.red_level {
+                    count[(y / cell) * nx + x / cell] += 1;
+                }
+            }
+        }
+        // Two red samples in a cell: a lone reddish pixel is a colour fringe or noise.
+        let red: Vec<bool> = count.iter().map(|&c| c >= 2).collect();
+        let grow = 2.0 * px_per_mm;
+        let min_cells = opts.stamp_min_mm.round() as usize;
+        let stamps: Vec<[f64; 4]> = cell_components(&red, nx, ny)
+            .into_iter()
+            .filter(|b| b[2] - b[0] + 1 >= min_cells && b[3] - b[1] + 1 >= min_cells)
+            .map(|b| {
+                [
+                    (b[0] * cell) as f64 - grow,
+                    (b[1] * cell) as f64 - grow,
+                    ((b[2] + 1) * cell) as f64 + grow,
+                    ((b[3] + 1) * cell) as f64 + grow,
+                ]
+            })
+            .collect();
+        (!stamps.is_empty()).then_some(RedInk { plane, stamps })
+    }
+
+    /// Whether the image point `p` is red ink inside a stamp's area.
+    fn at(&self, p: [f64; 2], opts: &MarkOptions) -> bool {
+        self.stamps
+            .iter()
+            .any(|s| p[0] >= s[0] && p[0] <= s[2] && p[1] >= s[1] && p[1] <= s[3])
+            && sample(self.plane, p) >= opts.red_level
+    }
+}
+
+/// Bounding boxes (`[x0, y0, x1, y1]`, cells) of the 8-connected pieces of `mask`, an `nx` × `ny` grid.
+fn cell_components(mask: &[bool], nx: usize, ny: usize) -> Vec<[usize; 4]> {
+    let mut seen = vec![false; mask.len()];
+    let mut out = vec![];
+    let mut stack = vec![];
+    for start in 0..mask.len() {
+        if !mask[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut b = [nx, ny, 0, 0];
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % nx, i / nx);
+            b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
+            for yy in y.saturating_sub(1)..=(y + 1).min(ny - 1) {
+                for xx in x.saturating_sub(1)..=(x + 1).min(nx - 1) {
+                    let j = yy * nx + xx;
+                    if mask[j] && !seen[j] {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
+                }
+            }
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// Reads one box whose template outline is `b`, through `h`; `red` is a colour page's stamp ink, if it has any.
 pub fn read_box(
     img: &GrayImage,
-    red: Option<&GrayImage>,
+    red: Option<&RedInk>,
     h: &Homography,
     b: BoxMm,
     levels: &Levels,
@@ -372,7 +463,7 @@ pub fn read_box(
             ink[j * gx + i] = d >= opts.ink_level;
             faint[j * gx + i] = d >= opts.faint_level;
             if let Some(r) = red.filter(|_| d >= opts.ink_level) {
-                red_ink += (sample(r, p) >= opts.red_level) as usize;
+                red_ink += r.at(p, opts) as usize;
             }
             sum += d as f64;
             pure += nearest_pixels(img, p).iter().all(|&q| q <= 2 || q >= 253) as usize;
@@ -693,7 +784,7 @@ pub fn classify(m: &BoxInk, opts: &MarkOptions) -> (BoxState, f64) {
 /// Reads a whole row: boxes, then the row rule (one mark → answer; none → skipped; several → ambiguous).
 pub fn read_row(
     img: &GrayImage,
-    red: Option<&GrayImage>,
+    red: Option<&RedInk>,
     boxes: &[(String, BoxMm, Homography)],
     row: &RowSpec,
     levels: &Levels,
@@ -897,7 +988,7 @@ pub fn decide_row(
         status = RowStatus::NeedsReview;
         reason = Some(RowReason::LineThroughBox);
     }
-    // Red ink in a box is a stamp's as often as a pen's: an office stamp over the table must not vote.
+    // A stamp's red ink in a box is not the citizen's mark, whatever the row rule made of it.
     if status == RowStatus::Accepted
         && boxes
             .iter()
@@ -1063,21 +1154,74 @@ mod tests {
         }
     }
 
-    /// [`boxed`] on a colour page: its grey and red planes as the loader makes them.
+    /// [`boxed`] on a colour page (its grey and red planes as the loader makes them) that lies under a stamp.
     fn boxed_colour(draw: impl Fn(&mut Canvas)) -> BoxInk {
         let mut c = Canvas::new(20.0, 20.0, 200.0);
         c.stroke_rect([7.5, 7.5, 12.5, 12.5], 0.35, [0, 0, 0]);
         draw(&mut c);
         let (g, red) = crate::read::load::to_planes(image::DynamicImage::ImageRgb8(c.img), false);
+        let red = red.unwrap();
+        let stamp = RedInk {
+            plane: &red,
+            stamps: vec![[0.0, 0.0, red.width() as f64, red.height() as f64]],
+        };
         let h = Homography::scale(200.0 / 25.4);
         read_box(
             &g,
-            red.as_ref(),
+            Some(&stamp),
             &h,
             [7.5, 7.5, 12.5, 12.5],
             &LEVELS,
             &MarkOptions::default(),
         )
+    }
+
+    /// The stamps [`RedInk::find`] finds on a 80 × 80 mm colour page at 200 dpi with `draw`'s ink.
+    fn stamps_on(draw: impl Fn(&mut Canvas)) -> Vec<[f64; 4]> {
+        let mut c = Canvas::new(80.0, 80.0, 200.0);
+        draw(&mut c);
+        let (_, red) = crate::read::load::to_planes(image::DynamicImage::ImageRgb8(c.img), false);
+        let red = red.unwrap();
+        RedInk::find(&red, 200.0 / 25.4, &MarkOptions::default()).map_or(vec![], |r| r.stamps)
+    }
+
+    #[test]
+    fn a_stamps_ring_is_found_and_a_red_pens_ticks_and_writing_are_not() {
+        const RED: [u8; 3] = [200, 45, 60];
+        let ring = stamps_on(|c| c.stroke(&arc([40.0, 40.0], 18.0, 0.0, 360.0), 0.8, RED, 1.0));
+        assert_eq!(ring.len(), 1, "{ring:?}");
+        let px = 200.0 / 25.4;
+        // The ring's 36 mm, grown by 2 mm on each side, give or take a cell.
+        let w = (ring[0][2] - ring[0][0]) / px;
+        assert!((39.0..=42.5).contains(&w), "{w}");
+        let pen = stamps_on(|c| {
+            for k in 0..4 {
+                let y = 10.0 + 15.0 * k as f64;
+                c.stroke(
+                    &[[20.0, y], [21.5, y + 2.0], [25.0, y - 3.0]],
+                    0.5,
+                    RED,
+                    1.0,
+                );
+            }
+            // A code written along a line: long, but a line's height.
+            c.stroke(
+                &[[5.0, 72.0], [75.0, 70.0], [5.0, 75.0], [75.0, 74.0]],
+                0.5,
+                RED,
+                1.0,
+            );
+        });
+        assert!(pen.is_empty(), "{pen:?}");
+        let blue = stamps_on(|c| {
+            c.stroke(
+                &arc([40.0, 40.0], 18.0, 0.0, 360.0),
+                0.8,
+                [40, 60, 170],
+                1.0,
+            )
+        });
+        assert!(blue.is_empty(), "{blue:?}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::read::codes::{read_field, FieldOptions, FieldReading, FieldTarget, Li
 use crate::read::identify::{find_qr_anywhere, identify, Identification, IdentifyOptions, QrInfo};
 use crate::read::load::{LoadOptions, Page, PageRef};
 use crate::read::marks::{
-    apply_page_habit, apply_speck_level, flag_sparse_page, read_row, MarkOptions, RowStatus,
+    apply_page_habit, apply_speck_level, flag_sparse_page, read_row, MarkOptions, RedInk, RowStatus,
 };
 use crate::read::register::{
     register, register_from_table, register_two_markers, verify, FitKind, MarkerLayout,
@@ -339,6 +339,10 @@ impl Reader {
     ) -> (BTreeMap<String, AnswerOut>, bool) {
         let img = &page.image;
         let t = form.template;
+        let red = page
+            .red
+            .as_ref()
+            .and_then(|r| RedInk::find(r, reg.px_per_mm, &self.opts.marks));
         let mut readings: Vec<_> = t
             .rows
             .iter()
@@ -350,7 +354,7 @@ impl Reader {
                     .collect();
                 read_row(
                     img,
-                    page.red.as_ref(),
+                    red.as_ref(),
                     &boxes,
                     row,
                     &reg.levels,
