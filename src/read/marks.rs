@@ -5,6 +5,7 @@
 use crate::forms::template::{BoxMm, RowSpec};
 use crate::geom::Homography;
 use crate::raster::sample;
+use crate::read::load::RED_SCALE;
 use crate::read::register::Levels;
 use image::GrayImage;
 use serde::Serialize;
@@ -330,7 +331,7 @@ fn components(mask: &[bool], nx: usize, ny: usize) -> Vec<(usize, usize, usize)>
 /// office stamps lie on it.
 #[derive(Debug, Clone)]
 pub struct RedInk<'a> {
-    /// Red excess of each pixel.
+    /// Red excess, one pixel per [`RED_SCALE`] × [`RED_SCALE`] page pixels.
     pub plane: &'a GrayImage,
     /// Each stamp's bounding box, grown by 2 mm.
     pub stamps: Vec<[f64; 4]>,
@@ -340,33 +341,35 @@ impl<'a> RedInk<'a> {
     /// The stamps on `plane` (a page at `px_per_mm`): pieces of red ink, joined over 1 mm cells, at least
     /// [`MarkOptions::stamp_min_mm`] wide and tall. `None` when there is none, so a red pen is read as any pen.
     pub fn find(plane: &'a GrayImage, px_per_mm: f64, opts: &MarkOptions) -> Option<RedInk<'a>> {
-        let cell = px_per_mm.round().max(1.0) as usize;
+        let scale = RED_SCALE as f64;
+        let cell = (px_per_mm / scale).round().max(1.0) as usize;
         let (w, h) = (plane.width() as usize, plane.height() as usize);
         let (nx, ny) = (w.div_ceil(cell), h.div_ceil(cell));
-        // Every other pixel on every other line: a stamp's ring is several pixels wide.
         let mut count = vec![0u16; nx * ny];
         let raw = plane.as_raw();
-        for y in (0..h).step_by(2) {
-            let row = &raw[y * w..(y + 1) * w];
-            for x in (0..w).step_by(2) {
-                if row[x] as f32 >= opts.red_level {
-                    count[(y / cell) * nx + x / cell] += 1;
+        let level = opts.red_level.clamp(0.0, 255.0) as u8;
+        for (y, row) in raw.chunks_exact(w).enumerate() {
+            let line = &mut count[(y / cell) * nx..(y / cell + 1) * nx];
+            for (x, &v) in row.iter().enumerate() {
+                if v >= level {
+                    line[x / cell] += 1;
                 }
             }
         }
         // Two red samples in a cell: a lone reddish pixel is a colour fringe or noise.
         let red: Vec<bool> = count.iter().map(|&c| c >= 2).collect();
         let grow = 2.0 * px_per_mm;
+        let cell = cell as f64 * scale;
         let min_cells = opts.stamp_min_mm.round() as usize;
         let stamps: Vec<[f64; 4]> = cell_components(&red, nx, ny)
             .into_iter()
             .filter(|b| b[2] - b[0] + 1 >= min_cells && b[3] - b[1] + 1 >= min_cells)
             .map(|b| {
                 [
-                    (b[0] * cell) as f64 - grow,
-                    (b[1] * cell) as f64 - grow,
-                    ((b[2] + 1) * cell) as f64 + grow,
-                    ((b[3] + 1) * cell) as f64 + grow,
+                    b[0] as f64 * cell - grow,
+                    b[1] as f64 * cell - grow,
+                    (b[2] + 1) as f64 * cell + grow,
+                    (b[3] + 1) as f64 * cell + grow,
                 ]
             })
             .collect();
@@ -378,7 +381,10 @@ impl<'a> RedInk<'a> {
         self.stamps
             .iter()
             .any(|s| p[0] >= s[0] && p[0] <= s[2] && p[1] >= s[1] && p[1] <= s[3])
-            && sample(self.plane, p) >= opts.red_level
+            && sample(
+                self.plane,
+                [p[0] / RED_SCALE as f64, p[1] / RED_SCALE as f64],
+            ) >= opts.red_level
     }
 }
 
@@ -1163,7 +1169,7 @@ mod tests {
         let red = red.unwrap();
         let stamp = RedInk {
             plane: &red,
-            stamps: vec![[0.0, 0.0, red.width() as f64, red.height() as f64]],
+            stamps: vec![[f64::MIN, f64::MIN, f64::MAX, f64::MAX]],
         };
         let h = Homography::scale(200.0 / 25.4);
         read_box(
