@@ -788,12 +788,8 @@ fn red_excess(rgb: &image::RgbImage, gain: Option<[f32; 3]>) -> GrayImage {
     let mut out = Vec::with_capacity(rw as usize * rh as usize);
     for y in (0..h as usize).step_by(s) {
         let row = &raw[y * w as usize * 3..(y + 1) * w as usize * 3];
-        for p in row.chunks_exact(3 * s) {
-            let [r, gr, b] = [0, 1, 2].map(|c| ((p[c] as u32 * g[c]) >> 8).min(255) as i32);
-            out.push((r - gr.max(b)).max(0) as u8);
-        }
-        if w as usize % s != 0 {
-            let p = &row[row.len() - 3 * (w as usize % s)..];
+        for x in (0..w as usize).step_by(s) {
+            let p = &row[3 * x..3 * x + 3];
             let [r, gr, b] = [0, 1, 2].map(|c| ((p[c] as u32 * g[c]) >> 8).min(255) as i32);
             out.push((r - gr.max(b)).max(0) as u8);
         }
