@@ -78,6 +78,12 @@ pub struct MarkOptions {
     /// A piece of red ink at least this wide and this tall (mm) is an office stamp (its ring or frame); a red
     /// pen's tick or writing is smaller on one side at least.
     pub stamp_min_mm: f64,
+    /// A place on a box's printed outline shows when it is this dark against the local paper (a light 1-bit copy
+    /// is descreened, which pales a one-pixel outline to a third of ink).
+    pub outline_level: f32,
+    /// A box whose outline shows at fewer than this share of its places is hidden (see `outline_seen`): its row
+    /// goes to a person.
+    pub outline_min: f64,
 }
 
 impl Default for MarkOptions {
@@ -112,6 +118,8 @@ impl Default for MarkOptions {
             red_level: 60.0,
             red_share_max: 0.5,
             stamp_min_mm: 10.0,
+            outline_level: 0.2,
+            outline_min: 0.6,
         }
     }
 }
@@ -161,6 +169,8 @@ pub struct BoxReading {
     pub line_through: bool,
     /// Share of the box's ink that is red ([`BoxInk::red_share`]).
     pub red_share: f64,
+    /// Share of the box's outline that shows ([`BoxInk::outline_seen`]).
+    pub outline_seen: f64,
 }
 
 impl BoxReading {
@@ -181,6 +191,7 @@ impl BoxReading {
             faint_mm: m.faint_extent_mm,
             line_through: m.line_through,
             red_share: m.red_share,
+            outline_seen: m.outline_seen,
         }
     }
 }
@@ -213,6 +224,8 @@ pub enum RowReason {
     LineThroughBox,
     /// A box under an office stamp holds its red ink.
     RedInk,
+    /// A box's printed outline does not show: something lies over it, or the scan lost it.
+    BoxHidden,
 }
 
 impl RowReason {
@@ -226,6 +239,7 @@ impl RowReason {
             RowReason::FewMarksOnPage => "few_marks_on_page",
             RowReason::LineThroughBox => "line_through_box",
             RowReason::RedInk => "red_ink",
+            RowReason::BoxHidden => "box_hidden",
         }
     }
 }
@@ -283,6 +297,8 @@ pub struct BoxInk {
     /// The share of the interior's ink samples that are a stamp's red ink ([`RedInk`]); 0 on grey and 1-bit
     /// pages and away from stamps.
     pub red_share: f64,
+    /// The share of places along the box's printed outline where the outline shows (see `outline_seen`).
+    pub outline_seen: f64,
 }
 
 /// Connected pieces of `mask` (4-neighbour) on a `nx` × `ny` grid: area, largest bounding-box side and bounding-box
@@ -504,6 +520,7 @@ pub fn read_box(
     let line_through = ink_area as f64 / n > opts.empty_max
         && line_through(img, h, b, paper, range, bilevel, opts);
     BoxInk {
+        outline_seen: outline_seen(img, h, b, paper, range, opts),
         line_through,
         red_share: red_ink as f64 / ink_samples.max(1) as f64,
         coverage: ink_area as f64 / n,
@@ -516,6 +533,50 @@ pub fn read_box(
         faint_fill,
         broken_mm,
     }
+}
+
+/// The share of places along box `b`'s printed outline where it shows: 6 places on each edge, away from the
+/// corners, each the darkest sample across the edge within 0.6 mm (the fit's residual), dark against the local
+/// `paper` as ink is. A box whose outline does not show is not seen: something lies over it (a sticky note, tape,
+/// correction fluid, a folded corner) or the scan lost it, and its empty interior says nothing of a mark.
+fn outline_seen(
+    img: &GrayImage,
+    h: &Homography,
+    b: BoxMm,
+    paper: f32,
+    range: f32,
+    opts: &MarkOptions,
+) -> f64 {
+    let mut seen = 0;
+    for k in 0..6 {
+        let t = 0.15 + 0.7 * k as f64 / 5.0;
+        let (x, y) = (b[0] + t * (b[2] - b[0]), b[1] + t * (b[3] - b[1]));
+        for (at, vertical) in [
+            ([b[0], y], true),
+            ([b[2], y], true),
+            ([x, b[1]], false),
+            ([x, b[3]], false),
+        ] {
+            let darkest = (-6..=6)
+                .map(|i| {
+                    let off = i as f64 * 0.1;
+                    let q = if vertical {
+                        [at[0] + off, at[1]]
+                    } else {
+                        [at[0], at[1] + off]
+                    };
+                    // The darkest of the four pixels around: a light 1-bit copy keeps an outline as dots that
+                    // interpolation would pale.
+                    nearest_pixels(img, h.apply(q))
+                        .into_iter()
+                        .min()
+                        .unwrap_or(255) as f32
+                })
+                .fold(255.0f32, f32::min);
+            seen += (((paper - darkest) / range) >= opts.outline_level) as usize;
+        }
+    }
+    seen as f64 / 24.0
 }
 
 /// Whether the dark ink inside box `b` belongs to a line that leaves the box's surroundings on two sides, one of
@@ -985,6 +1046,11 @@ pub fn decide_row(
     } else {
         conf
     };
+    // A box that cannot be seen says nothing: an empty-looking interior under a sticky note is not a blank.
+    if status == RowStatus::Accepted && boxes.iter().any(|b| b.outline_seen < opts.outline_min) {
+        status = RowStatus::NeedsReview;
+        reason = Some(RowReason::BoxHidden);
+    }
     // Ink that is part of a line crossing the box is not known to be a mark, whatever the row rule made of it.
     if status == RowStatus::Accepted
         && boxes
@@ -1262,6 +1328,52 @@ mod tests {
         }
     }
 
+    /// Paints `b` (mm) opaquely with `rgb`, as a sticky note or correction tape hides what is under it.
+    fn cover(c: &mut Canvas, b: BoxMm, rgb: [u8; 3]) {
+        let s = c.px_per_mm;
+        for y in (b[1] * s) as u32..(b[3] * s) as u32 {
+            for x in (b[0] * s) as u32..(b[2] * s) as u32 {
+                c.img.put_pixel(x, y, image::Rgb(rgb));
+            }
+        }
+    }
+
+    #[test]
+    fn box_under_a_sticky_note_is_hidden_not_blank() {
+        let clean = boxed(|_| {});
+        assert_eq!(clean.outline_seen, 1.0, "{clean:?}");
+        for note in [[252, 240, 140], [250, 200, 215], [253, 253, 250]] {
+            let m = boxed(|c| cover(c, [5.0, 5.5, 16.0, 14.0], note));
+            assert_eq!(m.outline_seen, 0.0, "{note:?}: {m:?}");
+            let row = decide_row(
+                "c1",
+                vec![
+                    BoxReading::from_ink("a", &m, &MarkOptions::default()),
+                    br("b", BoxState::Empty),
+                    br("c", BoxState::Empty),
+                ],
+                PageHabit::Unknown,
+                &MarkOptions::default(),
+            );
+            assert_eq!(row.status, RowStatus::NeedsReview, "{note:?}");
+            assert_eq!(row.reason, Some(RowReason::BoxHidden), "{note:?}");
+        }
+    }
+
+    #[test]
+    fn box_half_under_a_note_is_hidden_and_one_with_a_corner_under_it_is_seen() {
+        let half = boxed(|c| cover(c, [5.0, 5.0, 10.3, 15.0], [252, 240, 140]));
+        assert!(
+            half.outline_seen < MarkOptions::default().outline_min,
+            "{half:?}"
+        );
+        let corner = boxed(|c| cover(c, [5.0, 5.0, 8.3, 8.3], [252, 240, 140]));
+        assert!(
+            corner.outline_seen >= MarkOptions::default().outline_min,
+            "{corner:?}"
+        );
+    }
+
     #[test]
     fn tick_overrunning_up_and_right_is_not_a_line_through() {
         for end in [[15.5, 4.0], [17.0, 6.0], [11.0, 3.0]] {
@@ -1366,6 +1478,7 @@ mod tests {
             faint_mm: 0.0,
             line_through: false,
             red_share: 0.0,
+            outline_seen: 1.0,
         }
     }
 
@@ -1748,6 +1861,7 @@ mod tests {
                         },
                         line_through: false,
                         red_share: 0.0,
+                        outline_seen: 1.0,
                     }
                 })
         }

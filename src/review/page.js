@@ -22,6 +22,7 @@
     few_marks_on_page: "trang có rất ít dấu",
     line_through_box: "một nét dài chạy qua ô (dấu mộc, đường kẻ?)",
     red_ink: "mực đỏ trong ô (dấu mộc?)",
+    box_hidden: "không thấy ô (bị che: giấy nhớ, băng xóa, góc gấp?)",
     duplicate_dossier: "trùng mã hồ sơ với phiếu khác",
     missing: "không đọc được mã (ô trống?)",
     page_kept: "trang được giữ: nhập tay",

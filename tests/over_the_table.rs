@@ -1,7 +1,7 @@
-//! A received-stamp over the answer table: its ring or its letters in a box must never be accepted as the
-//! citizen's answer. Pages from `tests/independent/stamps.py` (seeds 6, 7, 9 and 10) that the reader accepted
+//! Things over the answer table. A received-stamp's ring or letters in a box must never be accepted as the
+//! citizen's answer: pages from `tests/independent/stamps.py` (seeds 6, 7, 9 and 10) that the reader accepted
 //! wrongly before the stamp's thin ring and slanted crossings were followed out of the box, and before red ink in a
-//! box sent its row to a person.
+//! box sent its row to a person. A sticky note over a row's boxes must never make the row a blank.
 
 use serde_json::Value;
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::process::Command;
 
 fn scan_one(name: &str) -> Value {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let page = root.join("tests/fixtures/stamps").join(name);
+    let page = root.join("tests/fixtures/over_the_table").join(name);
     let out = std::env::temp_dir().join(format!("phieu-stamps-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&out).ok();
     let o = Command::new(env!("CARGO_BIN_EXE_phieu"))
@@ -36,9 +36,9 @@ fn scan_one(name: &str) -> Value {
     recs.into_iter().next().unwrap()
 }
 
-/// The row where the stamp lies in a box goes to a person, and no row is accepted with an answer other than the
+/// The row where the stamp or note lies over a box goes to a person, and no row is accepted with an answer other than the
 /// citizen's.
-fn stamped_row_goes_to_review(rec: &Value, row: &str, truth: &[(&str, Option<&str>)]) {
+fn covered_row_goes_to_review(rec: &Value, row: &str, truth: &[(&str, Option<&str>)]) {
     assert_eq!(rec["template"], "khdt");
     let r = &rec["answers"][row];
     assert_eq!(r["status"], "needs_review", "{row}: {r}");
@@ -53,13 +53,13 @@ fn stamped_row_goes_to_review(rec: &Value, row: &str, truth: &[(&str, Option<&st
 #[test]
 fn thin_inner_ring_through_an_empty_box_goes_to_review() {
     let rec = scan_one("thin_inner_ring_through_an_empty_box_should_go_to_review.png");
-    stamped_row_goes_to_review(&rec, "c8", &PAGE_13);
+    covered_row_goes_to_review(&rec, "c8", &PAGE_13);
 }
 
 #[test]
 fn stamp_letters_over_an_empty_box_on_a_1bit_page_go_to_review() {
     let rec = scan_one("stamp_over_a_1bit_page_empty_box_should_go_to_review.png");
-    stamped_row_goes_to_review(&rec, "c7", &PAGE_5);
+    covered_row_goes_to_review(&rec, "c7", &PAGE_5);
 }
 
 /// The truth of the base page of `scan_0013_stamp_table.png` in every stamp set.
@@ -94,7 +94,7 @@ const PAGE_5: [(&str, Option<&str>); 10] = [
 fn stamp_letters_filling_an_empty_box_go_to_review() {
     // The stamp's "Ã" covers 42% of the row's third box.
     let rec = scan_one("stamp_letters_in_an_empty_box_should_go_to_review.png");
-    stamped_row_goes_to_review(&rec, "c3", &PAGE_13);
+    covered_row_goes_to_review(&rec, "c3", &PAGE_13);
     assert_eq!(rec["answers"]["c3"]["reason"], "red_ink");
 }
 
@@ -103,6 +103,19 @@ fn stamp_letter_beside_a_lone_fill_does_not_turn_the_fill_into_a_cancellation() 
     // The answer is a lone filled box; the stamp's "Đ" in the next box read as the live mark, the fill as its
     // cancellation.
     let rec = scan_one("stamp_letters_beside_a_lone_fill_should_go_to_review.png");
-    stamped_row_goes_to_review(&rec, "c1", &PAGE_5);
+    covered_row_goes_to_review(&rec, "c1", &PAGE_5);
     assert_eq!(rec["answers"]["c1"]["reason"], "red_ink");
+}
+
+#[test]
+fn sticky_note_over_an_answered_row_goes_to_review_not_blank() {
+    // A yellow note over the three boxes of row c1 (answered b): the boxes read empty, and the row was accepted as
+    // skipped.
+    let rec = scan_one("sticky_note_over_an_answered_row_should_go_to_review.png");
+    covered_row_goes_to_review(&rec, "c1", &PAGE_13);
+    assert_eq!(rec["answers"]["c1"]["reason"], "box_hidden");
+    // The rows the note leaves alone are read as before.
+    for row in ["c2", "c4", "c7", "overall"] {
+        assert_eq!(rec["answers"][row]["status"], "accepted", "{row}");
+    }
 }
