@@ -1,7 +1,8 @@
 //! Things over the answer table. A received-stamp's ring or letters in a box must never be accepted as the
 //! citizen's answer: pages from `tests/independent/stamps.py` (seeds 6, 7, 9 and 10) that the reader accepted
 //! wrongly before the stamp's thin ring and slanted crossings were followed out of the box, and before red ink in a
-//! box sent its row to a person. A sticky note over a row's boxes must never make the row a blank.
+//! box sent its row to a person. A sticky note over a row's boxes must never make the row a blank, and neither must
+//! an answer given beside the boxes (the option circled, a tick beside its box).
 
 use serde_json::Value;
 use std::path::PathBuf;
@@ -117,5 +118,22 @@ fn sticky_note_over_an_answered_row_goes_to_review_not_blank() {
     // The rows the note leaves alone are read as before.
     for row in ["c2", "c4", "c7", "overall"] {
         assert_eq!(rec["answers"][row]["status"], "accepted", "{row}");
+    }
+}
+
+#[test]
+fn option_circled_or_ticked_beside_its_box_is_not_a_blank_row() {
+    // Rows c3 and c8, blank on the master page, answered b: c3 by a pen circle round the box and its label, c8
+    // by a tick under the box. Both were accepted as skipped.
+    let rec = scan_one("option_circled_and_one_ticked_beside_its_box_should_go_to_review.png");
+    let mut truth = PAGE_13;
+    for (id, want) in truth.iter_mut() {
+        if *id == "c3" || *id == "c8" {
+            *want = Some("b");
+        }
+    }
+    for row in ["c3", "c8"] {
+        covered_row_goes_to_review(&rec, row, &truth);
+        assert_eq!(rec["answers"][row]["reason"], "ink_beside_box", "{row}");
     }
 }

@@ -84,6 +84,9 @@ pub struct MarkOptions {
     /// A box whose outline shows at fewer than this share of its places is hidden (see `outline_seen`): its row
     /// goes to a person.
     pub outline_min: f64,
+    /// A piece of ink at least this long (mm) in the blank paper around a box of a blank row is a pen's: the
+    /// option circled or ticked beside its box.
+    pub beside_min_mm: f64,
 }
 
 impl Default for MarkOptions {
@@ -120,6 +123,7 @@ impl Default for MarkOptions {
             stamp_min_mm: 10.0,
             outline_level: 0.2,
             outline_min: 0.6,
+            beside_min_mm: 1.5,
         }
     }
 }
@@ -226,6 +230,8 @@ pub enum RowReason {
     RedInk,
     /// A box's printed outline does not show: something lies over it, or the scan lost it.
     BoxHidden,
+    /// No box is marked, but pen ink lies beside a box: an option circled, or ticked beside its box.
+    InkBesideBox,
 }
 
 impl RowReason {
@@ -240,6 +246,7 @@ impl RowReason {
             RowReason::LineThroughBox => "line_through_box",
             RowReason::RedInk => "red_ink",
             RowReason::BoxHidden => "box_hidden",
+            RowReason::InkBesideBox => "ink_beside_box",
         }
     }
 }
@@ -1094,6 +1101,85 @@ pub fn decide_row(
     }
 }
 
+/// The longest piece of ink (mm) in the paper the form leaves blank around box `b` of a row whose band is
+/// `band`: from 1.9 mm left of the box (short of the column rule) to 1.9 mm right of it or 0.5 mm short of its
+/// label, whichever is nearer, and from 0.8 mm inside the row's rules, less the box and 0.7 mm around its outline.
+/// A citizen who circles an option, or ticks beside its box, leaves ink there and none in the box.
+pub fn ink_beside_box(
+    img: &GrayImage,
+    h: &Homography,
+    b: BoxMm,
+    label_at: [f64; 2],
+    band: BoxMm,
+    levels: &Levels,
+    opts: &MarkOptions,
+) -> f64 {
+    const STEP: f64 = 0.2;
+    let (x0, x1) = (b[0] - 1.9, (b[2] + 1.9).min(label_at[0] - 0.5));
+    let (y0, y1) = (band[1] + 0.8, band[3] - 0.8);
+    if x1 <= x0 || y1 <= y0 {
+        return 0.0;
+    }
+    let nx = ((x1 - x0) / STEP).round() as usize + 1;
+    let ny = ((y1 - y0) / STEP).round() as usize + 1;
+    let near_box =
+        |x: f64, y: f64| x > b[0] - 0.7 && x < b[2] + 0.7 && y > b[1] - 0.7 && y < b[3] + 0.7;
+    let mut vals = vec![f32::NAN; nx * ny];
+    for j in 0..ny {
+        let y = y0 + j as f64 * STEP;
+        for i in 0..nx {
+            let x = x0 + i as f64 * STEP;
+            if !near_box(x, y) {
+                vals[j * nx + i] = sample(img, h.apply([x, y]));
+            }
+        }
+    }
+    let mut sorted: Vec<f32> = vals.iter().copied().filter(|v| !v.is_nan()).collect();
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    // The zone is almost all paper: its bright typical level is the local paper, shading and tint included.
+    let paper = sorted[sorted.len() * 4 / 5];
+    let range = (levels.paper - levels.ink).max(40.0);
+    let ink: Vec<bool> = vals
+        .iter()
+        .map(|&v| !v.is_nan() && (paper - v) / range >= opts.ink_level)
+        .collect();
+    let min_area = (opts.min_stroke_mm2 / (STEP * STEP)).round() as usize;
+    components(&ink, nx, ny)
+        .into_iter()
+        .filter(|c| c.0 >= min_area)
+        .map(|c| c.1 as f64 * STEP)
+        .fold(0.0, f64::max)
+}
+
+/// Rows accepted as skipped whose options hold pen ink beside their boxes ([`ink_beside_box`]) go to a person: the
+/// citizen answered, in a way the form did not ask. `rows` and `readings` are in the same order.
+pub fn flag_ink_beside_blank_rows(
+    img: &GrayImage,
+    h: &Homography,
+    rows: &[RowSpec],
+    readings: &mut [RowReading],
+    levels: &Levels,
+    opts: &MarkOptions,
+) {
+    for (row, r) in rows.iter().zip(readings.iter_mut()) {
+        if r.status != RowStatus::Accepted || r.choice.is_some() || !r.cancelled.is_empty() {
+            continue;
+        }
+        let beside = row
+            .options
+            .iter()
+            .map(|o| ink_beside_box(img, h, o.bbox, o.label_at, row.band, levels, opts))
+            .fold(0.0, f64::max);
+        if beside >= opts.beside_min_mm {
+            r.status = RowStatus::NeedsReview;
+            r.reason = Some(RowReason::InkBesideBox);
+        }
+    }
+}
+
 /// Page-level check: when most rows hold no ink at all, marks may have been lost in scanning, so no row of the
 /// page is trusted. Returns whether the page was flagged.
 pub fn flag_sparse_page(rows: &mut [RowReading], opts: &MarkOptions) -> bool {
@@ -1372,6 +1458,63 @@ mod tests {
             corner.outline_seen >= MarkOptions::default().outline_min,
             "{corner:?}"
         );
+    }
+
+    /// [`ink_beside_box`] for the box of [`boxed`] in a 15 mm row band (2.5 to 17.5 mm), its label at
+    /// (14.5, 5.5): a canvas with the box, two lines of label text (bars) and `draw`'s ink.
+    fn beside(draw: impl Fn(&mut Canvas)) -> f64 {
+        let mut c = Canvas::new(30.0, 20.0, 200.0);
+        c.stroke_rect([7.5, 7.5, 12.5, 12.5], 0.35, [0, 0, 0]);
+        c.stroke(&[[0.0, 2.5], [30.0, 2.5]], 0.3, [0, 0, 0], 1.0);
+        c.stroke(&[[0.0, 17.5], [30.0, 17.5]], 0.3, [0, 0, 0], 1.0);
+        c.stroke(&[[5.0, 2.5], [5.0, 17.5]], 0.3, [0, 0, 0], 1.0);
+        c.fill_rect([14.5, 5.8, 27.0, 7.6], [30, 30, 30]);
+        c.fill_rect([14.5, 9.3, 24.0, 11.1], [30, 30, 30]);
+        draw(&mut c);
+        let g = image::DynamicImage::ImageRgb8(c.img).to_luma8();
+        ink_beside_box(
+            &g,
+            &Homography::scale(200.0 / 25.4),
+            [7.5, 7.5, 12.5, 12.5],
+            [14.5, 5.5],
+            [5.0, 2.5, 30.0, 17.5],
+            &LEVELS,
+            &MarkOptions::default(),
+        )
+    }
+
+    #[test]
+    fn a_blank_rows_box_has_no_ink_beside_it() {
+        assert_eq!(beside(|_| {}), 0.0);
+        // Specks and a smudge of toner are not a pen's.
+        assert!(
+            beside(|c| {
+                c.fill_disc([6.5, 5.0], 0.1, [60, 60, 60]);
+                c.fill_disc([11.0, 15.5], 0.12, [60, 60, 60]);
+            }) < MarkOptions::default().beside_min_mm
+        );
+    }
+
+    #[test]
+    fn an_option_circled_or_ticked_beside_its_box_leaves_ink_beside_it() {
+        let circle = beside(|c| {
+            c.stroke(
+                &arc([15.0, 10.0], 8.5, 0.0, 360.0),
+                0.45,
+                [25, 45, 160],
+                1.0,
+            )
+        });
+        assert!(circle >= MarkOptions::default().beside_min_mm, "{circle}");
+        let tick = beside(|c| {
+            c.stroke(
+                &[[8.0, 14.0], [9.2, 15.5], [12.0, 13.2]],
+                0.45,
+                [25, 45, 160],
+                1.0,
+            )
+        });
+        assert!(tick >= MarkOptions::default().beside_min_mm, "{tick}");
     }
 
     #[test]

@@ -8,7 +8,8 @@ use crate::read::codes::{read_field, FieldOptions, FieldReading, FieldTarget, Li
 use crate::read::identify::{find_qr_anywhere, identify, Identification, IdentifyOptions, QrInfo};
 use crate::read::load::{LoadOptions, Page, PageRef};
 use crate::read::marks::{
-    apply_page_habit, apply_speck_level, flag_sparse_page, read_row, MarkOptions, RedInk, RowStatus,
+    apply_page_habit, apply_speck_level, flag_ink_beside_blank_rows, flag_sparse_page, read_row,
+    MarkOptions, RedInk, RowStatus,
 };
 use crate::read::register::{
     register, register_from_table, register_two_markers, verify, FitKind, MarkerLayout,
@@ -365,6 +366,14 @@ impl Reader {
         apply_speck_level(&mut readings, &self.opts.marks);
         apply_page_habit(&mut readings, &self.opts.marks);
         let sparse = flag_sparse_page(&mut readings, &self.opts.marks);
+        flag_ink_beside_blank_rows(
+            img,
+            &reg.h,
+            &t.rows,
+            &mut readings,
+            &reg.levels,
+            &self.opts.marks,
+        );
         let mut answers = BTreeMap::new();
         for (row, rr) in t.rows.iter().zip(readings) {
             let mut accepted = rr.status == RowStatus::Accepted;

@@ -23,6 +23,7 @@
     line_through_box: "một nét dài chạy qua ô (dấu mộc, đường kẻ?)",
     red_ink: "mực đỏ trong ô (dấu mộc?)",
     box_hidden: "không thấy ô (bị che: giấy nhớ, băng xóa, góc gấp?)",
+    ink_beside_box: "ô trống nhưng có nét bút cạnh ô (khoanh tròn, đánh dấu bên ngoài ô?)",
     duplicate_dossier: "trùng mã hồ sơ với phiếu khác",
     missing: "không đọc được mã (ô trống?)",
     page_kept: "trang được giữ: nhập tay",
