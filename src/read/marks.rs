@@ -481,6 +481,8 @@ pub fn read_box(
     let mut sum = 0.0f64;
     // How 1-bit the box looks: samples whose four nearest pixels are all pure black or white.
     let mut pure = 0usize;
+    // Only a page whose levels are pure black and white can be a 1-bit page: elsewhere the count is not needed.
+    let count_pure = levels.bilevel();
     let mut red_ink = 0usize;
     for j in 0..gy {
         let y = y0 + (y1 - y0) * j as f64 / ny as f64;
@@ -495,7 +497,9 @@ pub fn read_box(
                 red_ink += r.at(p, opts) as usize;
             }
             sum += d as f64;
-            pure += nearest_pixels(img, p).iter().all(|&q| q <= 2 || q >= 253) as usize;
+            if count_pure {
+                pure += nearest_pixels(img, p).iter().all(|&q| q <= 2 || q >= 253) as usize;
+            }
         }
     }
     let n = (gx * gy) as f64;
@@ -564,8 +568,10 @@ fn outline_seen(
             ([x, b[1]], false),
             ([x, b[3]], false),
         ] {
-            let darkest = (-6..=6)
-                .map(|i| {
+            // From the expected line outwards: the first dark enough sample settles the place.
+            let shows = [0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6]
+                .iter()
+                .any(|&i| {
                     let off = i as f64 * 0.1;
                     let q = if vertical {
                         [at[0] + off, at[1]]
@@ -574,13 +580,13 @@ fn outline_seen(
                     };
                     // The darkest of the four pixels around: a light 1-bit copy keeps an outline as dots that
                     // interpolation would pale.
-                    nearest_pixels(img, h.apply(q))
+                    let v = nearest_pixels(img, h.apply(q))
                         .into_iter()
                         .min()
-                        .unwrap_or(255) as f32
-                })
-                .fold(255.0f32, f32::min);
-            seen += (((paper - darkest) / range) >= opts.outline_level) as usize;
+                        .unwrap_or(255) as f32;
+                    (paper - v) / range >= opts.outline_level
+                });
+            seen += shows as usize;
         }
     }
     seen as f64 / 24.0
@@ -631,9 +637,9 @@ fn line_through(
     };
     let within = |v: f64, lo: f64, hi: f64| v >= lo - 0.6 && v <= hi + 0.6;
     let edges = [(b[0], true), (b[2], true), (b[1], false), (b[3], false)];
-    // The edge whose 0.6 mm band holds (x, y), if any.
-    let on_edge = |x: f64, y: f64| -> Option<(f64, bool)> {
-        edges.into_iter().find(|&(e, vertical)| {
+    // The edge (index into `edges`) whose 0.6 mm band holds (x, y), if any.
+    let on_edge = |x: f64, y: f64| -> Option<usize> {
+        edges.iter().position(|&(e, vertical)| {
             let (along, across) = if vertical { (y, x) } else { (x, y) };
             let (lo, hi) = if vertical { (b[1], b[3]) } else { (b[0], b[2]) };
             (across - e).abs() <= 0.6 && within(along, lo, hi)
@@ -641,23 +647,31 @@ fn line_through(
     };
     // The printed outline is ink all round the box and would join every line to every side. Within 0.6 mm of it
     // a sample counts as ink only where a stroke crosses it: ink just inside and just outside, across the edge.
-    let outline = |x: f64, y: f64| -> Option<bool> {
-        let (e, vertical) = on_edge(x, y)?;
-        // Up to 1.6 mm along the edge on each side, for a stroke (a stamp's ring) that crosses it at a slant down to
-        // about 27°; samples on the outline's other edges are not evidence of a stroke.
+    // Up to 1.6 mm along the edge on each side, for a stroke (a stamp's ring) that crosses it at a slant down to
+    // about 27°; samples on the outline's other edges are not evidence of a stroke. The answer depends only on the
+    // edge and the place along it, so it is kept for the band's other samples across the edge.
+    let crossing = |k: usize, along: f64| -> bool {
+        let (e, vertical) = edges[k];
         let side = |off: f64| {
-            (-4..=4).any(|k| {
-                let s = k as f64 * 0.4;
+            (-4..=4).any(|m| {
+                let s = m as f64 * 0.4;
                 let (sx, sy) = if vertical {
-                    (e + off, y + s)
+                    (e + off, along + s)
                 } else {
-                    (x + s, e + off)
+                    (along + s, e + off)
                 };
                 on_edge(sx, sy).is_none() && dark(sx, sy)
             })
         };
-        Some(side(-0.8) && side(0.8))
+        side(-0.8) && side(0.8)
     };
+    // Per edge, per grid place along it (row for the vertical edges, column for the others).
+    let mut crossings: [Vec<Option<bool>>; 4] = [
+        vec![None; ny],
+        vec![None; ny],
+        vec![None; nx],
+        vec![None; nx],
+    ];
     let inside =
         |x: f64, y: f64| x > b[0] + 0.6 && x < b[2] - 0.6 && y > b[1] + 0.6 && y < b[3] - 0.6;
     let mut ink = vec![false; nx * ny];
@@ -666,8 +680,11 @@ fn line_through(
         let y = y0 + j as f64 * STEP;
         for i in 0..nx {
             let x = x0 + i as f64 * STEP;
-            let is_ink = match outline(x, y) {
-                Some(cross) => cross,
+            let is_ink = match on_edge(x, y) {
+                Some(k) => {
+                    let (at, along) = if edges[k].1 { (j, y) } else { (i, x) };
+                    *crossings[k][at].get_or_insert_with(|| crossing(k, along))
+                }
                 None => dark(x, y),
             };
             if is_ink {
