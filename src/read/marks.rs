@@ -5,7 +5,7 @@
 use crate::forms::template::{BoxMm, RowSpec};
 use crate::geom::Homography;
 use crate::raster::sample;
-use crate::read::load::RED_SCALE;
+use crate::read::load::HUE_SCALE;
 use crate::read::register::Levels;
 use image::GrayImage;
 use serde::Serialize;
@@ -70,7 +70,7 @@ pub struct MarkOptions {
     /// Confidence of a box found empty against the page's speck level: enough for a row answered elsewhere,
     /// below [`MarkOptions::blank_min_confidence`], so a row of such boxes is never accepted as skipped.
     pub speck_confidence: f64,
-    /// A sample of a colour page is red ink when its red excess ([`crate::read::load::Page::red`]) reaches this.
+    /// A sample of a colour page is red ink when its red excess ([`crate::read::load::Hue::red`]) reaches this.
     pub red_level: f32,
     /// A box in a stamp's area whose ink is at least this share red ink holds the stamp's ink, not a pen's: its
     /// row goes to a person.
@@ -87,6 +87,9 @@ pub struct MarkOptions {
     /// A piece of ink at least this long (mm) in the blank paper around a box of a blank row is a pen's: the
     /// option circled or ticked beside its box.
     pub beside_min_mm: f64,
+    /// On a colour page, ink this far from grey ([`crate::read::load::Hue::chroma`]) is a pen's, not the print's
+    /// (black) or the paper's.
+    pub pen_chroma: f32,
 }
 
 impl Default for MarkOptions {
@@ -124,6 +127,7 @@ impl Default for MarkOptions {
             outline_level: 0.2,
             outline_min: 0.6,
             beside_min_mm: 1.5,
+            pen_chroma: 80.0,
         }
     }
 }
@@ -350,11 +354,11 @@ fn components(mask: &[bool], nx: usize, ny: usize) -> Vec<(usize, usize, usize)>
     out
 }
 
-/// A colour page's red ink ([`crate::read::load::Page::red`]) and the areas (image px, `[x0, y0, x1, y1]`) where
+/// A colour page's red ink ([`crate::read::load::Hue::red`]) and the areas (image px, `[x0, y0, x1, y1]`) where
 /// office stamps lie on it.
 #[derive(Debug, Clone)]
 pub struct RedInk<'a> {
-    /// Red excess, one pixel per [`RED_SCALE`] × [`RED_SCALE`] page pixels.
+    /// Red excess, one pixel per [`HUE_SCALE`] × [`HUE_SCALE`] page pixels.
     pub plane: &'a GrayImage,
     /// Each stamp's bounding box, grown by 2 mm.
     pub stamps: Vec<[f64; 4]>,
@@ -364,7 +368,7 @@ impl<'a> RedInk<'a> {
     /// The stamps on `plane` (a page at `px_per_mm`): pieces of red ink, joined over 1 mm cells, at least
     /// [`MarkOptions::stamp_min_mm`] wide and tall. `None` when there is none, so a red pen is read as any pen.
     pub fn find(plane: &'a GrayImage, px_per_mm: f64, opts: &MarkOptions) -> Option<RedInk<'a>> {
-        let scale = RED_SCALE as f64;
+        let scale = HUE_SCALE as f64;
         let cell = (px_per_mm / scale).round().max(1.0) as usize;
         let (w, h) = (plane.width() as usize, plane.height() as usize);
         let (nx, ny) = (w.div_ceil(cell), h.div_ceil(cell));
@@ -406,7 +410,7 @@ impl<'a> RedInk<'a> {
             .any(|s| p[0] >= s[0] && p[0] <= s[2] && p[1] >= s[1] && p[1] <= s[3])
             && sample(
                 self.plane,
-                [p[0] / RED_SCALE as f64, p[1] / RED_SCALE as f64],
+                [p[0] / HUE_SCALE as f64, p[1] / HUE_SCALE as f64],
             ) >= opts.red_level
     }
 }
@@ -1171,10 +1175,64 @@ pub fn ink_beside_box(
         .fold(0.0, f64::max)
 }
 
-/// Rows accepted as skipped whose options hold pen ink beside their boxes ([`ink_beside_box`]) go to a person: the
-/// citizen answered, in a way the form did not ask. `rows` and `readings` are in the same order.
+/// On a colour page, the longest piece (mm) of pen-coloured ink ([`MarkOptions::pen_chroma`]) anywhere in a row's
+/// options (from 1.9 mm left of the first box to the row's end, between its rules, less the boxes and 0.7 mm
+/// around them): a tick on an option's printed label, which [`ink_beside_box`] cannot tell from the print.
+pub fn pen_ink_in_row(
+    img: &GrayImage,
+    chroma: &GrayImage,
+    h: &Homography,
+    row: &RowSpec,
+    levels: &Levels,
+    opts: &MarkOptions,
+) -> f64 {
+    const STEP: f64 = 0.2;
+    let Some(first) = row.options.iter().map(|o| o.bbox[0]).reduce(f64::min) else {
+        return 0.0;
+    };
+    let (x0, x1) = (first - 1.9, row.band[2] - 0.8);
+    let (y0, y1) = (row.band[1] + 0.8, row.band[3] - 0.8);
+    if x1 <= x0 || y1 <= y0 {
+        return 0.0;
+    }
+    let nx = ((x1 - x0) / STEP).round() as usize + 1;
+    let ny = ((y1 - y0) / STEP).round() as usize + 1;
+    let near_box = |x: f64, y: f64| {
+        row.options.iter().any(|o| {
+            let b = o.bbox;
+            x > b[0] - 0.7 && x < b[2] + 0.7 && y > b[1] - 0.7 && y < b[3] + 0.7
+        })
+    };
+    let range = (levels.paper - levels.ink).max(40.0);
+    let scale = HUE_SCALE as f64;
+    let mut ink = vec![false; nx * ny];
+    for j in 0..ny {
+        let y = y0 + j as f64 * STEP;
+        for i in 0..nx {
+            let x = x0 + i as f64 * STEP;
+            if near_box(x, y) {
+                continue;
+            }
+            let p = h.apply([x, y]);
+            // Dark as ink and coloured: a pen. Black print has no colour; a tinted paper is not dark.
+            ink[j * nx + i] = (levels.paper - sample(img, p)) / range >= opts.ink_level
+                && sample(chroma, [p[0] / scale, p[1] / scale]) >= opts.pen_chroma;
+        }
+    }
+    let min_area = (opts.min_stroke_mm2 / (STEP * STEP)).round() as usize;
+    components(&ink, nx, ny)
+        .into_iter()
+        .filter(|c| c.0 >= min_area)
+        .map(|c| c.1 as f64 * STEP)
+        .fold(0.0, f64::max)
+}
+
+/// Rows accepted as skipped whose options hold pen ink beside their boxes ([`ink_beside_box`]) or, on a colour
+/// page (`chroma`), pen-coloured ink anywhere ([`pen_ink_in_row`]) go to a person: the citizen answered, in a way
+/// the form did not ask. `rows` and `readings` are in the same order.
 pub fn flag_ink_beside_blank_rows(
     img: &GrayImage,
+    chroma: Option<&GrayImage>,
     h: &Homography,
     rows: &[RowSpec],
     readings: &mut [RowReading],
@@ -1189,7 +1247,8 @@ pub fn flag_ink_beside_blank_rows(
             .options
             .iter()
             .map(|o| ink_beside_box(img, h, o.bbox, o.label_at, row.band, levels, opts))
-            .fold(0.0, f64::max);
+            .fold(0.0, f64::max)
+            .max(chroma.map_or(0.0, |c| pen_ink_in_row(img, c, h, row, levels, opts)));
         if beside >= opts.beside_min_mm {
             r.status = RowStatus::NeedsReview;
             r.reason = Some(RowReason::InkBesideBox);
@@ -1334,8 +1393,8 @@ mod tests {
         let mut c = Canvas::new(20.0, 20.0, 200.0);
         c.stroke_rect([7.5, 7.5, 12.5, 12.5], 0.35, [0, 0, 0]);
         draw(&mut c);
-        let (g, red) = crate::read::load::to_planes(image::DynamicImage::ImageRgb8(c.img), false);
-        let red = red.unwrap();
+        let (g, hue) = crate::read::load::to_planes(image::DynamicImage::ImageRgb8(c.img), false);
+        let red = hue.unwrap().red;
         let stamp = RedInk {
             plane: &red,
             stamps: vec![[f64::MIN, f64::MIN, f64::MAX, f64::MAX]],
@@ -1355,8 +1414,8 @@ mod tests {
     fn stamps_on(draw: impl Fn(&mut Canvas)) -> Vec<[f64; 4]> {
         let mut c = Canvas::new(80.0, 80.0, 200.0);
         draw(&mut c);
-        let (_, red) = crate::read::load::to_planes(image::DynamicImage::ImageRgb8(c.img), false);
-        let red = red.unwrap();
+        let (_, hue) = crate::read::load::to_planes(image::DynamicImage::ImageRgb8(c.img), false);
+        let red = hue.unwrap().red;
         RedInk::find(&red, 200.0 / 25.4, &MarkOptions::default()).map_or(vec![], |r| r.stamps)
     }
 
@@ -1532,6 +1591,62 @@ mod tests {
             )
         });
         assert!(tick >= MarkOptions::default().beside_min_mm, "{tick}");
+    }
+
+    /// [`pen_ink_in_row`] on a colour canvas with one row (band 2.5–17.5 mm) of one option: its box, its label
+    /// printed in black (two bars of text) and `draw`'s ink.
+    fn pen_in_row(draw: impl Fn(&mut Canvas)) -> f64 {
+        let mut c = Canvas::new(40.0, 20.0, 200.0);
+        c.stroke_rect([7.5, 7.5, 12.5, 12.5], 0.35, [0, 0, 0]);
+        c.fill_rect([14.5, 5.8, 33.0, 7.6], [20, 20, 20]);
+        c.fill_rect([14.5, 9.3, 30.0, 11.1], [20, 20, 20]);
+        draw(&mut c);
+        let (g, hue) = crate::read::load::to_planes(image::DynamicImage::ImageRgb8(c.img), false);
+        let row = RowSpec {
+            id: "c1".into(),
+            number: Some(1),
+            label: String::new(),
+            band: [5.0, 2.5, 38.0, 17.5],
+            options: vec![crate::forms::template::OptionSpec {
+                id: "a".into(),
+                label: "Tốt".into(),
+                score: 2,
+                bbox: [7.5, 7.5, 12.5, 12.5],
+                label_at: [14.5, 5.5],
+            }],
+        };
+        pen_ink_in_row(
+            &g,
+            &hue.unwrap().chroma,
+            &Homography::scale(200.0 / 25.4),
+            &row,
+            &LEVELS,
+            &MarkOptions::default(),
+        )
+    }
+
+    #[test]
+    fn a_blue_tick_on_the_printed_label_is_pen_ink_and_the_print_is_not() {
+        assert_eq!(pen_in_row(|_| {}), 0.0);
+        let tick = pen_in_row(|c| {
+            c.stroke(
+                &[[18.0, 8.0], [19.2, 9.8], [22.5, 5.0]],
+                0.45,
+                [25, 45, 160],
+                1.0,
+            )
+        });
+        assert!(tick >= MarkOptions::default().beside_min_mm, "{tick}");
+        // The same tick in black is print-coloured: only its shape beside a box could tell it.
+        let black = pen_in_row(|c| {
+            c.stroke(
+                &[[18.0, 8.0], [19.2, 9.8], [22.5, 5.0]],
+                0.45,
+                [20, 20, 25],
+                1.0,
+            )
+        });
+        assert_eq!(black, 0.0);
     }
 
     #[test]

@@ -341,9 +341,9 @@ impl Reader {
         let img = &page.image;
         let t = form.template;
         let red = page
-            .red
+            .hue
             .as_ref()
-            .and_then(|r| RedInk::find(r, reg.px_per_mm, &self.opts.marks));
+            .and_then(|h| RedInk::find(&h.red, reg.px_per_mm, &self.opts.marks));
         let mut readings: Vec<_> = t
             .rows
             .iter()
@@ -368,6 +368,7 @@ impl Reader {
         let sparse = flag_sparse_page(&mut readings, &self.opts.marks);
         flag_ink_beside_blank_rows(
             img,
+            page.hue.as_ref().map(|h| &h.chroma),
             &reg.h,
             &t.rows,
             &mut readings,

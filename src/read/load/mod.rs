@@ -209,10 +209,9 @@ pub struct Page {
     pub image: GrayImage,
     /// Whether the source had colour.
     pub color: bool,
-    /// For a colour source, how much redder each pixel is than its other two channels (red minus the greater of
-    /// green and blue, after the paper balance), at half the page's resolution ([`RED_SCALE`]): high only in
-    /// red ink, such as an office stamp's. `None` for grey and 1-bit sources.
-    pub red: Option<GrayImage>,
+    /// For a colour source, the colour of its ink at half the page's resolution ([`HUE_SCALE`]). `None` for
+    /// grey and 1-bit sources.
+    pub hue: Option<Hue>,
     /// When decoding of this page began: the start of its time budget.
     pub started: Instant,
     /// How many of this image's pixels one source pixel spans along the source's coarser axis: 1 for square
@@ -555,8 +554,8 @@ impl PageSource {
                 page,
             },
         })?;
-        let (mut image, red) = to_planes(img, self.opts.paper_balance);
-        let color = red.is_some();
+        let (mut image, hue) = to_planes(img, self.opts.paper_balance);
+        let color = hue.is_some();
         if self.opts.descreen {
             if let Some(g) = descreen(&image) {
                 image = g;
@@ -574,7 +573,7 @@ impl PageSource {
             },
             image,
             color,
-            red,
+            hue,
             started,
             stretch,
             streaks,
@@ -772,40 +771,53 @@ fn darkest(rgb: &image::RgbImage, gain: Option<[f32; 3]>) -> GrayImage {
     GrayImage::from_raw(w, h, raw).expect("size")
 }
 
-/// How many page pixels one pixel of [`Page::red`] spans on each axis.
-pub const RED_SCALE: u32 = 2;
+/// How many page pixels one pixel of a [`Hue`] plane spans on each axis.
+pub const HUE_SCALE: u32 = 2;
 
-/// The red excess of every [`RED_SCALE`]-th pixel on every [`RED_SCALE`]-th line: red minus the greater of green
-/// and blue, scaled by `gain` per channel first, 0 when not red. A stamp's strokes are wider than that step, and
-/// the plane costs a quarter of the page's pixels.
-fn red_excess(rgb: &image::RgbImage, gain: Option<[f32; 3]>) -> GrayImage {
+/// A colour page's ink colour, one pixel per [`HUE_SCALE`] × [`HUE_SCALE`] page pixels, after the paper
+/// balance. Printed matter is black; a stamp is red; a citizen's pen is most often blue.
+pub struct Hue {
+    /// Red minus the greater of green and blue (0 when not red): a stamp's ink.
+    pub red: GrayImage,
+    /// The greatest channel minus the least: any coloured ink, 0 for black print and grey paper.
+    pub chroma: GrayImage,
+}
+
+/// The [`Hue`] of every [`HUE_SCALE`]-th pixel on every [`HUE_SCALE`]-th line, each channel scaled by `gain`
+/// first. A stamp's or a pen's strokes are wider than that step, and the planes cost half the page's pixels.
+fn hue_planes(rgb: &image::RgbImage, gain: Option<[f32; 3]>) -> Hue {
     let (w, h) = rgb.dimensions();
-    let s = RED_SCALE as usize;
-    let (rw, rh) = (w.div_ceil(RED_SCALE), h.div_ceil(RED_SCALE));
+    let s = HUE_SCALE as usize;
+    let (rw, rh) = (w.div_ceil(HUE_SCALE), h.div_ceil(HUE_SCALE));
     // Fixed-point gains (1.0 = 256).
     let g = gain.unwrap_or([1.0; 3]).map(|v| (v * 256.0).round() as u32);
     let raw = rgb.as_raw();
-    let mut out = Vec::with_capacity(rw as usize * rh as usize);
+    let n = rw as usize * rh as usize;
+    let (mut red, mut chroma) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for y in (0..h as usize).step_by(s) {
         let row = &raw[y * w as usize * 3..(y + 1) * w as usize * 3];
         for x in (0..w as usize).step_by(s) {
             let p = &row[3 * x..3 * x + 3];
             let [r, gr, b] = [0, 1, 2].map(|c| ((p[c] as u32 * g[c]) >> 8).min(255) as i32);
-            out.push((r - gr.max(b)).max(0) as u8);
+            red.push((r - gr.max(b)).max(0) as u8);
+            chroma.push((r.max(gr).max(b) - r.min(gr).min(b)) as u8);
         }
     }
-    GrayImage::from_raw(rw, rh, out).expect("size")
+    Hue {
+        red: GrayImage::from_raw(rw, rh, red).expect("size"),
+        chroma: GrayImage::from_raw(rw, rh, chroma).expect("size"),
+    }
 }
 
-/// The page's grey (as [`to_gray_balanced`] with `balance`, else [`to_gray`]) and, for a colour page, its red
-/// excess ([`Page::red`]).
-pub fn to_planes(img: DynamicImage, balance: bool) -> (GrayImage, Option<GrayImage>) {
+/// The page's grey (as [`to_gray_balanced`] with `balance`, else [`to_gray`]) and, for a colour page, its
+/// [`Hue`].
+pub fn to_planes(img: DynamicImage, balance: bool) -> (GrayImage, Option<Hue>) {
     if is_grey(&img) {
         return (to_gray(img).0, None);
     }
     let rgb = flatten_rgb(img);
     let gain = if balance { paper_gains(&rgb) } else { None };
-    (darkest(&rgb, gain), Some(red_excess(&rgb, gain)))
+    (darkest(&rgb, gain), Some(hue_planes(&rgb, gain)))
 }
 
 /// Whether `img` is grey (with or without alpha): [`to_gray`] keeps its luma.
