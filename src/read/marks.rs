@@ -678,24 +678,30 @@ fn line_through(
     ];
     let inside =
         |x: f64, y: f64| x > b[0] + 0.6 && x < b[2] - 0.6 && y > b[1] + 0.6 && y < b[3] - 0.6;
-    let mut ink = vec![false; nx * ny];
+    // Whether grid sample k is ink, worked out only when the flood asks: a tick's piece is a few hundred of the
+    // grid's two thousand samples. 0: not known yet, 1: paper, 2: ink.
+    let mut known = vec![0u8; nx * ny];
+    let mut ink_at = |k: usize| -> bool {
+        if known[k] == 0 {
+            let (i, j) = (k % nx, k / nx);
+            let (x, y) = (x0 + i as f64 * STEP, y0 + j as f64 * STEP);
+            let is_ink = match on_edge(x, y) {
+                Some(e) => {
+                    let (at, along) = if edges[e].1 { (j, y) } else { (i, x) };
+                    *crossings[e][at].get_or_insert_with(|| crossing(e, along))
+                }
+                None => dark(x, y),
+            };
+            known[k] = 1 + is_ink as u8;
+        }
+        known[k] == 2
+    };
     let mut seeds = vec![];
     for j in 0..ny {
         let y = y0 + j as f64 * STEP;
         for i in 0..nx {
-            let x = x0 + i as f64 * STEP;
-            let is_ink = match on_edge(x, y) {
-                Some(k) => {
-                    let (at, along) = if edges[k].1 { (j, y) } else { (i, x) };
-                    *crossings[k][at].get_or_insert_with(|| crossing(k, along))
-                }
-                None => dark(x, y),
-            };
-            if is_ink {
-                ink[j * nx + i] = true;
-                if inside(x, y) {
-                    seeds.push(j * nx + i);
-                }
+            if inside(x0 + i as f64 * STEP, y) && ink_at(j * nx + i) {
+                seeds.push(j * nx + i);
             }
         }
     }
@@ -718,7 +724,7 @@ fn line_through(
                 let (ii, jj) = (i as i64 + di, j as i64 + dj);
                 if ii >= 0 && jj >= 0 && (ii as usize) < nx && (jj as usize) < ny {
                     let kk = jj as usize * nx + ii as usize;
-                    if ink[kk] && !seen[kk] {
+                    if !seen[kk] && ink_at(kk) {
                         stack.push(kk);
                     }
                 }
