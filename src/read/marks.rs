@@ -1,6 +1,7 @@
 //! Checkbox reading: classifies each box as empty, marked or filled (cancelled) from its interior after
 //! registration, relative to the page's own paper and ink levels, and turns each row into an answer with a
-//! confidence and, when unsure, a specific review reason. Stray ink outside the boxes never counts.
+//! confidence and, when unsure, a specific review reason. Ink outside the boxes never makes an answer; a box that
+//! cannot be seen, a stamp's ink, or pen ink beside the boxes of a blank row sends the row to a person.
 
 use crate::forms::template::{BoxMm, RowSpec};
 use crate::geom::Homography;
