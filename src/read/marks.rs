@@ -313,9 +313,37 @@ pub struct BoxInk {
     pub outline_seen: f64,
 }
 
-/// Connected pieces of `mask` (4-neighbour) on a `nx` × `ny` grid: area, largest bounding-box side and bounding-box
-/// area, in samples.
-fn components(mask: &[bool], nx: usize, ny: usize) -> Vec<(usize, usize, usize)> {
+/// One connected piece of a sample grid's mask.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    /// Samples in the piece.
+    area: usize,
+    /// Bounding box `[x0, y0, x1, y1]`, samples, inclusive.
+    bbox: [usize; 4],
+}
+
+impl Piece {
+    fn width(&self) -> usize {
+        self.bbox[2] - self.bbox[0] + 1
+    }
+
+    fn height(&self) -> usize {
+        self.bbox[3] - self.bbox[1] + 1
+    }
+
+    /// The bounding box's larger side, samples.
+    fn side(&self) -> usize {
+        self.width().max(self.height())
+    }
+
+    /// How much of its bounding box the piece fills.
+    fn fill(&self) -> f64 {
+        self.area as f64 / (self.width() * self.height()) as f64
+    }
+}
+
+/// Connected pieces of `mask` on a `nx` × `ny` grid, 8-neighbour when `eight`, else 4-neighbour.
+fn components(mask: &[bool], nx: usize, ny: usize, eight: bool) -> Vec<Piece> {
     let mut seen = vec![false; mask.len()];
     let mut out = vec![];
     let mut stack = vec![];
@@ -325,34 +353,39 @@ fn components(mask: &[bool], nx: usize, ny: usize) -> Vec<(usize, usize, usize)>
         }
         seen[start] = true;
         stack.push(start);
-        let (mut area, mut x0, mut x1, mut y0, mut y1) = (0, nx, 0, ny, 0);
+        let mut p = Piece {
+            area: 0,
+            bbox: [nx, ny, 0, 0],
+        };
         while let Some(i) = stack.pop() {
-            area += 1;
+            p.area += 1;
             let (x, y) = (i % nx, i / nx);
-            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-            let mut push = |j: usize| {
-                if mask[j] && !seen[j] {
-                    seen[j] = true;
-                    stack.push(j);
+            let b = p.bbox;
+            p.bbox = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
+            for yy in y.saturating_sub(1)..=(y + 1).min(ny - 1) {
+                for xx in x.saturating_sub(1)..=(x + 1).min(nx - 1) {
+                    let j = yy * nx + xx;
+                    if (eight || xx == x || yy == y) && mask[j] && !seen[j] {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
                 }
-            };
-            if x > 0 {
-                push(i - 1);
-            }
-            if x + 1 < nx {
-                push(i + 1);
-            }
-            if y > 0 {
-                push(i - nx);
-            }
-            if y + 1 < ny {
-                push(i + nx);
             }
         }
-        let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
-        out.push((area, bw.max(bh), bw * bh));
+        out.push(p);
     }
     out
+}
+
+/// The longest (mm) of `mask`'s 4-connected pieces, on a grid `step` mm apart, that hold a stroke's ink
+/// ([`MarkOptions::min_stroke_mm2`]); 0 when none does.
+fn longest_stroke_mm(mask: &[bool], nx: usize, ny: usize, step: f64, opts: &MarkOptions) -> f64 {
+    let min_area = (opts.min_stroke_mm2 / (step * step)).round() as usize;
+    components(mask, nx, ny, false)
+        .into_iter()
+        .filter(|c| c.area >= min_area)
+        .map(|c| c.side() as f64 * step)
+        .fold(0.0, f64::max)
 }
 
 /// A colour page's red ink ([`crate::read::load::Hue::red`]) and the areas (image px, `[x0, y0, x1, y1]`) where
@@ -389,10 +422,10 @@ impl<'a> RedInk<'a> {
         let grow = 2.0 * px_per_mm;
         let cell = cell as f64 * scale;
         let min_cells = opts.stamp_min_mm.round() as usize;
-        let stamps: Vec<[f64; 4]> = cell_components(&red, nx, ny)
+        let stamps: Vec<[f64; 4]> = components(&red, nx, ny, true)
             .into_iter()
-            .filter(|b| b[2] - b[0] + 1 >= min_cells && b[3] - b[1] + 1 >= min_cells)
-            .map(|b| {
+            .filter(|c| c.width() >= min_cells && c.height() >= min_cells)
+            .map(|Piece { bbox: b, .. }| {
                 [
                     b[0] as f64 * cell - grow,
                     b[1] as f64 * cell - grow,
@@ -414,36 +447,6 @@ impl<'a> RedInk<'a> {
                 [p[0] / HUE_SCALE as f64, p[1] / HUE_SCALE as f64],
             ) >= opts.red_level
     }
-}
-
-/// Bounding boxes (`[x0, y0, x1, y1]`, cells) of the 8-connected pieces of `mask`, an `nx` × `ny` grid.
-fn cell_components(mask: &[bool], nx: usize, ny: usize) -> Vec<[usize; 4]> {
-    let mut seen = vec![false; mask.len()];
-    let mut out = vec![];
-    let mut stack = vec![];
-    for start in 0..mask.len() {
-        if !mask[start] || seen[start] {
-            continue;
-        }
-        seen[start] = true;
-        stack.push(start);
-        let mut b = [nx, ny, 0, 0];
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % nx, i / nx);
-            b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
-            for yy in y.saturating_sub(1)..=(y + 1).min(ny - 1) {
-                for xx in x.saturating_sub(1)..=(x + 1).min(nx - 1) {
-                    let j = yy * nx + xx;
-                    if mask[j] && !seen[j] {
-                        seen[j] = true;
-                        stack.push(j);
-                    }
-                }
-            }
-        }
-        out.push(b);
-    }
-    out
 }
 
 /// Reads one box whose template outline is `b`, through `h`; `red` is a colour page's stamp ink, if it has any.
@@ -514,14 +517,24 @@ pub fn read_box(
     let step = opts.step_mm;
     let min_area = (opts.min_stroke_mm2 / (step * step)).round() as usize;
     // Specks (halftone dots, scanner noise, toner) are not strokes: only pieces of a stroke's size count.
-    let kept = |comps: &[(usize, usize, usize)]| -> (usize, usize, f64) {
-        let area: usize = comps.iter().filter(|c| c.0 >= min_area).map(|c| c.0).sum();
-        let big = comps.iter().filter(|c| c.0 >= min_area).max_by_key(|c| c.1);
-        let fill = big.map_or(0.0, |c| c.0 as f64 / c.2.max(1) as f64);
-        (area, big.map_or(0, |c| c.1), fill)
+    let kept = |comps: &[Piece]| -> (usize, usize, f64) {
+        let area: usize = comps
+            .iter()
+            .filter(|c| c.area >= min_area)
+            .map(|c| c.area)
+            .sum();
+        let big = comps
+            .iter()
+            .filter(|c| c.area >= min_area)
+            .max_by_key(|c| c.side());
+        (
+            area,
+            big.map_or(0, |c| c.side()),
+            big.map_or(0.0, |c| c.fill()),
+        )
     };
-    let (ink_area, ink_ext, _) = kept(&components(&ink, gx, gy));
-    let (faint_area, faint_ext, faint_fill) = kept(&components(&faint, gx, gy));
+    let (ink_area, ink_ext, _) = kept(&components(&ink, gx, gy, false));
+    let (faint_area, faint_ext, faint_fill) = kept(&components(&faint, gx, gy, false));
     let faint_extent_mm = faint_ext as f64 * step;
     let n_samples = gx * gy;
     // A 1-bit page (or one resampled from 1-bit, as fax pages are): pure white paper, pure black print, and the box
@@ -1174,12 +1187,7 @@ pub fn ink_beside_box(
         .iter()
         .map(|&v| !v.is_nan() && (paper - v) / range >= opts.ink_level)
         .collect();
-    let min_area = (opts.min_stroke_mm2 / (STEP * STEP)).round() as usize;
-    components(&ink, nx, ny)
-        .into_iter()
-        .filter(|c| c.0 >= min_area)
-        .map(|c| c.1 as f64 * STEP)
-        .fold(0.0, f64::max)
+    longest_stroke_mm(&ink, nx, ny, STEP, opts)
 }
 
 /// On a colour page, the longest piece (mm) of pen-coloured ink ([`MarkOptions::pen_chroma`]) anywhere in a row's
@@ -1226,12 +1234,7 @@ pub fn pen_ink_in_row(
                 && sample(chroma, [p[0] / scale, p[1] / scale]) >= opts.pen_chroma;
         }
     }
-    let min_area = (opts.min_stroke_mm2 / (STEP * STEP)).round() as usize;
-    components(&ink, nx, ny)
-        .into_iter()
-        .filter(|c| c.0 >= min_area)
-        .map(|c| c.1 as f64 * STEP)
-        .fold(0.0, f64::max)
+    longest_stroke_mm(&ink, nx, ny, STEP, opts)
 }
 
 /// Rows accepted as skipped whose options hold pen ink beside their boxes ([`ink_beside_box`]) or, on a colour
@@ -1308,17 +1311,27 @@ mod tests {
 
     /// A 20 × 20 mm canvas at 200 dpi with one 5 mm box at (7.5, 7.5) and optional ink in it.
     fn boxed(draw: impl Fn(&mut Canvas)) -> BoxInk {
+        let g = image::DynamicImage::ImageRgb8(box_canvas(draw).img).to_luma8();
+        read_test_box(&g, None, &LEVELS)
+    }
+
+    /// The 20 × 20 mm canvas of [`boxed`]: its box and `draw`'s ink.
+    fn box_canvas(draw: impl Fn(&mut Canvas)) -> Canvas {
         let mut c = Canvas::new(20.0, 20.0, 200.0);
         c.stroke_rect([7.5, 7.5, 12.5, 12.5], 0.35, [0, 0, 0]);
         draw(&mut c);
-        let g = image::DynamicImage::ImageRgb8(c.img).to_luma8();
+        c
+    }
+
+    /// Reads the box of [`box_canvas`] from its page `g`.
+    fn read_test_box(g: &GrayImage, red: Option<&RedInk>, levels: &Levels) -> BoxInk {
         let h = Homography::scale(200.0 / 25.4);
         read_box(
-            &g,
-            None,
+            g,
+            red,
             &h,
             [7.5, 7.5, 12.5, 12.5],
-            &LEVELS,
+            levels,
             &MarkOptions::default(),
         )
     }
@@ -1397,24 +1410,14 @@ mod tests {
 
     /// [`boxed`] on a colour page (its grey and red planes as the loader makes them) that lies under a stamp.
     fn boxed_colour(draw: impl Fn(&mut Canvas)) -> BoxInk {
-        let mut c = Canvas::new(20.0, 20.0, 200.0);
-        c.stroke_rect([7.5, 7.5, 12.5, 12.5], 0.35, [0, 0, 0]);
-        draw(&mut c);
+        let c = box_canvas(draw);
         let (g, hue) = crate::read::load::to_planes(image::DynamicImage::ImageRgb8(c.img), false);
         let red = hue.unwrap().red;
         let stamp = RedInk {
             plane: &red,
             stamps: vec![[f64::MIN, f64::MIN, f64::MAX, f64::MAX]],
         };
-        let h = Homography::scale(200.0 / 25.4);
-        read_box(
-            &g,
-            Some(&stamp),
-            &h,
-            [7.5, 7.5, 12.5, 12.5],
-            &LEVELS,
-            &MarkOptions::default(),
-        )
+        read_test_box(&g, Some(&stamp), &LEVELS)
     }
 
     /// The stamps [`RedInk::find`] finds on a 80 × 80 mm colour page at 200 dpi with `draw`'s ink.
@@ -2011,26 +2014,15 @@ mod tests {
 
     /// The box of [`boxed`] on a 1-bit page: the canvas thresholded at half grey, read with pure levels.
     fn boxed_1bit(draw: impl Fn(&mut Canvas)) -> BoxInk {
-        let mut c = Canvas::new(20.0, 20.0, 200.0);
-        c.stroke_rect([7.5, 7.5, 12.5, 12.5], 0.35, [0, 0, 0]);
-        draw(&mut c);
-        let mut g = image::DynamicImage::ImageRgb8(c.img).to_luma8();
+        let mut g = image::DynamicImage::ImageRgb8(box_canvas(draw).img).to_luma8();
         for p in g.pixels_mut() {
             p.0[0] = if p.0[0] < 128 { 0 } else { 255 };
         }
-        let h = Homography::scale(200.0 / 25.4);
         let levels = Levels {
             paper: 255.0,
             ink: 0.0,
         };
-        read_box(
-            &g,
-            None,
-            &h,
-            [7.5, 7.5, 12.5, 12.5],
-            &levels,
-            &MarkOptions::default(),
-        )
+        read_test_box(&g, None, &levels)
     }
 
     /// Dots of `r` mm along the segment `a`–`b`, `every` mm apart (a pen line a 1-bit threshold cut up).
