@@ -9,14 +9,14 @@ The truth is the master's: whatever a cover hides, a person must be asked, never
     python3 /tmp/percond.py /tmp/cov1/truth.jsonl /tmp/o/results.jsonl
 """
 import argparse
-import json
 import os
 import random
 import subprocess
 
 import numpy as np
 
-EXAMPLES = "/work/shared/forms/examples"
+from masters import EXAMPLES, single_image_forms, write_truth
+
 NOTES = ["rgb(252,240,140)", "rgb(250,200,215)", "rgb(200,240,190)", "rgb(190,220,250)"]
 
 
@@ -29,16 +29,7 @@ def main():
     rng = random.Random(a.seed)
     os.makedirs(os.path.join(a.out, "pages"), exist_ok=True)
     out = []
-    for line in open(os.path.join(EXAMPLES, "truth.jsonl")):
-        t = json.loads(line)
-        if t["kind"] != "form" or not t["path"].endswith((".jpg", ".png")):
-            continue
-        H = np.array(t["transform"]["homography"])
-
-        def P(x, y):
-            v = H @ [x, y, 1]
-            return (v[0] / v[2], v[1] / v[2])
-
+    for t, P, ppm in single_image_forms():
         def poly(pts):
             return "polygon " + " ".join("%d,%d" % P(x, y) for x, y in pts)
 
@@ -100,9 +91,7 @@ def main():
             subprocess.run(args + [os.path.join(a.out, "pages", name)], check=True, capture_output=True)
             out.append(dict(t, path=name, page=1,
                             stress={"cond": f"{kind}_{where}", "at_mm": [round(cx, 1), round(cy, 1)]}))
-    with open(os.path.join(a.out, "truth.jsonl"), "w") as f:
-        for t in out:
-            f.write(json.dumps(t, ensure_ascii=False) + "\n")
+    write_truth(a.out, out)
     print(len(out), "pages")
 
 

@@ -14,9 +14,8 @@ import os
 import random
 import subprocess
 
-import numpy as np
+from masters import EXAMPLES, single_image_forms, write_truth
 
-EXAMPLES = "/work/shared/forms/examples"
 TEMPLATES = os.path.join(os.path.dirname(__file__), "..", "..", "src", "forms", "templates")
 PENS = ["rgb(25,45,160)", "rgb(20,20,30)", "rgb(40,70,190)"]
 
@@ -30,20 +29,10 @@ def main():
     os.makedirs(os.path.join(a.out, "pages"), exist_ok=True)
     templates = {n: json.load(open(os.path.join(TEMPLATES, n + ".json"))) for n in ["gtvt", "khdt"]}
     out = []
-    for line in open(os.path.join(EXAMPLES, "truth.jsonl")):
-        t = json.loads(line)
-        if t["kind"] != "form" or not t["path"].endswith((".jpg", ".png")):
-            continue
+    for t, P, ppm in single_image_forms():
         blank = [r for r, v in t["answers"].items() if v is None and r not in (t.get("ambiguous_rows") or [])]
         if not blank:
             continue
-        H = np.array(t["transform"]["homography"])
-
-        def P(x, y):
-            v = H @ [x, y, 1]
-            return (v[0] / v[2], v[1] / v[2])
-
-        ppm = float(np.hypot(*(np.array(P(1, 0)) - np.array(P(0, 0)))))
         rows = {r["id"]: r for r in templates[t["template"]]["rows"]}
         answers = dict(t["answers"])
         draw = []
@@ -82,9 +71,7 @@ def main():
             args += ["-quality", str(rng.randint(75, 92))]
         subprocess.run(args + [os.path.join(a.out, "pages", name)], check=True, capture_output=True)
         out.append(dict(t, path=name, page=1, answers=answers, stress={"cond": "habit", "habits": habits}))
-    with open(os.path.join(a.out, "truth.jsonl"), "w") as f:
-        for t in out:
-            f.write(json.dumps(t, ensure_ascii=False) + "\n")
+    write_truth(a.out, out)
     print(len(out), "pages")
 
 

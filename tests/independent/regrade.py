@@ -11,6 +11,8 @@ import os
 import random
 import subprocess
 
+from masters import write_truth
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -38,9 +40,7 @@ def main():
             subprocess.run(args + [os.path.join(a.out, "pages", name)], check=True, capture_output=True)
             stress = dict(t.get("stress") or {}, cond=f"{tag[:3]}_{mode}")
             out.append(dict(t, path=name, stress=stress))
-    with open(os.path.join(a.out, "truth.jsonl"), "w") as f:
-        for t in out:
-            f.write(json.dumps(t, ensure_ascii=False) + "\n")
+    write_truth(a.out, out)
     print(len(out), "pages")
 
 

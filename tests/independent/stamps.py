@@ -7,14 +7,13 @@ are not marks: the truth is the master's.
     python3 /work/shared/forms/score.py --truth /tmp/stamp/truth.jsonl --results /tmp/o/results.jsonl
 """
 import argparse
-import json
 import os
 import random
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-EXAMPLES = "/work/shared/forms/examples"
+from masters import EXAMPLES, single_image_forms, write_truth
+
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 
@@ -26,18 +25,8 @@ def main():
     rng = random.Random(a.seed)
     os.makedirs(os.path.join(a.out, "pages"), exist_ok=True)
     out = []
-    for line in open(os.path.join(EXAMPLES, "truth.jsonl")):
-        t = json.loads(line)
-        if t["kind"] != "form" or not t["path"].endswith((".jpg", ".png")):
-            continue
+    for t, P, ppm in single_image_forms():
         im = Image.open(os.path.join(EXAMPLES, t["path"])).convert("RGB")
-        H = np.array(t["transform"]["homography"])
-
-        def P(x, y):
-            v = H @ [x, y, 1]
-            return (v[0] / v[2], v[1] / v[2])
-
-        ppm = float(np.hypot(*(np.array(P(1, 0)) - np.array(P(0, 0)))))
         for where in ["code", "table"]:
             ov = Image.new("RGBA", im.size, (0, 0, 0, 0))
             d = ImageDraw.Draw(ov)
@@ -59,9 +48,7 @@ def main():
             stamped.save(os.path.join(a.out, "pages", name))
             t2 = dict(t, path=name, page=1, stress={"cond": "stamp_" + where, "at_mm": [round(cx, 1), round(cy, 1)]})
             out.append(t2)
-    with open(os.path.join(a.out, "truth.jsonl"), "w") as f:
-        for t in out:
-            f.write(json.dumps(t, ensure_ascii=False) + "\n")
+    write_truth(a.out, out)
     print(len(out), "pages")
 
 

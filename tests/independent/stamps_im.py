@@ -12,15 +12,13 @@ would be. The truth is the master's: a stamp is never a mark.
     python3 /tmp/percond.py /tmp/stim1/truth.jsonl /tmp/o/results.jsonl     # or score.py
 """
 import argparse
-import json
 import os
 import random
 import subprocess
 import tempfile
 
-import numpy as np
+from masters import EXAMPLES, single_image_forms, write_truth
 
-EXAMPLES = "/work/shared/forms/examples"
 FONTS = [
     "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
     "/usr/share/fonts/truetype/croscore/Arimo-Bold.ttf",
@@ -95,17 +93,7 @@ def main():
     os.makedirs(os.path.join(a.out, "pages"), exist_ok=True)
     out = []
     tmp = tempfile.mkdtemp()
-    for line in open(os.path.join(EXAMPLES, "truth.jsonl")):
-        t = json.loads(line)
-        if t["kind"] != "form" or not t["path"].endswith((".jpg", ".png")):
-            continue
-        H = np.array(t["transform"]["homography"])
-
-        def P(x, y):
-            v = H @ [x, y, 1]
-            return (v[0] / v[2], v[1] / v[2])
-
-        ppm = float(np.hypot(*(np.array(P(1, 0)) - np.array(P(0, 0)))))
+    for t, P, ppm in single_image_forms():
         for k in range(a.copies):
             sp = os.path.join(tmp, "stamp.png")
             ink, shape, ang = stamp_image(rng, ppm, sp)
@@ -128,9 +116,7 @@ def main():
             out.append(dict(t, path=name, page=1,
                             stress={"cond": f"stamp_{'grey' if grey else 'colour'}", "ink": ink, "shape": shape,
                                     "angle": round(ang, 1), "at_mm": [round(cx, 1), round(cy, 1)], "format": fmt}))
-    with open(os.path.join(a.out, "truth.jsonl"), "w") as f:
-        for t in out:
-            f.write(json.dumps(t, ensure_ascii=False) + "\n")
+    write_truth(a.out, out)
     print(len(out), "pages")
 
 
