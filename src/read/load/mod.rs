@@ -207,8 +207,6 @@ pub struct Page {
     pub source: PageRef,
     /// Greyscale pixels (darkest channel for colour sources).
     pub image: GrayImage,
-    /// Whether the source had colour.
-    pub color: bool,
     /// For a colour source, the colour of its ink at half the page's resolution ([`HUE_SCALE`]). `None` for
     /// grey and 1-bit sources.
     pub hue: Option<Hue>,
@@ -220,6 +218,13 @@ pub struct Page {
     pub stretch: f64,
     /// Scanner streaks painted over on this page (see [`LoadOptions::destreak`]).
     pub streaks: Vec<Streak>,
+}
+
+impl Page {
+    /// Whether the source had colour.
+    pub fn color(&self) -> bool {
+        self.hue.is_some()
+    }
 }
 
 /// File kinds we read.
@@ -555,7 +560,6 @@ impl PageSource {
             },
         })?;
         let (mut image, hue) = to_planes(img, self.opts.paper_balance);
-        let color = hue.is_some();
         if self.opts.descreen {
             if let Some(g) = descreen(&image) {
                 image = g;
@@ -572,7 +576,6 @@ impl PageSource {
                 page,
             },
             image,
-            color,
             hue,
             started,
             stretch,
