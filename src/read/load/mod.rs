@@ -812,8 +812,8 @@ fn hue_planes(rgb: &image::RgbImage, gain: Option<[f32; 3]>) -> Hue {
     }
 }
 
-/// The page's grey (as [`to_gray_balanced`] with `balance`, else [`to_gray`]) and, for a colour page, its
-/// [`Hue`].
+/// The page's grey (as [`to_gray`], with a colour page's paper tint divided out first when `balance`: see
+/// [`LoadOptions::paper_balance`]) and, for a colour page, its [`Hue`].
 pub fn to_planes(img: DynamicImage, balance: bool) -> (GrayImage, Option<Hue>) {
     if is_grey(&img) {
         return (to_gray(img).0, None);
@@ -832,15 +832,6 @@ fn is_grey(img: &DynamicImage) -> bool {
             | DynamicImage::ImageLumaA8(_)
             | DynamicImage::ImageLumaA16(_)
     )
-}
-
-/// [`to_gray`], with a colour page's paper tint divided out first (see [`LoadOptions::paper_balance`]).
-pub fn to_gray_balanced(img: DynamicImage) -> (GrayImage, bool) {
-    if is_grey(&img) {
-        return to_gray(img);
-    }
-    let rgb = flatten_rgb(img);
-    (darkest(&rgb, paper_gains(&rgb)), true)
 }
 
 /// Greyscale by darkest channel for colour images (keeps coloured ink dark), plain luma otherwise.
@@ -998,7 +989,8 @@ mod tests {
         }
         let rgb = image::RgbImage::from_raw(10, 1, raw).unwrap();
         let (plain, _) = to_gray(DynamicImage::ImageRgb8(rgb.clone()));
-        let (balanced, colour) = to_gray_balanced(DynamicImage::ImageRgb8(rgb));
+        let (balanced, hue) = to_planes(DynamicImage::ImageRgb8(rgb), true);
+        let colour = hue.is_some();
         assert!(colour);
         assert_eq!((plain[(0, 0)].0[0], plain[(4, 0)].0[0]), (144, 84));
         // The tick keeps the contrast it had on white paper: 255 against ~150.
@@ -1013,7 +1005,7 @@ mod tests {
             }
         });
         assert_eq!(
-            to_gray_balanced(DynamicImage::ImageRgb8(warm.clone())).0,
+            to_planes(DynamicImage::ImageRgb8(warm.clone()), true).0,
             to_gray(DynamicImage::ImageRgb8(warm)).0
         );
     }
